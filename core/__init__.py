@@ -1,0 +1,1 @@
+"""Marketing Workbench core: all logic, no UI. Usable from a notebook or a script."""

@@ -1,0 +1,622 @@
+"""Look at a CSV file before loading it: encoding, compression, dialect, header, column types.
+
+DuckDB's own sniffer does most of the work (header, types, date formats). Around it we add what
+it does not do, or does unreliably on dirty files: refusing binary files with a clear message,
+encoding detection (and transcoding of encodings DuckDB cannot read), choosing the delimiter by
+the consistency of field counts, and spotting text columns that are really numbers with
+thousands separators / decimal commas, or dates written in more than one format.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+import shutil
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core.errors import DataError
+from core.identifiers import quote_ident, quote_literal, unique_column_names
+
+SAMPLE_BYTES = 1 << 20  # bytes looked at for encoding and dialect detection
+SAMPLE_ROWS = 20_000  # rows used to verify types before loading
+MAX_LINE_SIZE = 64 * 1024 * 1024  # longest line accepted (a 1 MB field is fine)
+NULL_STRINGS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "NaN", "nan", "-"]
+DELIMITERS = [",", ";", "\t", "|"]
+NATIVE_ENCODINGS = {
+    "utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "ascii": "utf-8",
+    "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1",
+    "latin_1": "latin-1", "iso8859_1": "latin-1",
+}
+MAGIC = [
+    (b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook", "Open it in Excel and use Save As > CSV (UTF-8)."),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "Open it in Excel and use Save As > CSV (UTF-8)."),
+    (b"%PDF", "a PDF document", "Export the table as CSV from the tool that made it."),
+    (b"\x89PNG", "a PNG image", "Upload the data as a CSV file."),
+    (b"\xff\xd8\xff", "a JPEG image", "Upload the data as a CSV file."),
+    (b"GIF8", "a GIF image", "Upload the data as a CSV file."),
+    (b"PAR1", "a Parquet file", "Export it as CSV first."),
+    (b"SQLite format 3", "a SQLite database", "Export the table as CSV first."),
+    (b"BZh", "bzip2-compressed", "Decompress it, or compress it with gzip (.csv.gz) instead."),
+    (b"\xfd7zXZ", "xz-compressed", "Decompress it, or compress it with gzip (.csv.gz) instead."),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "Decompress it, or compress it with gzip (.csv.gz) instead."),
+    (b"7z\xbc\xaf", "a 7-Zip archive", "Extract the CSV file and upload that."),
+]
+TYPE_ALIASES = {
+    "text": "VARCHAR", "string": "VARCHAR", "str": "VARCHAR", "varchar": "VARCHAR",
+    "int": "BIGINT", "integer": "BIGINT", "bigint": "BIGINT", "int64": "BIGINT",
+    "float": "DOUBLE", "double": "DOUBLE", "number": "DOUBLE", "numeric": "DOUBLE", "float64": "DOUBLE",
+    "date": "DATE", "datetime": "TIMESTAMP", "timestamp": "TIMESTAMP", "time": "TIME",
+    "bool": "BOOLEAN", "boolean": "BOOLEAN",
+}
+_TYPE_RE = re.compile(
+    r"^(VARCHAR|BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|UBIGINT|UINTEGER|DOUBLE|FLOAT|REAL|DATE|"
+    r"TIMESTAMP|TIMESTAMPTZ|TIME|BOOLEAN|DECIMAL\(\d{1,2}, ?\d{1,2}\))$"
+)
+
+
+@dataclass
+class Conversion:
+    """A text column that should become numbers or dates after loading (validated on all rows)."""
+
+    kind: str  # "number_us", "number_eu" or "date"
+    target: str  # DuckDB type
+    expr: str  # SQL converting the column; NULL where a value does not fit
+    note: str
+
+
+@dataclass
+class CsvPlan:
+    """Everything needed to read one CSV file with DuckDB, as detected and then overridden."""
+
+    source: Path  # the original file
+    path: Path  # the file DuckDB reads (a UTF-8 copy when the source had another encoding)
+    encoding: str  # encoding of the source as detected or chosen
+    duckdb_encoding: str
+    compression: str | None
+    delimiter: str
+    quote: str
+    escape: str
+    header: bool
+    skip: int
+    dateformat: str | None
+    timestampformat: str | None
+    decimal_separator: str
+    nullstr: list[str]
+    null_padding: bool
+    columns: dict[str, str]  # final column name -> DuckDB type used while reading
+    conversions: dict[str, Conversion] = field(default_factory=dict)
+    renames: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
+    temp_files: list[Path] = field(default_factory=list)
+
+    @property
+    def final_types(self) -> dict[str, str]:
+        """Column types after conversions, i.e. what the loaded table will have."""
+        return {c: (self.conversions[c].target if c in self.conversions else t) for c, t in self.columns.items()}
+
+    def detected(self) -> dict[str, Any]:
+        """The options as a plain dict (shown to the user and kept in the ingest report)."""
+        return {
+            "encoding": self.encoding,
+            "compression": self.compression or "none",
+            "delimiter": self.delimiter,
+            "quote": self.quote,
+            "escape": self.escape,
+            "header": self.header,
+            "skip": self.skip,
+            "dateformat": self.dateformat,
+            "timestampformat": self.timestampformat,
+            "decimal_separator": self.decimal_separator,
+            "nullstr": list(self.nullstr),
+            "null_padding": self.null_padding,
+            "columns": self.final_types,
+            "conversions": {c: v.note for c, v in self.conversions.items()},
+        }
+
+    def read_csv_sql(self, *, rejects_table: str | None = None, rejects_scan: str | None = None,
+                     all_varchar: bool = False, ignore_errors: bool = False) -> str:
+        """The read_csv(...) table function call for this plan; every value is quoted."""
+        cols = ", ".join(
+            f"{quote_literal(name)}: {quote_literal('VARCHAR' if all_varchar else typ)}"
+            for name, typ in self.columns.items()
+        )
+        opts = [
+            quote_literal(str(self.path)),
+            "auto_detect=false",
+            f"delim={quote_literal(self.delimiter)}",
+            f"quote={quote_literal(self.quote)}",
+            f"escape={quote_literal(self.escape)}",
+            f"header={'true' if self.header else 'false'}",
+            f"skip={int(self.skip)}",
+            f"columns={{{cols}}}",
+            f"nullstr=[{', '.join(quote_literal(s) for s in self.nullstr)}]",
+            f"encoding={quote_literal(self.duckdb_encoding)}",
+            f"max_line_size={MAX_LINE_SIZE}",
+            f"null_padding={'true' if self.null_padding else 'false'}",
+        ]
+        if self.compression:
+            opts.append(f"compression={quote_literal(self.compression)}")
+        if self.dateformat and not all_varchar:
+            opts.append(f"dateformat={quote_literal(self.dateformat)}")
+        if self.timestampformat and not all_varchar:
+            opts.append(f"timestampformat={quote_literal(self.timestampformat)}")
+        if self.decimal_separator != "." and not all_varchar:
+            opts.append(f"decimal_separator={quote_literal(self.decimal_separator)}")
+        if rejects_table:
+            opts += ["store_rejects=true", f"rejects_table={quote_literal(rejects_table)}",
+                     f"rejects_scan={quote_literal(rejects_scan or rejects_table + '_scan')}"]
+        if ignore_errors:
+            opts.append("ignore_errors=true")
+        return "read_csv(" + ", ".join(opts) + ")"
+
+    def cleanup(self) -> None:
+        """Remove temporary files made for this plan (transcoded copies)."""
+        for p in self.temp_files:
+            p.unlink(missing_ok=True)
+        self.temp_files.clear()
+
+
+# ---------------------------------------------------------------- bytes level
+
+def _read_sample(path: Path) -> tuple[bytes, str | None]:
+    """First SAMPLE_BYTES of the (decompressed) file and the compression found."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError("The file is empty (0 bytes). Export the data again and upload the new file.")
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as g:
+                sample = g.read(SAMPLE_BYTES)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(
+                f"The file looks gzip-compressed but cannot be decompressed ({e}). "
+                "Upload the uncompressed CSV, or compress it again with gzip."
+            ) from None
+        if not sample:
+            raise DataError("The compressed file holds no data. Export the data again and upload the new file.")
+        return sample, "gzip"
+    for magic, what, advice in MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"This file is {what}, not a CSV text file. {advice}")
+    return head, None
+
+
+def _looks_binary(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample[:65536] if b < 9 or 13 < b < 32 and b != 27)
+    return control > 0.01 * max(1, min(len(sample), 65536))
+
+
+def _detect_encoding(sample: bytes, truncated: bool) -> str:
+    """Python codec name of the text in sample."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(sample) > 3 and b"\x00" in sample[:200]:
+        # UTF-16 without a BOM: every other byte of ASCII text is NUL.
+        evens, odds = sample[0:400:2], sample[1:400:2]
+        if odds.count(0) > 0.8 * len(odds):
+            return "utf-16-le"
+        if evens.count(0) > 0.8 * len(evens):
+            return "utf-16-be"
+    if _looks_binary(sample):
+        raise DataError(
+            "This file is not text: it contains binary data. Check that you picked the right file, "
+            "and export the data as CSV."
+        )
+    text = sample
+    if truncated:  # do not judge a multi-byte character cut at the end of the sample
+        text = sample[: max(1, len(sample) - 4)]
+    try:
+        text.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise DataError(
+            "Could not tell the text encoding of this file. Save it as 'CSV UTF-8', or choose the "
+            "encoding (for example latin-1 or windows-1252) in the load options."
+        )
+    enc = codecs.lookup(best.encoding).name
+    if enc in ("cp1252", "windows-1252") and not any(0x80 <= b <= 0x9F for b in sample):
+        return "latin-1"  # identical on these bytes, and DuckDB reads latin-1 natively
+    return enc
+
+
+def _transcode(path: Path, compression: str | None, encoding: str, tmp_dir: Path) -> Path:
+    """Write a UTF-8 copy of a file in another encoding (streamed, never all in memory)."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / f"transcoded-{uuid.uuid4().hex}.csv"
+    opener = gzip.open if compression == "gzip" else open
+    try:
+        with opener(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            reader = codecs.getreader(encoding)(src, errors="strict")
+            shutil.copyfileobj(reader, dst, 1 << 20)
+    except UnicodeDecodeError as e:
+        out.unlink(missing_ok=True)
+        raise DataError(
+            f"The file is not valid {encoding} text (byte {e.start} of a block cannot be decoded). "
+            "Choose another encoding in the load options, or save the file as 'CSV UTF-8'."
+        ) from None
+    return out
+
+
+# ---------------------------------------------------------------- dialect level
+
+def _choose_delimiter(text: str) -> str | None:
+    """The delimiter that splits the sample into the most consistent number of fields (>1)."""
+    best: tuple[float, int, int] | None = None
+    choice = None
+    for order, delim in enumerate(DELIMITERS):
+        if delim not in text:
+            continue
+        try:
+            rows = [r for _, r in zip(range(300), csv.reader(io.StringIO(text), delimiter=delim)) if r]
+        except csv.Error:
+            continue
+        if len(rows) > 2:
+            rows = rows[:-1]  # the last sample row may be cut off
+        counts = pd.Series([len(r) for r in rows])
+        if counts.empty:
+            continue
+        mode = int(counts.mode().iloc[0])
+        if mode <= 1:
+            continue
+        score = (float((counts == mode).mean()), mode, -order)
+        if best is None or score > best:
+            best, choice = score, delim
+    return choice
+
+
+def _first_row(text: str, delim: str, quote: str, skip: int) -> list[str]:
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote or '"',
+                            quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
+        for i, row in enumerate(reader):
+            if i == skip:
+                return row
+    except csv.Error:
+        pass
+    return []
+
+
+def _duckdb_message(e: Exception) -> str:
+    return str(e).split("\n")[0].replace("Invalid Input Error: ", "").replace("Conversion Error: ", "")
+
+
+def normalise_type(typ: str) -> str:
+    """A user-written type ('text', 'int', 'DOUBLE', 'decimal(10,2)') as a DuckDB type, or DataError."""
+    t = str(typ).strip()
+    mapped = TYPE_ALIASES.get(t.lower())
+    if mapped:
+        return mapped
+    up = t.upper()
+    if _TYPE_RE.match(up):
+        return up
+    raise DataError(
+        f"Unknown column type '{typ}'. Use one of: text, integer, number, date, timestamp, boolean "
+        "(or a DuckDB type such as VARCHAR, BIGINT, DOUBLE, DATE, TIMESTAMP, BOOLEAN, DECIMAL(18,2))."
+    )
+
+
+# ---------------------------------------------------------------- text columns that are numbers or dates
+
+_NUM_US = re.compile(r"^[+-]?[$€£]?\s?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_NUM_EU = re.compile(r"^[+-]?[$€£]?\s?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s?[€]?$")
+_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_DATE_FORMATS_ANY = ["%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y"]
+
+
+def _date_formats(dayfirst: bool) -> list[str]:
+    mid = ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"] if dayfirst else ["%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y"]
+    return _DATE_FORMATS_ANY[:2] + mid + _DATE_FORMATS_ANY[2:]
+
+
+def _parses(value: str, formats: list[str]) -> bool:
+    for fmt in formats:
+        try:
+            datetime.strptime(value, fmt)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _text_conversion(name: str, values: list[str], prefer_eu: bool) -> Conversion | None:
+    """A conversion for a text column whose sample values are all numbers or all dates."""
+    vals = [v.strip() for v in values if v is not None and v.strip() != ""]
+    if len(vals) < 1:
+        return None
+    col = quote_ident(name)
+    us = all(_NUM_US.match(v) for v in vals)
+    eu = all(_NUM_EU.match(v) for v in vals)
+    if us or eu:
+        use_eu = eu and (prefer_eu or not us)
+        if use_eu:
+            cleaned = f"replace(regexp_replace(trim({col}), '[.$€£\\s]', '', 'g'), ',', '.')"
+            note = "numbers written with decimal commas / dot thousands separators"
+            integer = not any("," in v for v in vals)
+        else:
+            cleaned = f"regexp_replace(trim({col}), '[,$€£\\s]', '', 'g')"
+            note = "numbers written with thousands separators or currency signs"
+            integer = not any("." in v for v in vals)
+        if not any(re.search(r"[,.$€£]", v) for v in vals):
+            return None  # plain numbers DuckDB would have typed itself; kept as text on purpose
+        if integer:
+            expr = f"CASE WHEN {cleaned} ~ '^[+-]?[0-9]+$' THEN TRY_CAST({cleaned} AS BIGINT) END"
+            return Conversion("number_eu" if use_eu else "number_us", "BIGINT", expr, note)
+        return Conversion("number_eu" if use_eu else "number_us", "DOUBLE",
+                          f"TRY_CAST({cleaned} AS DOUBLE)", note)
+    # dates in one or more formats
+    slash = [_SLASH.match(v) for v in vals]
+    firsts = [int(m.group(1)) for m in slash if m]
+    seconds = [int(m.group(2)) for m in slash if m]
+    day_first_evidence = any(x > 12 for x in firsts)
+    month_first_evidence = any(x > 12 for x in seconds)
+    if day_first_evidence and month_first_evidence:
+        return None
+    dayfirst = day_first_evidence or not month_first_evidence and prefer_eu
+    formats = _date_formats(dayfirst)
+    if not all(_parses(v, formats) for v in vals):
+        return None
+    parts = ", ".join(f"try_strptime(trim({col}), {quote_literal(f)})" for f in formats)
+    ambiguous = bool(firsts) and not day_first_evidence and not month_first_evidence
+    note = "dates in mixed formats"
+    if firsts:
+        note += ", read as " + ("day-first" if dayfirst else "month-first")
+        if ambiguous:
+            note += " (ambiguous: set the date format to change it)"
+    return Conversion("date", "DATE", f"CAST(coalesce({parts}) AS DATE)", note)
+
+
+# ---------------------------------------------------------------- the plan
+
+def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **options: Any) -> CsvPlan:
+    """Detect how to read a CSV file; options override what is detected.
+
+    options: delimiter (or delim/sep), quote, escape, header, encoding, skip, dateformat,
+    timestampformat, decimal_separator, nullstr, null_padding, types (or column_types): dict of
+    column -> type. Raises DataError for files that cannot be read as CSV.
+    """
+    opts = _normalise_options(options)
+    src = Path(path)
+    if not src.exists():
+        raise DataError(f"File not found: {src}. Check the path and try again.")
+    if src.is_dir():
+        raise DataError(f"{src} is a folder, not a file. Choose a CSV file inside it.")
+    sample, compression = _read_sample(src)
+    truncated = len(sample) >= SAMPLE_BYTES
+    encoding = opts.get("encoding") or _detect_encoding(sample, truncated)
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise DataError(f"Unknown encoding '{encoding}'. Use utf-8, latin-1, windows-1252, utf-16 ...") from None
+    warnings: list[str] = []
+    temp_files: list[Path] = []
+    native = NATIVE_ENCODINGS.get(codec) or NATIVE_ENCODINGS.get(encoding.lower())
+    read_path, read_compression = src, compression
+    if native is None:
+        read_path = _transcode(src, compression, codec, tmp_dir)
+        temp_files.append(read_path)
+        read_compression, native = None, "utf-8"
+        warnings.append(f"The file is {encoding} text; it was converted to UTF-8 for loading.")
+    text = sample.decode(codec if codec != "utf-8" else "utf-8-sig", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if truncated and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    if not text.strip():
+        raise DataError("The file holds only blank lines. Export the data again and upload the new file.")
+
+    delim = opts.get("delimiter") or _choose_delimiter(text) or ","
+    quote = opts.get("quote")
+    if quote is None:
+        quote = '"' if re.search(r'(^|[\n' + re.escape(delim) + r'])"', text) else ""
+    sniff_args = [
+        f"delim={quote_literal(delim)}",
+        f"nullstr=[{', '.join(quote_literal(s) for s in opts.get('nullstr', NULL_STRINGS))}]",
+        f"encoding={quote_literal(native)}",
+        f"max_line_size={MAX_LINE_SIZE}",
+    ]
+    if quote:
+        sniff_args.append(f"quote={quote_literal(quote)}")
+    if "escape" in opts:
+        sniff_args.append(f"escape={quote_literal(opts['escape'])}")
+    if read_compression:
+        sniff_args.append(f"compression={quote_literal(read_compression)}")
+    for key in ("header", "skip", "dateformat", "timestampformat", "decimal_separator", "null_padding"):
+        if key in opts and opts[key] is not None:
+            v = opts[key]
+            sniff_args.append(f"{key}={('true' if v else 'false') if isinstance(v, bool) else quote_literal(str(v)) if isinstance(v, str) else int(v)}")
+    sniffed = None
+    for extra in ("", ", strict_mode=false"):
+        try:
+            rows = con.execute(
+                f"SELECT * FROM sniff_csv({quote_literal(str(read_path))}, {', '.join(sniff_args)}{extra})"
+            ).fetchall()
+            sniffed = dict(zip([d[0] for d in con.description], rows[0]))
+            break
+        except duckdb.Error as e:
+            sniff_error = e
+    infer: set[str] = set()
+    if sniffed is None:
+        # DuckDB's sniffer gives up on some dirty files (e.g. many ragged rows): fall back to the
+        # header and field count seen by Python's csv module, and infer types from a sample.
+        first = _first_row(text, delim, quote, int(opts.get("skip", 0)))
+        if len(first) < 1:
+            for p in temp_files:
+                p.unlink(missing_ok=True)
+            raise DataError(
+                f"Could not read the file as CSV: {_duckdb_message(sniff_error)}. Check the delimiter, "
+                "quote and encoding in the load options and try again."
+            ) from None
+        looks_like_header = all(v.strip() and not re.fullmatch(r"[-+.,0-9 ]*", v) for v in first)
+        sniffed = {
+            "Columns": [{"name": v, "type": "VARCHAR"} for v in first],
+            "HasHeader": looks_like_header, "SkipRows": 0, "Escape": None,
+            "DateFormat": None, "TimestampFormat": None,
+        }
+        warnings.append(
+            "The file's layout is irregular, so column types were inferred from the first rows; "
+            "check them below."
+        )
+        infer = {"*"}
+    sniff_cols = [(c["name"], c["type"]) for c in sniffed["Columns"]]
+    header = bool(opts["header"]) if "header" in opts else bool(sniffed["HasHeader"])
+    skip = int(opts.get("skip", sniffed["SkipRows"] or 0))
+    escape = opts.get("escape")
+    if escape is None:
+        escape = "" if sniffed["Escape"] in ("(empty)", None) else sniffed["Escape"]
+        if quote and not escape:
+            escape = quote  # RFC 4180: a quote inside a quoted field is doubled
+    # Column names: as written in the header (DuckDB renames duplicates its own way).
+    if header:
+        raw = _first_row(text, delim, quote, skip)
+        if len(raw) != len(sniff_cols):
+            raw = [n for n, _ in sniff_cols]
+    else:
+        raw = [f"column_{i}" for i in range(1, len(sniff_cols) + 1)]
+    final, renames = unique_column_names(raw)
+    if renames:
+        listed = "; ".join(f"'{a}' -> '{b}'" for a, b in renames[:20])
+        more = f" and {len(renames) - 20} more" if len(renames) > 20 else ""
+        warnings.append(f"Blank or duplicate column names were made unique: {listed}{more}.")
+    columns = {n: t for n, (_, t) in zip(final, sniff_cols)}
+    overrides = {k: normalise_type(v) for k, v in (opts.get("types") or {}).items()}
+    unknown = [k for k in overrides if k not in columns]
+    if unknown:
+        raise DataError(
+            f"Type given for unknown column(s) {', '.join(map(repr, unknown))}. "
+            f"The file's columns are: {', '.join(list(columns)[:30])}."
+        )
+    columns.update(overrides)
+    if infer:
+        infer = set(columns) - set(overrides)
+
+    plan = CsvPlan(
+        source=src, path=read_path, encoding=encoding if encoding != "utf-8-sig" else "utf-8 (with BOM)",
+        duckdb_encoding=native, compression=read_compression, delimiter=delim, quote=quote, escape=escape,
+        header=header, skip=skip,
+        dateformat=opts.get("dateformat") or sniffed["DateFormat"] or None,
+        timestampformat=opts.get("timestampformat") or sniffed["TimestampFormat"] or None,
+        decimal_separator=opts.get("decimal_separator") or ".",
+        nullstr=list(opts.get("nullstr", NULL_STRINGS)), null_padding=bool(opts.get("null_padding", False)),
+        columns=columns, renames=renames, warnings=warnings, temp_files=temp_files,
+    )
+    _verify_types(con, plan, set(overrides), prefer_eu=(delim == ";" or plan.decimal_separator == ","),
+                  infer=infer)
+    return plan
+
+
+def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str], prefer_eu: bool,
+                  infer: set[str] = frozenset()) -> None:
+    """Check sniffed types against a text sample; demote misfits to text and plan conversions."""
+    try:
+        sample = con.execute(
+            f"SELECT * FROM {plan.read_csv_sql(all_varchar=True, ignore_errors=True)} LIMIT {SAMPLE_ROWS}"
+        ).df()
+    except duckdb.Error as e:
+        plan.cleanup()
+        raise DataError(
+            f"Could not read the file as CSV: {_duckdb_message(e)}. Check the delimiter, quote and "
+            "encoding in the load options and try again."
+        ) from None
+    sample.columns = list(plan.columns)
+    plan.preview = sample.head(20)
+    if sample.empty and plan.header:
+        plan.cleanup()
+        raise DataError(
+            "The file has column names but no data rows. Export the data again including the rows."
+        )
+    con.register("__mw_sample", sample)
+    try:
+        for name, typ in list(plan.columns.items()):
+            if name in fixed:
+                continue
+            col = quote_ident(name)
+            if name in infer:
+                typ = plan.columns[name] = _infer_type(con, col)
+            if typ != "VARCHAR":
+                if typ == "DATE" and plan.dateformat:
+                    conv = f"try_strptime({col}, {quote_literal(plan.dateformat)})"
+                elif typ.startswith("TIMESTAMP") and plan.timestampformat:
+                    conv = f"try_strptime({col}, {quote_literal(plan.timestampformat)})"
+                elif plan.decimal_separator != "." and typ in ("DOUBLE", "FLOAT"):
+                    conv = f"TRY_CAST(replace({col}, {quote_literal(plan.decimal_separator)}, '.') AS {typ})"
+                else:
+                    conv = f"TRY_CAST({col} AS {typ})"
+                bad = con.execute(
+                    f"SELECT count(*) FROM __mw_sample WHERE {col} IS NOT NULL AND {conv} IS NULL"
+                ).fetchall()[0][0]
+                if bad == 0:
+                    continue
+                plan.columns[name] = typ = "VARCHAR"
+            values = sample[name].dropna().astype(str).unique().tolist()[:5000]
+            conversion = _text_conversion(name, values, prefer_eu)
+            if conversion is not None:
+                plan.conversions[name] = conversion
+    finally:
+        con.unregister("__mw_sample")
+
+
+def _infer_type(con: duckdb.DuckDBPyConnection, col: str) -> str:
+    """The narrowest type every non-null sample value of a text column casts to."""
+    for typ in ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN"):
+        bad, good = con.execute(
+            f"SELECT count(*) FILTER (WHERE {col} IS NOT NULL AND TRY_CAST({col} AS {typ}) IS NULL), "
+            f"count({col}) FROM __mw_sample"
+        ).fetchall()[0]
+        if good and not bad:
+            return typ
+    return "VARCHAR"
+
+
+def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:
+    aliases = {"delim": "delimiter", "sep": "delimiter", "separator": "delimiter",
+               "column_types": "types", "dtype": "types", "dtypes": "types",
+               "date_format": "dateformat", "timestamp_format": "timestampformat",
+               "decimal": "decimal_separator", "skip_rows": "skip", "na_values": "nullstr"}
+    known = {"delimiter", "quote", "escape", "header", "encoding", "skip", "dateformat",
+             "timestampformat", "decimal_separator", "nullstr", "null_padding", "types"}
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        k = aliases.get(key, key)
+        if k not in known:
+            raise DataError(
+                f"Unknown CSV option '{key}'. Known options: {', '.join(sorted(known))}."
+            )
+        if value is None:
+            continue
+        out[k] = value
+    d = out.get("delimiter")
+    if d is not None:
+        d = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(d, d)
+        if len(d) != 1 or d in "\r\n":
+            raise DataError(f"The delimiter must be one character (got {d!r}); for tab use '\\t'.")
+        out["delimiter"] = d
+    if "nullstr" in out and isinstance(out["nullstr"], str):
+        out["nullstr"] = [out["nullstr"]]
+    if "decimal_separator" in out and out["decimal_separator"] not in (".", ","):
+        raise DataError("The decimal separator must be '.' or ','.")
+    if "header" in out:
+        out["header"] = bool(out["header"])
+    return out

@@ -1,0 +1,78 @@
+"""Per-column profile of a table, computed in the database through Ibis (never in pandas)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+CHUNK = 40  # columns per aggregate query (keeps generated SQL small)
+MAX_TOP_COLUMNS = 300  # top values are computed for the first N columns only
+
+
+def _type_label(typ: dt.DataType) -> str:
+    return str(typ).replace("!", "")
+
+
+def profile_table(t: ibis.Table, top: int = 3) -> pd.DataFrame:
+    """One row per column: column, type, non_null, missing_pct, distinct, min, max, mean, top_values.
+
+    top_values lists the `top` most frequent values with their counts, ties broken by value.
+    """
+    schema = t.schema()
+    names = list(schema.names)
+    total = int(t.count().execute())
+    out: list[dict[str, object]] = []
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        aggs = {}
+        for i, name in enumerate(chunk):
+            col, typ = t[name], schema[name]
+            aggs[f"nn{i}"] = col.count()
+            if typ.is_nested():
+                continue
+            aggs[f"d{i}"] = col.nunique()
+            if typ.is_boolean():
+                col = col.cast("int8")
+            if typ.is_numeric() or typ.is_boolean() or typ.is_temporal() or typ.is_string():
+                aggs[f"mn{i}"] = col.min().cast("string")
+                aggs[f"mx{i}"] = col.max().cast("string")
+            if typ.is_numeric() or typ.is_boolean():
+                aggs[f"m{i}"] = col.cast("float64").mean()
+        row = t.aggregate(**aggs).execute().iloc[0] if aggs else pd.Series(dtype=object)
+        for i, name in enumerate(chunk):
+            non_null = int(row.get(f"nn{i}", 0) or 0)
+            mean = row.get(f"m{i}")
+            out.append({
+                "column": name,
+                "type": _type_label(schema[name]),
+                "non_null": non_null,
+                "missing_pct": round(100.0 * (total - non_null) / total, 2) if total else 0.0,
+                "distinct": int(row[f"d{i}"]) if f"d{i}" in row and pd.notna(row[f"d{i}"]) else None,
+                "min": row.get(f"mn{i}"),
+                "max": row.get(f"mx{i}"),
+                "mean": float(mean) if mean is not None and pd.notna(mean) else None,
+                "top_values": "",
+            })
+    for entry in out[:MAX_TOP_COLUMNS]:
+        name = str(entry["column"])
+        if schema[name].is_nested() or not entry["non_null"]:
+            continue
+        counts = (
+            t.filter(t[name].notnull())
+            .group_by(value=t[name].cast("string"))
+            .aggregate(n=ibis._.count())
+            .order_by([ibis.desc("n"), "value"])
+            .limit(top)
+            .execute()
+        )
+        entry["top_values"] = ", ".join(
+            f"{_short(v)} ({n:,})" for v, n in zip(counts["value"], counts["n"])
+        )
+    return pd.DataFrame(out, columns=["column", "type", "non_null", "missing_pct", "distinct",
+                                      "min", "max", "mean", "top_values"])
+
+
+def _short(value: object, width: int = 40) -> str:
+    s = str(value)
+    return s if len(s) <= width else s[: width - 1] + "…"
