@@ -230,7 +230,16 @@ def _detect_encoding(sample: bytes, truncated: bool) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
+    results = list(from_bytes(sample))
+    best = min(results, key=lambda m: m.chaos) if results else None
+    if best is not None:
+        # Marketing exports that are not UTF-8 are overwhelmingly Windows-1252 / Latin-1; prefer
+        # them when they read the bytes about as cleanly as the statistically best guess.
+        for preferred in ("cp1252", "latin_1", "iso8859_15"):
+            near = [m for m in results if m.encoding == preferred and m.chaos <= best.chaos + 0.1]
+            if near:
+                best = near[0]
+                break
     if best is None:
         raise DataError(
             "Could not tell the text encoding of this file. Save it as 'CSV UTF-8', or choose the "
@@ -422,8 +431,8 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
     text = sample.decode(codec if codec != "utf-8" else "utf-8-sig", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
-    if truncated and "\n" in text:
-        text = text[: text.rfind("\n") + 1]
+    if truncated and text.count("\n") > 2:
+        text = text[: text.rfind("\n") + 1]  # drop the partial last line
     if not text.strip():
         raise DataError("The file holds only blank lines. Export the data again and upload the new file.")
 
@@ -527,67 +536,91 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
     return plan
 
 
+def _misfit_counts(con: duckdb.DuckDBPyConnection, checks: dict[str, str]) -> dict[str, int]:
+    """For each key, how many sample values are non-null but fail the conversion expression.
+
+    checks maps a key to "col_sql|conversion_sql"; all checks run in a few wide queries (one per
+    chunk of columns), so a file with thousands of columns still takes well under a second.
+    """
+    out: dict[str, int] = {}
+    items = list(checks.items())
+    for start in range(0, len(items), 250):
+        chunk = items[start : start + 250]
+        exprs = []
+        for _, spec in chunk:
+            col, conv = spec.split("|", 1)
+            exprs.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND ({conv}) IS NULL)")
+        row = con.execute(f"SELECT {', '.join(exprs)} FROM __mw_sample").fetchall()[0]
+        out.update({key: int(v) for (key, _), v in zip(chunk, row)})
+    return out
+
+
+def _conversion_sql(plan: CsvPlan, col: str, typ: str) -> str:
+    if typ == "DATE" and plan.dateformat:
+        return f"try_strptime({col}, {quote_literal(plan.dateformat)})"
+    if typ.startswith("TIMESTAMP") and plan.timestampformat:
+        return f"try_strptime({col}, {quote_literal(plan.timestampformat)})"
+    if plan.decimal_separator != "." and typ in ("DOUBLE", "FLOAT"):
+        return f"TRY_CAST(replace({col}, {quote_literal(plan.decimal_separator)}, '.') AS {typ})"
+    return f"TRY_CAST({col} AS {typ})"
+
+
 def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str], prefer_eu: bool,
                   infer: set[str] = frozenset()) -> None:
     """Check sniffed types against a text sample; demote misfits to text and plan conversions."""
+    # The sample lives in a temp table of this cursor: fast to query column by column, even when wide.
     try:
-        sample = con.execute(
-            f"SELECT * FROM {plan.read_csv_sql(all_varchar=True, ignore_errors=True)} LIMIT {SAMPLE_ROWS}"
-        ).df()
+        con.execute("DROP TABLE IF EXISTS __mw_sample").fetchall()
+        con.execute(
+            f"CREATE TEMP TABLE __mw_sample AS SELECT * FROM "
+            f"{plan.read_csv_sql(all_varchar=True, ignore_errors=True)} LIMIT {SAMPLE_ROWS}"
+        ).fetchall()
     except duckdb.Error as e:
         plan.cleanup()
         raise DataError(
             f"Could not read the file as CSV: {_duckdb_message(e)}. Check the delimiter, quote and "
             "encoding in the load options and try again."
         ) from None
-    sample.columns = list(plan.columns)
-    plan.preview = sample.head(20)
-    if sample.empty and plan.header:
-        plan.cleanup()
-        raise DataError(
-            "The file has column names but no data rows. Export the data again including the rows."
-        )
-    con.register("__mw_sample", sample)
     try:
-        for name, typ in list(plan.columns.items()):
-            if name in fixed:
-                continue
-            col = quote_ident(name)
-            if name in infer:
-                typ = plan.columns[name] = _infer_type(con, col)
-            if typ != "VARCHAR":
-                if typ == "DATE" and plan.dateformat:
-                    conv = f"try_strptime({col}, {quote_literal(plan.dateformat)})"
-                elif typ.startswith("TIMESTAMP") and plan.timestampformat:
-                    conv = f"try_strptime({col}, {quote_literal(plan.timestampformat)})"
-                elif plan.decimal_separator != "." and typ in ("DOUBLE", "FLOAT"):
-                    conv = f"TRY_CAST(replace({col}, {quote_literal(plan.decimal_separator)}, '.') AS {typ})"
-                else:
-                    conv = f"TRY_CAST({col} AS {typ})"
-                bad = con.execute(
-                    f"SELECT count(*) FROM __mw_sample WHERE {col} IS NOT NULL AND {conv} IS NULL"
-                ).fetchall()[0][0]
-                if bad == 0:
-                    continue
-                plan.columns[name] = typ = "VARCHAR"
-            values = sample[name].dropna().astype(str).unique().tolist()[:5000]
-            conversion = _text_conversion(name, values, prefer_eu)
-            if conversion is not None:
-                plan.conversions[name] = conversion
+        preview = con.execute("SELECT * FROM __mw_sample LIMIT 20").df()
+        preview.columns = list(plan.columns)
+        plan.preview = preview
+        if preview.empty and plan.header:
+            plan.cleanup()
+            raise DataError(
+                "The file has column names but no data rows. Export the data again including the rows."
+            )
+        names = list(plan.columns)
+        # The temp table has DuckDB's own names; map ours onto it by position.
+        actual = [d[0] for d in con.execute("SELECT * FROM __mw_sample LIMIT 0").description]
+        cols = {n: quote_ident(a) for n, a in zip(names, actual)}
+        if infer:
+            order = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN")
+            checks = {f"{n}\x00{t}": f"{cols[n]}|TRY_CAST({cols[n]} AS {t})" for n in infer for t in order}
+            bad = _misfit_counts(con, checks)
+            nonnull = con.execute(
+                "SELECT " + ", ".join(f"count({cols[n]})" for n in infer) + " FROM __mw_sample"
+            ).fetchall()[0] if infer else []
+            for n, filled in zip(list(infer), nonnull):
+                fits = [t for t in order if filled and bad[f"{n}\x00{t}"] == 0]
+                plan.columns[n] = fits[0] if fits else "VARCHAR"
+        typed = {n: t for n, t in plan.columns.items() if n not in fixed and t != "VARCHAR"}
+        bad = _misfit_counts(con, {n: f"{cols[n]}|{_conversion_sql(plan, cols[n], t)}" for n, t in typed.items()})
+        for n, misfits in bad.items():
+            if misfits:
+                plan.columns[n] = "VARCHAR"
+        text_cols = [n for n, t in plan.columns.items() if n not in fixed and t == "VARCHAR"]
+        for start in range(0, len(text_cols), 200):
+            chunk = text_cols[start : start + 200]
+            rows = con.execute(
+                "SELECT " + ", ".join(f"list(DISTINCT {cols[n]})[1:5000]" for n in chunk) + " FROM __mw_sample"
+            ).fetchall()[0]
+            for n, values in zip(chunk, rows):
+                conversion = _text_conversion(n, [v for v in (values or []) if v is not None], prefer_eu)
+                if conversion is not None:
+                    plan.conversions[n] = conversion
     finally:
-        con.unregister("__mw_sample")
-
-
-def _infer_type(con: duckdb.DuckDBPyConnection, col: str) -> str:
-    """The narrowest type every non-null sample value of a text column casts to."""
-    for typ in ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN"):
-        bad, good = con.execute(
-            f"SELECT count(*) FILTER (WHERE {col} IS NOT NULL AND TRY_CAST({col} AS {typ}) IS NULL), "
-            f"count({col}) FROM __mw_sample"
-        ).fetchall()[0]
-        if good and not bad:
-            return typ
-    return "VARCHAR"
+        con.execute("DROP TABLE IF EXISTS __mw_sample").fetchall()
 
 
 def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:

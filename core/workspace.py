@@ -379,7 +379,7 @@ class Workspace:
             return int(rows)
 
     # ------------------------------------------------------------ CSV
-    def _spill(self, source: IO[bytes]) -> Path:
+    def spill_upload(self, source: IO[bytes]) -> Path:
         """Copy an uploaded file object to a temp file in the workspace folder (DuckDB reads files)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         out = self.tmp_dir / f"upload-{uuid.uuid4().hex}.csv"
@@ -399,7 +399,7 @@ class Workspace:
             return
         if isinstance(source, (bytes, bytearray)):
             raise DataError("Pass a path or a binary file object (e.g. open(path, 'rb') or io.BytesIO).")
-        spilled = self._spill(source)
+        spilled = self.spill_upload(source)
         try:
             yield spilled, getattr(source, "name", "upload")
         finally:

@@ -1,0 +1,62 @@
+"""Small UI helpers shared by the pages: the workspace handle, cached reads and download buttons."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import DataError
+from core.export import FORMATS, MIME, frame_to_bytes
+from core.workspace import Workspace
+
+FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
+
+
+@st.cache_resource(show_spinner=False)
+def workspace() -> Workspace:
+    """The process-wide workspace (read-only handle; it hands out its own cursors per call)."""
+    return Workspace()
+
+
+def get_workspace() -> Workspace | None:
+    """The workspace, or None after showing why it cannot be opened."""
+    try:
+        return workspace()
+    except DataError as e:
+        st.error(str(e))
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_profile(db_path: str, table: str, version: int) -> pd.DataFrame:
+    """Column profile, cached by table version (recomputed only when the table changes)."""
+    return workspace().profile(table)
+
+
+def table_picker(ws: Workspace, label: str = "Table", key: str = "table") -> str | None:
+    """A table selector; shows how to get data when the workspace is empty."""
+    tables = ws.tables()
+    if not tables:
+        st.info("The workspace has no tables yet. Load the demo data on **Home** or upload a CSV on **Data**.")
+        return None
+    return st.selectbox(label, tables, key=key)
+
+
+def download_buttons(make_frame: Callable[[], pd.DataFrame] | None, basename: str, key: str,
+                     make_bytes: Callable[[str], bytes] | None = None) -> None:
+    """One download button per format; bytes are produced only when a button is clicked."""
+    cols = st.columns(len(FORMATS))
+    for col, fmt in zip(cols, FORMATS):
+        def payload(fmt: str = fmt) -> bytes:
+            if make_bytes is not None:
+                return make_bytes(fmt)
+            assert make_frame is not None
+            return frame_to_bytes(make_frame(), fmt, sheet_name=basename)
+
+        col.download_button(
+            f"Download {FORMAT_LABELS[fmt]}", data=payload, file_name=f"{basename}.{fmt}",
+            mime=MIME[fmt], key=f"{key}-{fmt}", on_click="ignore", icon=":material/download:",
+            width="stretch",
+        )

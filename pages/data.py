@@ -1,0 +1,272 @@
+"""Data: load CSVs (upload or server-side file), browse and profile tables, export, read-only SQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import config
+from core.csv_detect import CsvPlan
+from core.errors import DataError
+from core.identifiers import sanitize_table_name
+from core.ingest import IngestReport
+from core.workspace import Workspace
+from pages.common import cached_profile, download_buttons, get_workspace
+
+TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
+DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
+ENCODINGS = ["auto", "utf-8", "latin-1", "windows-1252", "utf-16", "iso-8859-15", "mac-roman"]
+PREVIEW_ROWS = 1000
+SQL_PREVIEW_ROWS = 10_000
+
+st.title("Data")
+ws = get_workspace()
+if ws is None:
+    st.stop()
+assert ws is not None
+
+
+# ------------------------------------------------------------------ load
+def _source(ws: Workspace) -> tuple[Path, str] | None:
+    """The file chosen by the user (spilled to the workspace temp folder) and its display name."""
+    how = st.radio("Source", ["Upload from this computer", "File on the server"], horizontal=True,
+                   key="source-kind", label_visibility="collapsed")
+    if how == "Upload from this computer":
+        up = st.file_uploader(
+            "CSV file (also .tsv, .txt and gzip-compressed .csv.gz)", type=["csv", "tsv", "txt", "gz"],
+            key="upload",
+        )
+        if up is None:
+            return None
+        if st.session_state.get("upload-id") != up.file_id:
+            old = st.session_state.get("upload-path")
+            if old:
+                Path(old).unlink(missing_ok=True)
+            st.session_state["upload-path"] = str(ws.spill_upload(up))
+            st.session_state["upload-id"] = up.file_id
+        path = Path(st.session_state["upload-path"])
+        if not path.exists():  # removed at restart: spill again
+            st.session_state["upload-path"] = str(ws.spill_upload(up))
+            path = Path(st.session_state["upload-path"])
+        return path, up.name
+    files = ws.import_files()
+    if not files:
+        st.info(
+            f"Put files too large to upload into **{ws.import_dir}** on the server "
+            "(set `MW_IMPORT_DIR` to use another folder), then pick them here."
+        )
+        return None
+    rel = st.selectbox("File in the import folder", files, key="import-file")
+    try:
+        return ws.resolve_import(rel), Path(rel).name
+    except DataError as e:
+        st.error(str(e))
+        return None
+
+
+def _overrides() -> dict[str, object]:
+    """Reading options the user set (only those not left on auto)."""
+    opts: dict[str, object] = {}
+    with st.expander("Correct the detection (delimiter, header, encoding, dates, decimals)"):
+        c1, c2, c3 = st.columns(3)
+        delim = c1.selectbox("Delimiter", list(DELIMITERS), key="opt-delim")
+        if DELIMITERS[delim]:
+            opts["delimiter"] = DELIMITERS[delim]
+        header = c2.selectbox("First row holds column names", ["auto", "yes", "no"], key="opt-header")
+        if header != "auto":
+            opts["header"] = header == "yes"
+        enc = c3.selectbox("Encoding", ENCODINGS, key="opt-encoding")
+        if enc != "auto":
+            opts["encoding"] = enc
+        c4, c5, c6 = st.columns(3)
+        dec = c4.selectbox("Decimal separator", ["auto", ".", ","], key="opt-decimal")
+        if dec != "auto":
+            opts["decimal_separator"] = dec
+        datefmt = c5.text_input("Date format (e.g. %d/%m/%Y)", key="opt-datefmt",
+                                help="strftime codes: %d day, %m month, %Y year, %b month name")
+        if datefmt.strip():
+            opts["dateformat"] = datefmt.strip()
+        skip = c6.number_input("Lines to skip before the header", 0, 1000, 0, key="opt-skip")
+        if skip:
+            opts["skip"] = int(skip)
+        nulls = st.text_input("Values that mean 'missing' (comma-separated; blank = default list)",
+                              key="opt-nulls", placeholder="NA, N/A, null, -")
+        if nulls.strip():
+            opts["nullstr"] = [""] + [v.strip() for v in nulls.split(",") if v.strip()]
+        if st.checkbox("Fill short rows with missing values instead of rejecting them", key="opt-pad"):
+            opts["null_padding"] = True
+    return opts
+
+
+def _inspect(ws: Workspace, path: Path, opts: dict[str, object]) -> CsvPlan:
+    key = json.dumps([str(path), path.stat().st_mtime, opts], sort_keys=True, default=str)
+    cache = st.session_state.setdefault("inspect-cache", {})
+    if key not in cache:
+        cache.clear()
+        cache[key] = ws.inspect_csv(path, **opts)
+    return cache[key]
+
+
+def _show_plan(plan: CsvPlan) -> dict[str, str]:
+    """Show what was detected; returns the column types the user changed."""
+    d = plan.detected()
+    delim = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(d["delimiter"], repr(d["delimiter"]))
+    st.markdown("**Detected**")
+    st.dataframe(
+        pd.DataFrame([{
+            "delimiter": delim, "header": "yes" if d["header"] else "no", "encoding": d["encoding"],
+            "compression": d["compression"], "quote": d["quote"] or "none",
+            "date format": d["dateformat"] or "-", "decimal": d["decimal_separator"],
+            "columns": len(d["columns"]),
+        }]),
+        hide_index=True, width="stretch",
+    )
+    for w in plan.warnings:
+        st.warning(w, icon=":material/info:")
+    for col, note in d["conversions"].items():
+        st.caption(f"Column **{col}** will be converted: {note}.")
+    st.markdown("**Preview** (first rows as written in the file)")
+    st.dataframe(plan.preview, hide_index=True, width="stretch", height=240)
+    st.markdown("**Column types**: change *load as* to override the detection.")
+    types = pd.DataFrame({"column": list(d["columns"]), "detected": list(d["columns"].values()),
+                          "load as": ["auto"] * len(d["columns"])})
+    edited = st.data_editor(
+        types, hide_index=True, width="stretch", key="types-editor", disabled=["column", "detected"],
+        column_config={"load as": st.column_config.SelectboxColumn(options=TYPE_CHOICES, required=True)},
+    )
+    return {r["column"]: r["load as"] for _, r in edited.iterrows() if r["load as"] != "auto"}
+
+
+def _show_report(report: IngestReport) -> None:
+    verb = {"create": "Loaded", "replace": "Replaced", "append": "Appended"}[report.mode]
+    st.success(
+        f"{verb} **{report.rows:,} rows** into table **{report.table}** "
+        f"({len(report.columns)} columns, {report.total_rows:,} rows in the table) in {report.seconds:.1f} s."
+    )
+    for w in report.warnings:
+        st.info(w)
+    if report.rejected_rows:
+        share = report.rejected_share
+        msg = (f"{report.rejected_rows:,} row(s) ({share:.1%} of the file) were rejected and not loaded. "
+               "Each is listed below with its line number, the column, the error and the raw line.")
+        if share > config.reject_warn_share():
+            st.error(msg + f" That is more than {config.reject_warn_share():.0%}: check the delimiter and "
+                     "column types, then reload with 'replace'.", icon=":material/warning:")
+        else:
+            st.warning(msg)
+        st.dataframe(report.rejects.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+        st.download_button("Download rejected rows (CSV)", report.rejects.to_csv(index=False).encode(),
+                           file_name=f"{report.table}_rejected_rows.csv", mime="text/csv",
+                           on_click="ignore", key="dl-rejects")
+
+
+tab_load, tab_browse, tab_sql = st.tabs(["Load a CSV", "Browse tables", "SQL console"])
+
+with tab_load:
+    chosen = _source(ws)
+    if chosen is not None:
+        path, label = chosen
+        opts = _overrides()
+        try:
+            plan = _inspect(ws, path, opts)
+        except DataError as e:
+            st.error(str(e), icon=":material/error:")
+            plan = None
+        if plan is not None:
+            type_overrides = _show_plan(plan)
+            st.markdown("**Save as**")
+            c1, c2 = st.columns([2, 1])
+            try:
+                default_name = sanitize_table_name(label)
+            except DataError:
+                default_name = "uploaded"
+            name = c1.text_input("Table name", value=default_name, key=f"table-name-{label}")
+            exists = bool(name.strip()) and ws.exists(name.strip())
+            mode = c2.radio("If the table exists", ["create", "replace", "append"], horizontal=True,
+                            index=1 if exists else 0, key=f"mode-{label}",
+                            format_func={"create": "stop", "replace": "replace it", "append": "append rows"}.get)
+            if st.button("Load into workspace", type="primary", icon=":material/upload:", key="load-btn"):
+                bar = st.progress(0.0, text="Starting")
+                try:
+                    report = ws.ingest_csv(
+                        path, name, mode=mode, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
+                        **opts, **({"types": type_overrides} if type_overrides else {}),
+                    )
+                except DataError as e:
+                    bar.empty()
+                    st.error(str(e), icon=":material/error:")
+                    st.session_state.pop("last-report", None)
+                else:
+                    bar.empty()
+                    st.session_state["last-report"] = report
+                    st.session_state["browse-table"] = report.table
+    report = st.session_state.get("last-report")
+    if report is not None:
+        _show_report(report)
+
+
+# ------------------------------------------------------------------ browse
+with tab_browse:
+    tables = ws.tables()
+    if not tables:
+        st.info("No tables yet: load a CSV above, or the demo data on the Home page.")
+    else:
+        if st.session_state.get("browse-table") not in tables:
+            st.session_state["browse-table"] = tables[0]
+        table = st.selectbox("Table", tables, key="browse-table")
+        info = ws.info(table)
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Rows", f"{info.rows:,}")
+        m2.metric("Columns", f"{info.columns:,}")
+        m3.metric("Version", info.version)
+        m4.metric("Loaded", info.updated_at.strftime("%Y-%m-%d %H:%M") if info.updated_at else "-")
+        if info.source:
+            st.caption(f"Source: {info.source}")
+        st.markdown(f"**Preview** (first {min(PREVIEW_ROWS, info.rows):,} rows)")
+        st.dataframe(ws.read(table, limit=PREVIEW_ROWS), hide_index=True, width="stretch", height=320)
+        st.markdown("**Column profile** (computed in the database)")
+        with st.spinner("Profiling columns...", show_time=True):
+            prof = cached_profile(str(ws.path), table, info.version)
+        st.dataframe(
+            prof, hide_index=True, width="stretch",
+            column_config={
+                "missing_pct": st.column_config.ProgressColumn("missing %", min_value=0, max_value=100, format="%.1f%%"),
+                "mean": st.column_config.NumberColumn(format="%.4g"),
+            },
+        )
+        st.markdown("**Download the whole table**")
+        download_buttons(None, table, key=f"export-{table}", make_bytes=lambda fmt, t=table: ws.export(t, fmt))
+        with st.expander("Delete this table"):
+            sure = st.checkbox(f"Yes, delete '{table}' from the workspace", key=f"drop-sure-{table}")
+            if st.button("Delete table", disabled=not sure, key=f"drop-{table}", icon=":material/delete:"):
+                ws.drop(table)
+                st.session_state.pop("browse-table", None)
+                st.rerun()
+
+
+# ------------------------------------------------------------------ SQL
+with tab_sql:
+    st.caption("Read-only SQL (DuckDB dialect) over the workspace tables: one SELECT at a time. "
+               "Quote names with spaces or capitals in double quotes.")
+    default_sql = f'SELECT * FROM "{ws.tables()[0]}" LIMIT 100' if ws.tables() else "SELECT 42 AS answer"
+    query = st.text_area("Query", value=default_sql, height=140, key="sql-text")
+    if st.button("Run query", type="primary", icon=":material/play_arrow:", key="sql-run"):
+        try:
+            with st.spinner("Running...", show_time=True):
+                st.session_state["sql-result"] = (query, ws.sql(query, limit=SQL_PREVIEW_ROWS))
+            st.session_state.pop("sql-error", None)
+        except DataError as e:
+            st.session_state.pop("sql-result", None)
+            st.session_state["sql-error"] = str(e)
+    if st.session_state.get("sql-error"):
+        st.error(st.session_state["sql-error"], icon=":material/error:")
+    result = st.session_state.get("sql-result")
+    if result is not None:
+        ran, df = result
+        note = f" (first {SQL_PREVIEW_ROWS:,} shown; downloads hold every row)" if len(df) >= SQL_PREVIEW_ROWS else ""
+        st.caption(f"{len(df):,} rows{note}")
+        st.dataframe(df, hide_index=True, width="stretch")
+        download_buttons(lambda q=ran: ws.sql(q), "query_result", key="sql-dl")

@@ -1,0 +1,53 @@
+"""Home: what the workbench does, the state of the workspace, and one-click demo data."""
+
+import streamlit as st
+
+from core.demo import DEMO_TABLES, load_demo
+from core.errors import DataError
+from pages.common import get_workspace
+
+st.title("Marketing Workbench")
+st.markdown(
+    "An analytics workbench for marketing teams: load customer-behaviour data, find **customer "
+    "segments**, train **propensity and churn models**, and read **A/B and campaign tests** with "
+    "correct statistics, all in the browser, on data that stays in your workspace."
+)
+
+c1, c2, c3 = st.columns(3)
+c1.markdown("**1. Load data**  \nUpload CSVs (or load the demo data) into a workspace that persists.")
+c2.markdown("**2. Explore**  \nProfile columns, query with read-only SQL, build K-means and RFM segments.")
+c3.markdown("**3. Act**  \nScore customers, analyse campaigns, and download lists as CSV, Parquet or Excel.")
+
+ws = get_workspace()
+if ws is not None:
+    st.divider()
+    tables = ws.tables()
+    left, right = st.columns([2, 1])
+    with left:
+        st.subheader("Your workspace")
+        st.caption(f"Stored in `{ws.path}` (set `MW_WORKSPACE` to use another file).")
+        if tables:
+            rows = [ws.info(t) for t in tables]
+            st.dataframe(
+                [{"table": r.name, "rows": r.rows, "columns": r.columns, "loaded": r.updated_at} for r in rows],
+                hide_index=True, width="stretch",
+            )
+        else:
+            st.info("No tables yet. Load the demo data to try every page, or upload your own CSV on the Data page.")
+    with right:
+        st.subheader("Demo data")
+        st.caption(
+            "Generated customers, order lines, a randomised e-mail test and daily campaign results: "
+            + ", ".join(f"`{t}`" for t in DEMO_TABLES) + ". Reloading replaces those tables."
+        )
+        if st.button("Load demo data", type="primary", icon=":material/download:", key="load-demo"):
+            bar = st.progress(0.0, text="Starting")
+            try:
+                reports = load_demo(ws, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            except DataError as e:
+                st.error(str(e))
+            else:
+                st.success(
+                    "Loaded " + ", ".join(f"**{r.table}** ({r.rows:,} rows)" for r in reports) + "."
+                )
+                st.page_link("pages/data.py", label="Browse the tables on the Data page", icon=":material/table:")
