@@ -234,16 +234,21 @@ class Workspace:
                 if limit is None:
                     df = result.df()
                 else:
-                    reader = result.fetch_record_batch(max(1, int(limit)))
-                    batch = reader.read_next_batch() if limit else None
-                    df = batch.to_pandas() if batch is not None else pd.DataFrame()
-                    if limit == 0:
-                        df = df.head(0)
-                    reader.close()
+                    chunks, got = [], 0
+                    while got < limit:
+                        chunk = result.fetch_df_chunk()
+                        if chunk.empty:
+                            break
+                        chunks.append(chunk)
+                        got += len(chunk)
+                    if got >= limit:
+                        result.abort()  # stop the query: the rest is not needed
+                    else:
+                        result.fetchall()
+                    df = pd.concat(chunks, ignore_index=True).head(limit) if chunks else \
+                        pd.DataFrame(columns=[d[0] for d in result.description or []])
             except duckdb.Error as e:
                 raise DataError(f"The query failed: {str(e).splitlines()[0]}") from None
-            except StopIteration:
-                df = pd.DataFrame()
             finally:
                 try:
                     cur.execute("ROLLBACK").fetchall()
