@@ -448,6 +448,10 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
     ]
     if quote:
         sniff_args.append(f"quote={quote_literal(quote)}")
+    if "skip" not in opts:
+        # DuckDB's sniffer may skip most of a file to reach a few odd trailing rows; preamble lines
+        # are rare in exports, so we start at the top unless the user says otherwise.
+        sniff_args.append("skip=0")
     if "escape" in opts:
         sniff_args.append(f"escape={quote_literal(opts['escape'])}")
     if read_compression:

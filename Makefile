@@ -1,0 +1,31 @@
+# Marketing Workbench: `make run` starts the app, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test sample-data bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+sample_data/customers.csv: | $(STAMP)
+	$(PY) sample_data/generate.py
+
+sample-data: $(STAMP)
+	$(PY) sample_data/generate.py
+
+run: $(STAMP) sample_data/customers.csv
+	$(PY) -m streamlit run app.py --server.port=8501
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
