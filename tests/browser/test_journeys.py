@@ -1,0 +1,111 @@
+"""Real-browser journeys in Debian's Chromium: upload a CSV, see the table, download an export.
+
+Skips with a reason when Chromium or playwright is missing, unless REQUIRE_BROWSER_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+REQUIRED = os.environ.get("REQUIRE_BROWSER_TESTS") == "1"
+
+
+def _skip_or_fail(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"REQUIRE_BROWSER_TESTS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _skip_or_fail("Chromium is not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MW_WORKSPACE=str(tmp / "ws" / "workbench.duckdb"), MW_IMPORT_DIR=str(tmp / "imports"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+         "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+
+
+def test_upload_browse_and_download(browser, app_url, tmp_path):
+    csv = tmp_path / "Spring Leads.csv"
+    csv.write_text("lead_id,source,score\n1,web,0.5\n2,email,0.75\n3,web,0.25\n")
+    page = browser.new_page(accept_downloads=True)
+    page.goto(app_url + "/data")
+    _idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
+    page.get_by_text("Column types").wait_for(timeout=60_000)
+    _idle(page)
+    page.get_by_role("button", name="Load into workspace").click()
+    page.get_by_text("into table spring_leads").wait_for(timeout=60_000)
+    _idle(page)
+    page.get_by_role("tab", name="Browse tables").click()
+    with page.expect_download(timeout=60_000) as d:
+        page.get_by_role("button", name="Download CSV").first.click()
+    body = Path(d.value.path()).read_text()
+    assert body.splitlines()[0] == "lead_id,source,score" and len(body.splitlines()) == 4
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_demo_data_and_every_page(browser, app_url):
+    page = browser.new_page()
+    page.goto(app_url)
+    _idle(page)
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    for path in ["/", "/data", "/segments", "/models", "/experiments"]:
+        page.goto(app_url + path)
+        _idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+    page.close()
