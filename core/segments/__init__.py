@@ -1,0 +1,12 @@
+"""Customer segments: features from transactions, RFM scores and K-means segments."""
+
+from core.segments.features import customer_features, looks_like_id, suggest_transaction_columns
+from core.segments.kmeans import SegmentResult, kmeans_segments, segment_assignments
+from core.segments.preprocess import Preprocessing
+from core.segments.rfm import DEFAULT_RULES, rf_grid, rfm_scores, rfm_summary
+
+__all__ = [
+    "customer_features", "suggest_transaction_columns", "looks_like_id",
+    "kmeans_segments", "SegmentResult", "segment_assignments", "Preprocessing",
+    "rfm_scores", "rfm_summary", "rf_grid", "DEFAULT_RULES",
+]

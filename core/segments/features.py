@@ -1,0 +1,217 @@
+"""One row per customer from transactions (RFM and behaviour features), computed in the database.
+
+The aggregation is an Ibis expression, so it runs where the data lives (DuckDB by default, a
+distributed engine later); pandas input is wrapped in an in-memory DuckDB table.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from core.errors import DataError
+
+_ID_NAME = re.compile(
+    r"(^|[_\s])(id|key|uuid|guid)$|^(customer|client|user|member|account|contact|visitor)(_?(id|no|number|key|code))?$"
+    r"|(_|^)(customerid|userid|clientid|invoiceno|orderid)$",
+    re.IGNORECASE,
+)
+_ORDER_NAME = re.compile(r"order|invoice|basket|receipt|transaction", re.IGNORECASE)
+_CUSTOMER_NAME = re.compile(r"customer|client|user|member|account|contact|visitor|buyer", re.IGNORECASE)
+_AMOUNT_NAME = re.compile(r"amount|revenue|spend|sales|value|total|price|net|gmv", re.IGNORECASE)
+_QUANTITY_NAME = re.compile(r"^(qty|quantity|units|number_of_\w+|items)$", re.IGNORECASE)
+_PRODUCT_NAME = re.compile(r"product|sku|stock|item|category|article", re.IGNORECASE)
+_CHANNEL_NAME = re.compile(r"channel|source|medium|store|platform", re.IGNORECASE)
+
+
+def looks_like_id(name: str) -> bool:
+    """True for column names that identify rows (customer_id, InvoiceNo, user) rather than measure them."""
+    return bool(_ID_NAME.search(name.strip()))
+
+
+def _as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:
+    """The input as an Ibis table plus the backend to execute on."""
+    if isinstance(transactions, pd.DataFrame):
+        missing = [c for c in columns if c not in transactions.columns]
+        if missing:
+            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the data. "
+                            f"Available: {', '.join(map(str, transactions.columns[:30]))}.")
+        frame = transactions[columns].copy()
+        return ibis.memtable(frame), ibis.duckdb.connect()
+    if isinstance(transactions, ibis.Table):
+        missing = [c for c in columns if c not in transactions.columns]
+        if missing:
+            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the table. "
+                            f"Available: {', '.join(list(transactions.columns)[:30])}.")
+        return transactions.select(*columns), None
+    raise DataError("Transactions must be a pandas DataFrame or an Ibis table.")
+
+
+def _execute(expr: Any, backend: Any) -> Any:
+    return backend.execute(expr) if backend is not None else expr.execute()
+
+
+def _as_date(col: ibis.Value, name: str) -> ibis.Value:
+    typ = col.type()
+    if typ.is_date():
+        return col
+    if typ.is_timestamp():
+        return col.date()
+    if typ.is_string():
+        return col.try_cast(dt.timestamp).date()
+    raise DataError(f"The date column '{name}' holds {typ}, not dates. Pick the column with the order date.")
+
+
+def _to_date(value: Any) -> _dt.date:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise DataError(f"as_of={value!r} is not a date; give it as YYYY-MM-DD.") from None
+    if pd.isna(ts):
+        raise DataError("as_of is empty; give a date as YYYY-MM-DD or leave it out.")
+    return ts.date()
+
+
+def customer_features(
+    transactions: pd.DataFrame | ibis.Table,
+    customer: str,
+    date: str,
+    amount: str,
+    *,
+    as_of: Any = None,
+    order: str | None = None,
+    quantity: str | None = None,
+    product: str | None = None,
+    channel: str | None = None,
+    exclude_non_positive: bool = False,
+) -> pd.DataFrame:
+    """One row per customer: recency, frequency, monetary, tenure and order habits.
+
+    - recency_days: as_of minus the last purchase date, in whole days (as_of defaults to the day
+      after the last date in the data; purchases on or after as_of are left out);
+    - frequency: number of purchases: rows, or distinct `order` values when an order column is given;
+    - monetary: total spend (amount, times `quantity` when given); avg_order_value = monetary / frequency;
+    - tenure_days: as_of minus the first purchase; days_between_orders: (last - first) / (frequency - 1);
+    - n_products / n_channels: distinct values of `product` / `channel` when given.
+    Rows with a missing customer, date or amount are skipped; `attrs["notes"]` says how many.
+    """
+    if not customer or not date or not amount:
+        raise DataError("Pick the customer, date and amount columns to build customer features.")
+    names = [customer, date, amount] + [c for c in (order, quantity, product, channel) if c]
+    if len(set(names)) != len(names):
+        raise DataError("Customer, date, amount, order, quantity, product and channel must be different columns.")
+    t, backend = _as_ibis(transactions, list(dict.fromkeys(names)))
+
+    amt = t[amount]
+    if not amt.type().is_numeric():
+        raise DataError(f"The amount column '{amount}' holds {amt.type()}, not numbers. Pick a numeric spend column.")
+    if quantity:
+        q = t[quantity]
+        if not q.type().is_numeric():
+            raise DataError(f"The quantity column '{quantity}' holds {q.type()}, not numbers.")
+        amt = amt * q
+    day = _as_date(t[date], date)
+    base = t.mutate(__customer=t[customer], __day=day, __amount=amt.cast("float64"))
+    keep = base.__customer.notnull() & base.__day.notnull() & base.__amount.notnull()
+    if exclude_non_positive:
+        keep = keep & (base.__amount > 0)
+    counts = _execute(
+        base.aggregate(total=base.count(), kept=keep.sum(), last=base.__day.max()), backend
+    ).iloc[0]
+    total, kept = int(counts["total"]), int(counts["kept"] or 0)
+    if total == 0:
+        raise DataError("The transactions table is empty; load transactions first.")
+    if kept == 0:
+        raise DataError(f"No usable transactions: every row misses the customer, a readable date in '{date}' "
+                        "or the amount" + (", or has an amount <= 0" if exclude_non_positive else "") + ".")
+    if as_of is None:
+        as_of_date = pd.Timestamp(counts["last"]).date() + _dt.timedelta(days=1)
+    else:
+        as_of_date = _to_date(as_of)
+    keep = keep & (base.__day < ibis.literal(as_of_date))
+    rows = base.filter(keep)
+
+    frequency = rows[order].nunique() if order else rows.count()
+    metrics: dict[str, Any] = {
+        "first_purchase": rows.__day.min(),
+        "last_purchase": rows.__day.max(),
+        "frequency": frequency,
+        "monetary": rows.__amount.sum(),
+    }
+    if product:
+        metrics["n_products"] = rows[product].nunique()
+    if channel:
+        metrics["n_channels"] = rows[channel].nunique()
+    agg = rows.group_by(rows.__customer).aggregate(**metrics)
+    as_of_lit = ibis.literal(as_of_date)
+    span = agg.last_purchase.delta(agg.first_purchase, unit="day")
+    agg = agg.mutate(
+        recency_days=as_of_lit.delta(agg.last_purchase, unit="day"),
+        tenure_days=as_of_lit.delta(agg.first_purchase, unit="day"),
+        avg_order_value=agg.monetary / agg.frequency,
+        days_between_orders=ibis.ifelse(agg.frequency > 1, span.cast("float64") / (agg.frequency - 1), ibis.null()),
+    )
+    order_cols = ["__customer", "recency_days", "frequency", "monetary", "tenure_days", "avg_order_value",
+                  "days_between_orders"] + [c for c in ("n_products", "n_channels") if c in metrics] + \
+                 ["first_purchase", "last_purchase"]
+    out = _execute(agg.select(*order_cols).order_by("__customer"), backend)
+    out = out.rename(columns={"__customer": customer}).reset_index(drop=True)
+    for col in ("recency_days", "frequency", "tenure_days") + tuple(c for c in ("n_products", "n_channels") if c in metrics):
+        out[col] = out[col].astype("int64")
+    for col in ("first_purchase", "last_purchase"):
+        out[col] = pd.to_datetime(out[col])
+    if out.empty:
+        raise DataError(f"No transactions fall before as_of={as_of_date}; pick a later date.")
+    notes = []
+    if kept < total:
+        notes.append(f"{total - kept:,} of {total:,} rows were skipped: missing customer, unreadable date or missing amount"
+                     + (" or amount <= 0" if exclude_non_positive else "") + ".")
+    out.attrs["notes"] = notes
+    out.attrs["as_of"] = str(as_of_date)
+    return out
+
+
+def suggest_transaction_columns(columns: dict[str, str], distinct: dict[str, int] | None = None,
+                                rows: int | None = None) -> dict[str, str | None]:
+    """Guess which columns hold the customer, date, amount, order, quantity, product and channel.
+
+    `columns` maps name -> type string (as in Workspace.columns). Returns a dict with every role;
+    "is_transactions" is "yes" when a customer column repeats (several rows per customer) and a
+    date and an amount column exist.
+    """
+    def first(pred: Any, pattern: re.Pattern[str], exclude: set[str]) -> str | None:
+        for name, typ in columns.items():
+            if name not in exclude and pred(typ.upper()) and pattern.search(name):
+                return name
+        return None
+
+    is_num = lambda t: any(k in t for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC"))  # noqa: E731
+    is_date = lambda t: "DATE" in t or "TIMESTAMP" in t  # noqa: E731
+    anything = lambda t: True  # noqa: E731
+    used: set[str] = set()
+    roles: dict[str, str | None] = {}
+    roles["customer"] = first(anything, _CUSTOMER_NAME, used)
+    used |= {roles["customer"]} if roles["customer"] else set()
+    roles["date"] = next((n for n, t in columns.items() if is_date(t.upper()) and n not in used), None)
+    used |= {roles["date"]} if roles["date"] else set()
+    roles["order"] = first(anything, _ORDER_NAME, used)
+    used |= {roles["order"]} if roles["order"] else set()
+    roles["quantity"] = first(is_num, _QUANTITY_NAME, used)
+    used |= {roles["quantity"]} if roles["quantity"] else set()
+    roles["amount"] = first(lambda t: is_num(t), _AMOUNT_NAME, used)
+    used |= {roles["amount"]} if roles["amount"] else set()
+    roles["product"] = first(anything, _PRODUCT_NAME, used)
+    used |= {roles["product"]} if roles["product"] else set()
+    roles["channel"] = first(anything, _CHANNEL_NAME, used)
+    if roles["amount"] and roles["quantity"] and "price" not in roles["amount"].lower():
+        roles["quantity"] = None  # an amount that is already a line total must not be multiplied again
+    repeats = False
+    if roles["customer"] and distinct is not None and rows:
+        repeats = distinct.get(roles["customer"], rows) < rows
+    roles["is_transactions"] = "yes" if (repeats and roles["date"] and roles["amount"]) else None
+    return roles

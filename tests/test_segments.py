@@ -1,0 +1,285 @@
+"""Segments core: customer features vs pandas, RFM quintiles and rules, K-means on planted clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from core.demo import SAMPLE_DIR
+from core.errors import DataError
+from core.segments import (DEFAULT_RULES, customer_features, kmeans_segments, rf_grid, rfm_scores,
+                           segment_assignments, suggest_transaction_columns)
+from core.segments.rfm import quintile_score
+
+
+@pytest.fixture(scope="module")
+def transactions() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE_DIR / "transactions.csv", parse_dates=["order_date"])
+
+
+@pytest.fixture(scope="module")
+def customers() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE_DIR / "customers.csv")
+
+
+def pandas_rfm(tx: pd.DataFrame, as_of: pd.Timestamp, order: str | None = None) -> pd.DataFrame:
+    """Independent reference: plain pandas groupby."""
+    tx = tx[tx["order_date"] < as_of]
+    g = tx.groupby("customer_id")
+    last, first = g["order_date"].max().dt.normalize(), g["order_date"].min().dt.normalize()
+    out = pd.DataFrame({
+        "recency_days": (as_of - last).dt.days,
+        "frequency": g[order].nunique() if order else g.size(),
+        "monetary": g["amount"].sum(),
+        "tenure_days": (as_of - first).dt.days,
+    })
+    out["avg_order_value"] = out["monetary"] / out["frequency"]
+    return out
+
+
+# ----------------------------------------------------------------- customer features
+def test_customer_features_match_pandas(transactions: pd.DataFrame) -> None:
+    feats = customer_features(transactions, "customer_id", "order_date", "amount")
+    as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
+    assert feats.attrs["as_of"] == str(as_of.date())
+    ref = pandas_rfm(transactions, as_of)
+    got = feats.set_index("customer_id").loc[ref.index]
+    assert len(feats) == transactions["customer_id"].nunique()
+    for col in ("recency_days", "frequency", "tenure_days"):
+        assert (got[col].to_numpy() == ref[col].to_numpy()).all(), col
+    np.testing.assert_allclose(got["monetary"], ref["monetary"], rtol=1e-9)
+    np.testing.assert_allclose(got["avg_order_value"], ref["avg_order_value"], rtol=1e-9)
+    assert got["recency_days"].min() == 1  # the last day in the data is one day before as_of
+
+
+def test_customer_features_hand_example() -> None:
+    tx = pd.DataFrame({
+        "cust": ["a", "a", "a", "b", None, "c"],
+        "day": ["2024-01-01", "2024-01-11 15:30:00", "2024-01-31", "2024-01-20", "2024-01-05", "2024-02-10"],
+        "order": [1, 2, 2, 3, 4, 5],
+        "value": [10.0, 20.0, 5.0, 7.5, 99.0, -4.0],
+        "sku": ["x", "y", "x", "x", "x", "z"],
+    })
+    f = customer_features(tx, "cust", "day", "value", as_of="2024-02-01", order="order", product="sku")
+    a = f.set_index("cust").loc["a"]
+    assert a["recency_days"] == 1 and a["tenure_days"] == 31 and a["frequency"] == 2
+    assert a["monetary"] == pytest.approx(35.0) and a["avg_order_value"] == pytest.approx(17.5)
+    assert a["days_between_orders"] == pytest.approx(30.0) and a["n_products"] == 2
+    assert set(f["cust"]) == {"a", "b"}  # c bought after as_of; the row without customer is skipped
+    assert pd.isna(f.set_index("cust").loc["b", "days_between_orders"])
+    assert any("skipped" in n for n in f.attrs["notes"])
+    g = customer_features(tx, "cust", "day", "value", exclude_non_positive=True)
+    assert set(g["cust"]) == {"a", "b"}
+
+
+def test_customer_features_from_workspace_table_equals_pandas(ws, transactions: pd.DataFrame) -> None:
+    ws.ingest_csv(SAMPLE_DIR / "transactions.csv", "tx")
+    from_db = customer_features(ws.table("tx"), "customer_id", "order_date", "amount", order="order_id",
+                                channel="channel")
+    from_pd = customer_features(transactions, "customer_id", "order_date", "amount", order="order_id",
+                                channel="channel")
+    pd.testing.assert_frame_equal(from_db.reset_index(drop=True), from_pd.reset_index(drop=True),
+                                  check_dtype=False, check_exact=False, rtol=1e-9)
+    ref = pandas_rfm(transactions, pd.Timestamp(from_db.attrs["as_of"]), order="order_id")
+    assert (from_db.set_index("customer_id").loc[ref.index, "frequency"].to_numpy() == ref["frequency"]).all()
+
+
+def test_customer_features_quantity_times_price() -> None:
+    tx = pd.DataFrame({"c": [1, 1, 2], "d": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"]),
+                       "price": [2.5, 1.0, 3.0], "qty": [4, 2, 1]})
+    f = customer_features(tx, "c", "d", "price", quantity="qty").set_index("c")
+    assert f.loc[1, "monetary"] == pytest.approx(12.0) and f.loc[2, "monetary"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"customer": "nope"}, "not in the data"),
+    ({"amount": "channel"}, "not numbers"),
+    ({"date": "order_id"}, "not dates"),
+    ({"date": "channel"}, "readable date"),
+    ({"as_of": "not a date"}, "not a date"),
+    ({"as_of": "2000-01-01"}, "No transactions fall before"),
+])
+def test_customer_features_bad_input(transactions: pd.DataFrame, kwargs: dict, match: str) -> None:
+    args = {"customer": "customer_id", "date": "order_date", "amount": "amount"}
+    as_of = kwargs.pop("as_of", None)
+    args.update(kwargs)
+    with pytest.raises(DataError, match=match):
+        customer_features(transactions, args["customer"], args["date"], args["amount"], as_of=as_of)
+
+
+def test_suggest_transaction_columns() -> None:
+    cols = {"InvoiceNo": "VARCHAR", "StockCode": "VARCHAR", "Quantity": "BIGINT", "InvoiceDate": "TIMESTAMP",
+            "UnitPrice": "DOUBLE", "CustomerID": "BIGINT", "Country": "VARCHAR"}
+    roles = suggest_transaction_columns(cols, {"CustomerID": 4372}, 541_909)
+    assert roles["customer"] == "CustomerID" and roles["date"] == "InvoiceDate"
+    assert roles["amount"] == "UnitPrice" and roles["quantity"] == "Quantity"
+    assert roles["order"] == "InvoiceNo" and roles["product"] == "StockCode" and roles["is_transactions"]
+    roles = suggest_transaction_columns({"customer_id": "BIGINT", "order_date": "DATE", "amount": "DOUBLE",
+                                         "order_id": "BIGINT", "channel": "VARCHAR"}, {"customer_id": 10}, 10)
+    assert roles["is_transactions"] is None  # one row per customer: not transactions
+
+
+# ----------------------------------------------------------------- RFM
+def test_quintile_scores_are_equal_count_and_monotonic() -> None:
+    rng = np.random.default_rng(1)
+    x = pd.Series(rng.integers(1, 4, size=1000))  # heavy ties: only three distinct values
+    s = quintile_score(x)
+    assert s.value_counts().sort_index().tolist() == [200] * 5
+    ref = pd.qcut(x.rank(method="first"), 5, labels=False) + 1
+    assert (s.astype(int) == ref).all()
+    order = x.sort_values(kind="stable").index
+    assert s[order].is_monotonic_increasing  # a larger value never gets a lower score
+    r = quintile_score(x, higher_is_better=False)
+    assert (r[x == 1] >= r[x == 3].max()).all()
+
+
+def test_rfm_scores_and_segments(transactions: pd.DataFrame) -> None:
+    feats = customer_features(transactions, "customer_id", "order_date", "amount")
+    scored = rfm_scores(feats, customer="customer_id")
+    for col in ("r_score", "f_score", "m_score"):
+        counts = scored[col].value_counts()
+        assert set(counts.index) == {1, 2, 3, 4, 5} and counts.max() - counts.min() <= 1
+    best = scored.loc[scored["recency_days"].idxmin()]
+    worst = scored.loc[scored["recency_days"].idxmax()]
+    assert best["r_score"] == 5 and worst["r_score"] == 1
+    row = scored.iloc[0]
+    assert row["rfm_code"] == f"{row['r_score']}{row['f_score']}{row['m_score']}"
+    # segment names follow the ordered rules: the first match wins
+    for _, r in scored.sample(300, random_state=0).iterrows():
+        expected = "Others"
+        for rule in DEFAULT_RULES.itertuples():
+            if (rule.r_min <= r.r_score <= rule.r_max and rule.f_min <= r.f_score <= rule.f_max
+                    and rule.m_min <= r.m_score <= rule.m_max):
+                expected = rule.segment
+                break
+        assert r["rfm_segment"] == expected
+    assert set(scored.loc[scored["rfm_code"] == "555", "rfm_segment"]) <= {"Champions"}
+    assert set(scored.loc[scored["rfm_code"] == "111", "rfm_segment"]) <= {"Lost"}
+    grid = rf_grid(scored)
+    assert len(grid) == 25 and grid["customers"].sum() == len(scored)
+
+
+def test_rfm_custom_rules_and_errors() -> None:
+    df = pd.DataFrame({"id": range(10), "recency_days": range(10), "frequency": range(10, 20),
+                       "monetary": np.linspace(1, 100, 10)})
+    rules = [{"segment": "VIP", "r_min": 5, "r_max": 5, "f_min": 1, "f_max": 5, "m_min": 1, "m_max": 5}]
+    out = rfm_scores(df, rules=rules)
+    assert set(out["rfm_segment"]) == {"VIP", "Others"} and (out["rfm_segment"] == "VIP").sum() == 2
+    with pytest.raises(DataError, match="whole scores from 1 to 5"):
+        rfm_scores(df, rules=[{**rules[0], "r_min": 7}])
+    with pytest.raises(DataError, match="misses column"):
+        rfm_scores(df, rules=[{"segment": "x"}])
+    with pytest.raises(DataError, match="recency column"):
+        rfm_scores(df, recency="nope")
+    with pytest.raises(DataError, match="one row per customer"):
+        rfm_scores(pd.concat([df, df]), customer="id")
+    df.loc[3, "monetary"] = np.nan
+    out = rfm_scores(df)
+    assert out.loc[3, "rfm_segment"].startswith("Not scored") and pd.isna(out.loc[3, "m_score"])
+
+
+# ----------------------------------------------------------------- K-means
+@pytest.mark.parametrize("k, n_features, seed", [(3, 4, 0), (4, 6, 1), (5, 3, 2), (6, 8, 3)])
+def test_planted_clusters_are_recovered(k: int, n_features: int, seed: int) -> None:
+    X, y = make_blobs(n_samples=2400, n_features=n_features, centers=k, cluster_std=1.0,
+                      center_box=(-12, 12), random_state=seed)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(n_features)])
+    res = kmeans_segments(df, list(df.columns), random_state=seed)
+    assert res.k == k, res.selection
+    assert adjusted_rand_score(y, res.labels) >= 0.95
+    assert res.stability >= 0.9
+    assert list(res.selection.columns[:5]) == ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]
+    assert res.selection["k"].tolist() == list(range(2, 11))
+    assert res.profile["size"].sum() == len(df) and res.profile["share"].sum() == pytest.approx(1.0)
+    assert set(res.names) == set(range(1, k + 1)) == set(np.unique(res.labels))
+    assert res.importance["importance"].is_monotonic_decreasing
+    assert (res.predict(df) == res.labels).all()
+
+
+def test_selection_metrics_match_sklearn() -> None:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+    from sklearn.preprocessing import StandardScaler
+    X, _ = make_blobs(n_samples=1500, n_features=3, centers=4, random_state=7)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    res = kmeans_segments(df, ["a", "b", "c"], log_transform=False, clip=None, k_range=[4])
+    Z = StandardScaler().fit_transform(X)
+    km = KMeans(4, n_init=4, random_state=0).fit(Z)
+    row = res.selection.iloc[0]
+    assert row["inertia"] == pytest.approx(km.inertia_, rel=1e-6)
+    assert row["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(Z, km.labels_), rel=1e-6)
+    assert row["davies_bouldin"] == pytest.approx(davies_bouldin_score(Z, km.labels_), rel=1e-6)
+
+
+def test_reproducible_with_seed_and_profiles(customers: pd.DataFrame) -> None:
+    feats = ["recency_days", "orders", "total_spend", "avg_order_value", "sessions_30d", "email_open_rate",
+             "email_click_rate", "discount_share", "tenure_days"]
+    a = kmeans_segments(customers, feats, random_state=3)
+    b = kmeans_segments(customers, feats, random_state=3)
+    assert (a.labels == b.labels).all() and a.names == b.names
+    # the five planted customer types come back as five segments
+    assert a.k == 5
+    assert adjusted_rand_score(customers["customer_type"], a.labels) >= 0.9
+    detail = a.profile_detail
+    spend = detail[detail["feature"] == "total_spend"].set_index("segment")
+    ref = customers.groupby(a.labels)["total_spend"].agg(["mean", "median"])
+    np.testing.assert_allclose(spend.loc[ref.index, "mean"], ref["mean"])
+    np.testing.assert_allclose(spend.loc[ref.index, "median"], ref["median"])
+    np.testing.assert_allclose(spend["index"], 100 * spend["mean"] / customers["total_spend"].mean())
+    champions = customers.groupby(a.labels)["total_spend"].mean().idxmax()
+    assert "spend" in a.names[champions].lower()
+    assert a.rules is not None and set(a.rules["segment"]) == set(range(1, 6))
+    assert 0.0 < a.fidelity <= 1.0
+    out = segment_assignments(customers, a, "customer_id", names={1: "My name"},
+                              rfm=rfm_scores(customers, frequency="orders", monetary="total_spend"))
+    assert list(out.columns[:4]) == ["customer_id", "segment", "segment_name", "distance_to_centre"]
+    assert "rfm_segment" in out.columns and (out.loc[out["segment"] == 1, "segment_name"] == "My name").all()
+    assert (out["distance_to_centre"] >= 0).all()
+
+
+def test_given_k_and_categorical(customers: pd.DataFrame) -> None:
+    res = kmeans_segments(customers, ["orders", "total_spend", "channel"], k=3, categorical=["channel"],
+                          scale="robust")
+    assert res.k == 3 and res.selection.empty and len(res.labels) == len(customers)
+    assert any(c.startswith("channel=") for c in res.profile.columns)
+    assert "channel" in set(res.importance["feature"])
+
+
+def test_missing_values_are_imputed() -> None:
+    X, y = make_blobs(n_samples=900, n_features=3, centers=3, random_state=4)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df.loc[::17, "b"] = np.nan
+    res = kmeans_segments(df, ["a", "b", "c"])
+    assert res.k == 3 and adjusted_rand_score(y, res.labels) > 0.9
+
+
+@pytest.mark.parametrize("make, kwargs, match", [
+    (lambda d: d.assign(t="x"), {"features": ["t"]}, "not numeric"),
+    (lambda d: d, {"features": []}, "No usable numeric features"),
+    (lambda d: d.assign(c=1.0), {"features": ["a", "c"]}, "same value for every customer"),
+    (lambda d: d.assign(c=np.nan), {"features": ["a", "c"]}, "missing for every customer"),
+    (lambda d: d.head(3), {"features": ["a", "b"], "k": 5}, "fewer than the 5 segments"),
+    (lambda d: d.assign(a=d["a"] - 100), {"features": ["a", "b"], "log_transform": ["a"]}, "non-finite"),
+    (lambda d: d.assign(b=np.where(np.arange(len(d)) == 3, np.inf, d["b"])), {"features": ["a", "b"]}, "infinite"),
+    (lambda d: d.assign(city=[f"c{i}" for i in range(len(d))]), {"features": ["a", "city"], "categorical": ["city"]},
+     "levels"),
+    (lambda d: d.assign(customer_id=np.arange(len(d)) // 2), {"features": ["a", "b"]}, "one row per customer"),
+    (lambda d: d.assign(cid=0), {"features": ["a", "b"], "id_column": "cid"}, "one row per customer"),
+    (lambda d: d, {"features": ["a", "nope"]}, "not in the table"),
+])
+def test_kmeans_bad_input(make, kwargs: dict, match: str) -> None:
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"a": rng.gamma(2, 10, 400), "b": rng.normal(size=400)})
+    df = make(base)
+    features = kwargs.pop("features")
+    with pytest.raises(DataError, match=match):
+        kmeans_segments(df, features, **kwargs)
+
+
+def test_unknown_preprocessing_option() -> None:
+    df = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) ** 2})
+    with pytest.raises(DataError, match="Unknown preprocessing"):
+        kmeans_segments(df, ["a", "b"], k=2, scaling="standard")
