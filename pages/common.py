@@ -60,3 +60,24 @@ def download_buttons(make_frame: Callable[[], pd.DataFrame] | None, basename: st
             mime=MIME[fmt], key=f"{key}-{fmt}", on_click="ignore", icon=":material/download:",
             width="stretch",
         )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_frame(db_path: str, table: str, version: int) -> pd.DataFrame:
+    """A whole table as pandas, shared read-only across reruns and sessions until the table changes."""
+    return workspace().read(table)
+
+
+@st.cache_resource(show_spinner=False)
+def result_store() -> dict:
+    """Process-wide store of heavy results (fitted segmentations, scores), keyed by table version and settings."""
+    return {}
+
+
+def remember(key: tuple, value: object, limit: int = 12) -> object:
+    """Keep a heavy result under its key; the oldest entries go first once `limit` is reached."""
+    store = result_store()
+    store[key] = value
+    while len(store) > limit:
+        store.pop(next(iter(store)))
+    return value

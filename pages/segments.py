@@ -1,15 +1,359 @@
-"""Segments: K-means and RFM customer segments (coming soon)."""
+"""Segments: customer features from transactions, K-means segments, RFM segments, save and export."""
 
-from pages.coming_soon import render
+from __future__ import annotations
 
-render(
-    "Segments",
-    "Find groups of customers who behave alike, name them in words, and export them.",
-    [
-        "Build one row per customer from transactions (recency, frequency, monetary, tenure ...).",
-        "K-means with a recommended number of segments (elbow, silhouette, Calinski-Harabasz, Davies-Bouldin).",
-        "Segment profiles, a PCA map, stability across resamples and the features that separate segments.",
-        "RFM scores and named RFM segments (Champions, At Risk, Lost ...).",
-        "Save assignments to the workspace and export chosen segments as CSV, Parquet or Excel.",
-    ],
-)
+import datetime as dt
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import DataError
+from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmeans_segments, rf_grid,
+                           rfm_scores, rfm_summary, segment_assignments, suggest_transaction_columns)
+from core.segments import charts
+from core.segments.preprocess import suggest_features, suggest_id_column
+from core.workspace import Workspace
+from pages.common import (cached_frame, cached_profile, download_buttons, get_workspace, remember, result_store,
+                          table_picker)
+
+NONE = "(none)"
+LOG_CHOICES = {"Skewed features (auto)": "auto", "All numeric features": True, "None": False}
+SCALE_CHOICES = {"Standard (mean 0, sd 1)": "standard", "Robust (median 0, IQR 1)": "robust", "None": "none"}
+
+st.title("Segments")
+st.caption("Group customers who behave alike, read each group in words, and export them to your email or ads tool.")
+ws = get_workspace()
+if ws is None:
+    st.stop()
+assert ws is not None
+
+if "seg-table-next" in st.session_state:  # a table was just built: select it before the picker exists
+    st.session_state["seg-table"] = st.session_state.pop("seg-table-next")
+table = table_picker(ws, "Customer table (or transactions to build one from)", key="seg-table")
+if table is None:
+    st.stop()
+info = ws.info(table)
+db = str(ws.path)
+
+
+# ------------------------------------------------------------------ transactions -> customers
+def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
+    """Offer to aggregate a transactions table into one row per customer, saved as a new table."""
+    columns = list(ws.columns(table))
+    optional = [NONE] + columns
+
+    def pick(label: str, role: str, options: list[str], help: str | None = None) -> str:
+        guess = roles.get(role)
+        return st.selectbox(label, options, index=options.index(guess) if guess in options else 0,
+                            key=f"tx-{role}", help=help)
+
+    with st.form("build-customers-form"):
+        st.markdown("**Build one row per customer**: recency, frequency, monetary, tenure, average order value, "
+                    "days between orders and distinct products/channels, computed in the database.")
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            customer = pick("Customer id", "customer", columns)
+            order = pick("Order / invoice id (frequency counts distinct orders)", "order", optional,
+                         "Leave at (none) to count every row as one purchase.")
+        with c2:
+            date = pick("Purchase date", "date", columns)
+            product = pick("Product or category (optional)", "product", optional)
+        with c3:
+            amount = pick("Amount (spend per row, or unit price)", "amount", columns)
+            quantity = pick("Quantity (multiplies the amount; optional)", "quantity", optional)
+        c4, c5, c6 = st.columns(3)
+        channel = c4.selectbox("Channel (optional)", optional, key="tx-channel",
+                               index=optional.index(roles["channel"]) if roles.get("channel") in optional else 0)
+        use_as_of = c5.checkbox("Measure as of a date (default: the day after the last purchase)", key="tx-use-asof")
+        as_of = c5.date_input("As-of date", value=dt.date.today(), key="tx-asof", disabled=not use_as_of)
+        positive = c6.checkbox("Leave out returns and zero amounts (amount ≤ 0)", value=True, key="tx-positive")
+        out_name = st.text_input("Save as table", value=f"{table}_customers", key="tx-out")
+        submitted = st.form_submit_button("Build customer table", type="primary", key="build-customers")
+    if not submitted:
+        return
+    with st.status("Building customer features in the database ...", expanded=False) as status:
+        try:
+            feats = customer_features(
+                ws.table(table), customer, date, amount, as_of=as_of if use_as_of else None,
+                order=None if order == NONE else order, quantity=None if quantity == NONE else quantity,
+                product=None if product == NONE else product, channel=None if channel == NONE else channel,
+                exclude_non_positive=positive)
+            saved = ws.save_frame(feats, out_name, mode="replace", source=f"customer features of {table}")
+        except DataError as e:
+            status.update(label="Could not build the customer table", state="error")
+            st.error(str(e))
+            return
+        status.update(label=f"Built {len(feats):,} customers into `{saved}`", state="complete")
+    for note in feats.attrs.get("notes", []):
+        st.warning(note)
+    st.session_state["seg-table-next"] = saved
+    st.session_state["seg-built"] = f"Built `{saved}`: {len(feats):,} customers as of {feats.attrs.get('as_of')}."
+    st.rerun()
+
+
+if st.session_state.get("seg-built"):
+    st.success(st.session_state.pop("seg-built"))
+
+profile = cached_profile(db, table, info.version)
+distinct = dict(zip(profile["column"], profile["distinct"]))
+roles = suggest_transaction_columns(ws.columns(table), distinct, info.rows)
+if roles.get("is_transactions"):
+    st.info(f"`{table}` has several rows per customer (`{roles['customer']}` repeats): it looks like transactions. "
+            "Build a customer table from it first; segments need one row per customer.", icon=":material/receipt_long:")
+    build_customers_form(ws, table, roles)
+    st.stop()
+elif roles.get("customer") and roles.get("date") and roles.get("amount"):
+    with st.expander("This table holds transactions? Build one row per customer from it"):
+        build_customers_form(ws, table, roles)
+
+df = cached_frame(db, table, info.version)
+if df.empty:
+    st.warning(f"`{table}` has no rows. Load data on the Data page first.")
+    st.stop()
+id_guess = suggest_id_column(df)
+suggested, numeric_cols, categorical_cols = suggest_features(df, id_guess)
+
+tab_km, tab_rfm, tab_out = st.tabs(["K-means segments", "RFM segments", "Save and export"])
+
+
+# ------------------------------------------------------------------ K-means
+def settings_form() -> dict:
+    """Features, preprocessing and k, as plain settings."""
+    id_options = [NONE] + [str(c) for c in df.columns]
+    c1, c2 = st.columns([1, 2])
+    id_col = c1.selectbox("Customer id column", id_options, key=f"km-id-{table}",
+                          index=id_options.index(id_guess) if id_guess in id_options else 0,
+                          help="Must be unique: one row per customer. It is kept for saving, never used as a feature.")
+    features = c2.multiselect("Features", [c for c in numeric_cols if c != id_col], default=suggested,
+                              key=f"km-features-{table}", help="Suggested: numeric behaviour columns, without ids and outcomes.")
+    categorical = st.multiselect("Categorical features to one-hot encode (optional)", categorical_cols, default=[],
+                                 key=f"km-categorical-{table}")
+    with st.expander("Preprocessing"):
+        p1, p2, p3, p4 = st.columns(4)
+        impute = p1.selectbox("Missing values", ["median", "mean", "zero"], key="km-impute",
+                              help="Replaced by the feature's median (default), mean or zero.")
+        log = p2.selectbox("Log transform", list(LOG_CHOICES), key="km-log",
+                           help="log(1 + x) tames long-tailed amounts; auto picks non-negative features with skew > 1.")
+        scale = p3.selectbox("Scaling", list(SCALE_CHOICES), key="km-scale")
+        clip = p4.slider("Clip extremes at each end (%)", 0.0, 5.0, 1.0, 0.5, key="km-clip",
+                         help="Winsorise: values beyond the 1st/99th percentile are set to those percentiles.")
+    c3, c4 = st.columns([1, 2])
+    mode = c3.radio("Number of segments", ["Recommend k (try 2 to 10)", "Choose k"], key="km-mode")
+    k = c4.slider("k", 2, 15, 5, key="km-k", disabled=mode.startswith("Recommend"))
+    return {"id": None if id_col == NONE else id_col, "features": features, "categorical": categorical,
+            "impute": impute, "log": LOG_CHOICES[log], "scale": SCALE_CHOICES[scale], "clip": clip / 100,
+            "k": None if mode.startswith("Recommend") else int(k)}
+
+
+def fit(settings: dict) -> SegmentResult | None:
+    """The segmentation for these settings: from the store, or fitted now with progress."""
+    key = ("kmeans", db, table, info.version, json.dumps(settings, sort_keys=True))
+    store = result_store()
+    if key in store:
+        return store[key]
+    bar = st.progress(0.0, text="Starting")
+    try:
+        result = kmeans_segments(
+            df, settings["features"] + settings["categorical"], settings["k"], id_column=settings["id"],
+            categorical=settings["categorical"], impute=settings["impute"], log_transform=settings["log"],
+            scale=settings["scale"], clip=settings["clip"] or None,
+            progress=lambda share, msg: bar.progress(share, text=msg))
+    except DataError as e:
+        bar.empty()
+        st.error(str(e))
+        return None
+    bar.empty()
+    return remember(key, result)  # type: ignore[return-value]
+
+
+def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
+    """Every view of a fitted segmentation; returns the (possibly edited) segment names."""
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Segments", res.k)
+    m2.metric("Customers", f"{len(res.labels):,}")
+    m3.metric("Stability (adjusted Rand)", f"{res.stability:.2f}",
+              help="Agreement of the segmentation with refits on resamples: 1 = identical, above 0.8 = stable.")
+    m4.metric("Rules reproduce", f"{res.fidelity:.0%}", help="Share of customers the simple rules below assign correctly.")
+    st.info(res.reason, icon=":material/lightbulb:")
+    for w in res.warnings:
+        st.warning(w)
+    if not res.selection.empty:
+        st.subheader("Choosing k")
+        st.plotly_chart(charts.selection_figure(res.selection, res.k), key="km-selection-chart")
+        with st.expander("Numbers behind the chart"):
+            st.dataframe(res.selection, hide_index=True)
+
+    st.subheader("Segments")
+    table = res.segment_table().reset_index()
+    edited = st.data_editor(
+        table, key=f"km-names-{hash(tuple(res.labels[:50]))}-{res.k}", hide_index=True, disabled=["segment", "size", "share"],
+        column_config={"name": st.column_config.TextColumn("name (edit me)", width="large"),
+                       "size": st.column_config.NumberColumn("customers", format="%d"),
+                       "share": st.column_config.NumberColumn("share", format="percent")})
+    names = {int(r.segment): (str(r.name).strip() or f"Segment {r.segment}") for r in edited.itertuples()}
+    st.plotly_chart(charts.sizes_figure(edited.assign(name=[f"{s}: {n}" for s, n in names.items()])),
+                    key="km-sizes-chart")
+
+    st.subheader("Profiles")
+    c1, c2 = st.columns(2)
+    stat = c1.radio("Statistic", ["mean", "median"], horizontal=True, key="km-stat")
+    view = c2.radio("Show", ["values", "index (100 = average customer)"], horizontal=True, key="km-view")
+    detail = res.profile_detail
+    value_col = "index" if view.startswith("index") else stat
+    pivot = detail.pivot(index="feature", columns="segment", values=value_col)
+    pivot = pivot.reindex([f for f in detail["feature"].unique()])
+    pivot.columns = [f"{s}: {names[s]}" for s in pivot.columns]
+    if value_col != "index":
+        pivot.insert(0, "all customers", detail.groupby("feature", sort=False)[f"overall_{stat}"].first())
+    st.dataframe(pivot.round(2), key="km-profile-table")
+    index = detail.pivot(index="feature", columns="segment", values="index").reindex(pivot.index)
+    index.columns = [f"{s}: {names[s]}" for s in index.columns]
+    st.plotly_chart(charts.index_heatmap(index), key="km-heatmap")
+    download_buttons(lambda: detail.assign(segment_name=detail["segment"].map(names)), "segment_profiles", "km-profile-dl")
+
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.subheader("Segment map")
+        st.caption(f"{len(res.map):,} customers (a sample) on the two directions that spread them most (PCA).")
+        st.plotly_chart(charts.map_figure(res.map, names, res.map_variance), key="km-map")
+    with c2:
+        st.subheader("Stability")
+        st.caption("Each bar refits K-means on 80% of customers and compares it with these segments.")
+        st.plotly_chart(charts.stability_figure(res.stability_runs, res.stability), key="km-stability")
+
+    st.subheader("What separates the segments")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.plotly_chart(charts.importance_figure(res.importance), key="km-importance")
+    with c2:
+        rules = res.rules.assign(segment_name=res.rules["segment"].map(names))
+        st.dataframe(rules[["segment", "segment_name", "rule", "customers", "coverage", "precision"]], hide_index=True,
+                     column_config={"coverage": st.column_config.NumberColumn("covers (of segment)", format="percent"),
+                                    "precision": st.column_config.NumberColumn("precision", format="percent")})
+    return names
+
+
+with tab_km:
+    settings = settings_form()
+    if st.button("Find segments", type="primary", key="seg-run", icon=":material/play_arrow:"):
+        st.session_state["km-settings"] = {"table": table, "version": info.version, **settings}
+    ran = st.session_state.get("km-settings")
+    if ran and ran["table"] == table and ran["version"] == info.version:
+        ran_settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
+        if ran_settings != settings:
+            st.caption("Settings changed since the segments below were found: click **Find segments** to update them.")
+        result = fit(ran_settings)
+        if result is not None:
+            st.session_state["seg-names"] = show_result(result, ran_settings)
+            st.session_state["seg-current"] = ("kmeans", db, table, info.version,
+                                               json.dumps(ran_settings, sort_keys=True))
+    else:
+        st.session_state.pop("seg-current", None)
+        st.caption("Pick features and click **Find segments**.")
+
+
+# ------------------------------------------------------------------ RFM
+def default_column(patterns: list[str]) -> str | None:
+    for p in patterns:
+        for c in numeric_cols:
+            if c.lower() == p:
+                return c
+    return None
+
+
+with tab_rfm:
+    if not numeric_cols:
+        st.info("RFM needs numeric recency, frequency and monetary columns; build a customer table from transactions.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        picks = {}
+        for col, (role, guesses) in zip((c1, c2, c3), [
+                ("recency", ["recency_days", "recency", "days_since_last_purchase"]),
+                ("frequency", ["frequency", "orders", "n_orders", "purchases"]),
+                ("monetary", ["monetary", "total_spend", "spend", "revenue"])]):
+            guess = default_column(guesses)
+            picks[role] = col.selectbox(f"{role.title()} column", numeric_cols, key=f"rfm-{role}-{table}",
+                                        index=numeric_cols.index(guess) if guess else 0)
+        st.caption("Scores are quintiles (1-5, 5 = best; recency reversed, ties broken by rank). "
+                   "Segments come from the rules below, in order: the first rule that matches names the customer.")
+        if "rfm-rules-base" not in st.session_state:
+            st.session_state["rfm-rules-base"] = DEFAULT_RULES.copy()
+        if st.button("Reset rules to the default table", key="rfm-reset"):
+            st.session_state["rfm-rules-base"] = DEFAULT_RULES.copy()
+            st.session_state.pop("rfm-rules", None)
+        rules = st.data_editor(st.session_state["rfm-rules-base"], num_rows="dynamic", key="rfm-rules",
+                               hide_index=True, column_config={
+                                   c: st.column_config.NumberColumn(c, min_value=1, max_value=5, step=1)
+                                   for c in DEFAULT_RULES.columns[1:]})
+        key = ("rfm", db, table, info.version, json.dumps(picks, sort_keys=True), rules.to_json())
+        store = result_store()
+        try:
+            scored = store[key] if key in store else remember(key, rfm_scores(
+                df, recency=picks["recency"], frequency=picks["frequency"], monetary=picks["monetary"],
+                rules=rules, customer=id_guess))
+        except DataError as e:
+            st.error(str(e))
+            scored = None
+        if scored is not None:
+            st.session_state["rfm-current"] = key
+            summary = rfm_summary(scored, recency=picks["recency"], frequency=picks["frequency"],
+                                  monetary=picks["monetary"])
+            c1, c2 = st.columns(2)
+            with c1:
+                st.markdown("**Customers per RFM segment**")
+                st.plotly_chart(charts.rfm_sizes_figure(summary), key="rfm-sizes")
+            with c2:
+                st.markdown("**Recency x frequency grid**")
+                st.plotly_chart(charts.rf_grid_figure(rf_grid(scored, monetary=picks["monetary"])), key="rfm-grid")
+            st.dataframe(summary, column_config={
+                "share": st.column_config.NumberColumn("share", format="percent"),
+                "spend_share": st.column_config.NumberColumn("share of spend", format="percent")})
+            download_buttons(lambda: scored, f"{table}_rfm", "rfm-dl")
+        else:
+            st.session_state.pop("rfm-current", None)
+
+
+# ------------------------------------------------------------------ save and export
+with tab_out:
+    current = st.session_state.get("seg-current")
+    res: SegmentResult | None = result_store().get(current) if current else None
+    rfm_key = st.session_state.get("rfm-current")
+    rfm = result_store().get(rfm_key) if rfm_key else None
+    if res is None:
+        st.info("Find K-means segments first (first tab); RFM scores are added when computed.")
+    else:
+        names = st.session_state.get("seg-names", res.names)
+        id_col = json.loads(current[-1]).get("id")
+        frame = df if id_col else df.assign(row_number=range(1, len(df) + 1))
+        id_col = id_col or "row_number"
+        st.subheader("Save the segment table")
+        st.caption("Customer id, segment number and name, distance to the segment centre"
+                   + (", plus RFM scores" if rfm is not None else "") + ": join it in Models and Experiments.")
+        c1, c2 = st.columns([2, 1])
+        out_name = c1.text_input("Table name", value=f"{table}_segments", key="seg-save-name")
+        with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None, key="seg-save-rfm")
+        assigned = segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None)
+        if st.button("Save segment table", key="seg-save", icon=":material/save:"):
+            try:
+                saved = ws.save_frame(assigned, out_name, mode="replace", source=f"segments of {table}")
+                st.success(f"Saved `{saved}` ({len(assigned):,} customers).")
+            except DataError as e:
+                st.error(str(e))
+
+        st.subheader("Export segments")
+        options = [f"{s}: {n}" for s, n in sorted(names.items())]
+        chosen = st.multiselect("Segments", options, default=options, key="seg-export-segments")
+        full = frame.assign(segment=assigned["segment"].to_numpy(), segment_name=assigned["segment_name"].to_numpy())
+        if with_rfm and rfm is not None:
+            for c in ("r_score", "f_score", "m_score", "rfm_code", "rfm_segment"):
+                if c in assigned.columns:
+                    full[c] = assigned[c].to_numpy()
+        all_columns = [str(c) for c in full.columns]
+        default_cols = [id_col, "segment", "segment_name"] + [c for c in ("rfm_segment",) if c in all_columns]
+        cols = st.multiselect("Columns", all_columns, default=default_cols, key="seg-export-columns")
+        picked = {int(o.split(":", 1)[0]) for o in chosen}
+        export = full.loc[full["segment"].isin(picked), cols or default_cols]
+        st.caption(f"{len(export):,} customers, {export.shape[1]} columns.")
+        st.dataframe(export.head(200), hide_index=True)
+        download_buttons(lambda: export, f"{table}_segment_export", "seg-export")

@@ -104,3 +104,73 @@ def test_drop_table_from_page(app_env):
     at.button(key="drop-campaign_daily").click().run()
     assert not at.exception
     assert "campaign_daily" not in Workspace(app_env).tables()
+
+
+def _plotly_specs(at: AppTest) -> list[dict]:
+    import json
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_segments_page_builds_customers_then_segments(app_env):
+    at = _with_demo()
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("transactions").run()
+    assert "looks like transactions" in at.info[0].value
+    at.button(key="build-customers").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="seg-table").value == "transactions_customers"
+    feats = Workspace(app_env).read("transactions_customers")
+    assert len(feats) == 5000 and {"recency_days", "frequency", "monetary", "tenure_days"} <= set(feats.columns)
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "ranks best" in at.info[0].value
+    at.button(key="seg-save").click().run()
+    saved = Workspace(app_env).read("transactions_customers_segments")
+    assert list(saved.columns[:4]) == ["customer_id", "segment", "segment_name", "distance_to_centre"]
+    assert "rfm_segment" in saved.columns and len(saved) == 5000
+
+
+def test_segments_page_kmeans_views_rfm_and_export(app_env):
+    at = _with_demo()
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("customers").run()
+    assert "churned" not in at.multiselect(key="km-features-customers").value  # outcomes are not suggested
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "5"  # the five planted customer types
+    specs = _plotly_specs(at)
+    titles = {a.get("text") for s in specs for a in s.get("layout", {}).get("annotations", [])}
+    assert any("Silhouette" in (t or "") for t in titles)
+    axis_titles = [s["layout"].get("xaxis", {}).get("title", {}).get("text") for s in specs]
+    assert all(axis_titles), axis_titles  # every chart labels its axes
+    # a chart option does not refit: the stored result object stays the same
+    from pages.common import result_store
+    before = {k: id(v) for k, v in result_store().items()}
+    at.radio(key="km-view").set_value("index (100 = average customer)").run()
+    at.radio(key="km-stat").set_value("median").run()
+    assert not at.exception
+    assert {k: id(v) for k, v in result_store().items() if k in before} == before
+    # the RFM tab scores with the default rules
+    rfm_keys = [k for k in result_store() if k[0] == "rfm"]
+    assert rfm_keys
+    scored = result_store()[rfm_keys[-1]]
+    assert set(scored["r_score"].dropna().unique()) == {1, 2, 3, 4, 5}
+    # export only one segment with chosen columns
+    at.multiselect(key="seg-export-segments").set_value([at.multiselect(key="seg-export-segments").options[0]]).run()
+    at.multiselect(key="seg-export-columns").set_value(["customer_id", "segment", "total_spend"]).run()
+    assert not at.exception
+    export = at.dataframe[-1].value
+    assert list(export.columns) == ["customer_id", "segment", "total_spend"] and set(export["segment"]) == {1}
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("Download Excel (.xlsx)") >= 3
+
+
+def test_segments_page_bad_settings_show_clear_error(app_env):
+    at = _with_demo()
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("customers").run()
+    at.multiselect(key="km-features-customers").set_value([]).run()
+    at.button(key="seg-run").click().run()
+    assert not at.exception
+    assert "No usable numeric features" in at.error[0].value

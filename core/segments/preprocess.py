@@ -5,6 +5,7 @@ Everything is a scikit-learn transformer so the same fitted steps score new cust
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -18,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler, StandardScaler
 
 from core.errors import DataError
+from core.segments.features import looks_like_id
 
 IMPUTE = ("median", "mean", "zero")
 SCALE = ("standard", "robust", "none")
@@ -213,3 +215,41 @@ def transform_checked(pipeline: ColumnTransformer, frame: pd.DataFrame, logged: 
         raise DataError(f"Preprocessing produced non-finite values in {', '.join(cols)} "
                         f"({int(bad.any(axis=1).sum()):,} customers).{hint}")
     return X
+
+
+_OUTCOME = re.compile(r"churn|convert|target|label|response|responded|purchased_next|will_|outcome|is_test|variant",
+                      re.IGNORECASE)
+
+
+def suggest_id_column(df: pd.DataFrame) -> str | None:
+    """The column that identifies customers: an id-like name whose values are unique."""
+    for c in df.columns:
+        if looks_like_id(str(c)) and df[c].notna().all() and not df[c].duplicated().any():
+            return str(c)
+    return None
+
+
+def suggest_features(df: pd.DataFrame, id_column: str | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(suggested numeric features, all numeric candidates, categorical candidates).
+
+    Suggested: numeric behaviour columns; ids, constants, mostly-missing columns and 0/1 outcome
+    columns (churned, converted, ...) are left out. Categorical candidates have 2..50 levels.
+    """
+    numeric, suggested, categorical = [], [], []
+    for c in df.columns:
+        name = str(c)
+        s = df[c]
+        if name == id_column:
+            continue
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            numeric.append(name)
+            levels = s.nunique(dropna=True)
+            if looks_like_id(name) or levels <= 1 or s.isna().mean() > 0.5:
+                continue
+            if levels <= 2 and _OUTCOME.search(name):
+                continue
+            suggested.append(name)
+        elif pd.api.types.is_string_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
+            if 2 <= s.nunique(dropna=True) <= 50 and not looks_like_id(name):
+                categorical.append(name)
+    return suggested, numeric, categorical
