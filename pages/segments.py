@@ -223,13 +223,17 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
         st.plotly_chart(charts.stability_figure(res.stability_runs, res.stability), key="km-stability")
 
     st.subheader("What separates the segments")
+    st.caption(f"A shallow decision tree predicts each customer's segment from the raw features; it gets "
+               f"{res.fidelity:.0%} right. Importance is each feature's share of its splits; the rules are its "
+               "clearest paths to each segment.")
     c1, c2 = st.columns([2, 3])
     with c1:
         st.plotly_chart(charts.importance_figure(res.importance), key="km-importance")
     with c2:
         rules = res.rules.assign(segment_name=res.rules["segment"].map(names))
         st.dataframe(rules[["segment", "segment_name", "rule", "customers", "coverage", "precision"]], hide_index=True,
-                     column_config={"coverage": st.column_config.NumberColumn("covers (of segment)", format="percent"),
+                     column_config={"rule": st.column_config.TextColumn("rule", width="large"),
+                                    "coverage": st.column_config.NumberColumn("covers (of segment)", format="percent"),
                                     "precision": st.column_config.NumberColumn("precision", format="percent")})
     return names
 

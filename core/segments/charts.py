@@ -54,8 +54,10 @@ def index_heatmap(index: pd.DataFrame) -> go.Figure:
         texttemplate="%{text:.0f}", colorscale="RdBu", reversescale=True, zmid=0, zmin=-2, zmax=2,
         customdata=z, hovertemplate="%{y} in %{x}: index %{customdata:.0f}<extra></extra>",
         colorbar=dict(title="index", tickvals=[-2, -1, 0, 1, 2], ticktext=["25", "50", "100", "200", "400"])))
-    fig.update_layout(height=max(260, 28 * len(index) + 80), margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis_title="segment", yaxis=dict(autorange="reversed", title="feature"))
+    short = [str(c).split(":", 1)[0] for c in index.columns]  # "3: New · infrequent" -> "3"; full name on hover
+    fig.update_layout(height=max(280, 34 * len(index) + 90), margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="segment", tickvals=list(index.columns), ticktext=short, tickangle=0),
+                      yaxis=dict(autorange="reversed", title="feature"))
     return fig
 
 

@@ -26,8 +26,10 @@ from core.segments.preprocess import (Preprocessing, build_pipeline, check_featu
 
 Progress = Callable[[float, str], None]
 SELECTION_COLUMNS = ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "smallest_share"]
-SWEEP_SAMPLE = 20_000
-SILHOUETTE_SAMPLE = 4_000
+SWEEP_SAMPLE = 10_000  # k sweep, stability, rules: enough to find the structure, cheap on 1M customers
+FIT_SAMPLE = 100_000  # medians, clip quantiles and scaling are learnt from at most this many customers
+SILHOUETTE_SAMPLE = 1_500  # silhouette is quadratic in the sample size
+SWEEP_INITS = 4  # k-means++ restarts per k on the sample; 2 when the data is larger than the sample
 MAP_SAMPLE = 4_000
 STABILITY_RUNS = 5
 MIN_SEGMENT_SHARE = 0.01
@@ -146,8 +148,11 @@ def _effects(X: np.ndarray, labels: np.ndarray, names: list[str], segments: list
 
 
 def _profiles(raw: pd.DataFrame, labels: np.ndarray, numeric: list[str], categorical: list[str],
-              segments: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Profile (size, share, means) and long detail (mean, median, overall, index = 100 x mean / overall)."""
+              segments: list[int], median_rows: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Profile (size, share, means) and long detail (mean, median, overall, index = 100 x mean / overall).
+
+    Means and sizes use every customer; medians use `median_rows` (a large random sample) when given.
+    """
     lab = pd.Series(labels, index=raw.index, name="segment")
     sizes = lab.value_counts().reindex(segments).fillna(0).astype(int)
     profile = pd.DataFrame({"size": sizes, "share": sizes / max(len(lab), 1)})
@@ -156,8 +161,9 @@ def _profiles(raw: pd.DataFrame, labels: np.ndarray, numeric: list[str], categor
     if numeric:
         num = raw[numeric]
         means = num.groupby(lab).mean().reindex(segments)
-        medians = num.groupby(lab).median().reindex(segments)
-        overall_mean, overall_median = num.mean(), num.median()
+        med_num, med_lab = (num, lab) if median_rows is None else (num.iloc[median_rows], lab.iloc[median_rows])
+        medians = med_num.groupby(med_lab).median().reindex(segments)
+        overall_mean, overall_median = num.mean(), med_num.median()
         for c in numeric:
             profile[c] = means[c]
             for s in segments:
@@ -223,20 +229,22 @@ def kmeans_segments(
                         + " look like identifiers; ids carry no behaviour and distort segments.")
 
     _report(progress, 0.02, "Preparing features")
-    logged = log_columns(df, numeric, prep)
     raw = frame_for(df, numeric, categorical)
+    rng = np.random.default_rng(random_state)
+    fit_rows = raw if n <= FIT_SAMPLE else raw.iloc[np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False))]
+    logged = log_columns(fit_rows, numeric, prep)
     pipeline = build_pipeline(numeric, categorical, logged, prep)
     with np.errstate(all="ignore"):
-        pipeline.fit(raw)
+        pipeline.fit(fit_rows)
     X = transform_checked(pipeline, raw, logged)
     inputs = [str(c) for c in pipeline.get_feature_names_out()]
     inputs = [c if c in numeric else _onehot_name(c, categorical) for c in inputs]
 
-    rng = np.random.default_rng(random_state)
     sample = np.sort(rng.choice(n, size=min(n, SWEEP_SAMPLE), replace=False)) if n > SWEEP_SAMPLE else np.arange(n)
     Xs = X[sample]
     sil_idx = rng.choice(len(sample), size=min(len(sample), SILHOUETTE_SAMPLE), replace=False)
 
+    inits = SWEEP_INITS if len(sample) == n else 2
     selection = pd.DataFrame(columns=SELECTION_COLUMNS)
     fits: dict[int, KMeans] = {}
     reason = ""
@@ -244,7 +252,7 @@ def kmeans_segments(
         rows = []
         for i, kk in enumerate(ks):
             _report(progress, 0.05 + 0.45 * i / len(ks), f"Trying k = {kk} ({i + 1} of {len(ks)})")
-            km = KMeans(n_clusters=kk, n_init=4, random_state=random_state).fit(Xs)
+            km = KMeans(n_clusters=kk, n_init=inits, random_state=random_state).fit(Xs)
             fits[kk] = km
             lab = km.labels_
             n_labels = len(np.unique(lab))
@@ -264,7 +272,7 @@ def kmeans_segments(
     else:
         reason = f"k = {k} was chosen by you."
     _report(progress, 0.55, f"Fitting {k} segments on all {n:,} customers")
-    start = fits.get(k) or KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(Xs)
+    start = fits.get(k) or KMeans(n_clusters=k, n_init=inits, random_state=random_state).fit(Xs)
     if len(sample) == n:
         model = start
     else:
@@ -290,7 +298,8 @@ def kmeans_segments(
     stability = float(np.mean(runs))
 
     _report(progress, 0.8, "Profiling and naming segments")
-    profile, detail = _profiles(raw, labels, numeric, categorical, segments)
+    median_rows = None if n <= FIT_SAMPLE else np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False))
+    profile, detail = _profiles(raw, labels, numeric, categorical, segments, median_rows)
     effects = _effects(X, labels, inputs, segments)
     names = segment_names(effects)
 

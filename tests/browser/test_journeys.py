@@ -109,3 +109,38 @@ def test_demo_data_and_every_page(browser, app_url):
         _idle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, path
     page.close()
+
+
+def test_segments_from_transactions_and_export(browser, app_url):
+    page = browser.new_page(accept_downloads=True)
+    page.goto(app_url + "/data")
+    _idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(ROOT / "sample_data" / "transactions.csv"))
+    page.get_by_text("Column types").wait_for(timeout=60_000)
+    _idle(page)
+    page.get_by_role("button", name="Load into workspace").click()
+    page.get_by_text("into table transactions").first.wait_for(timeout=60_000)
+    _idle(page)
+
+    page.goto(app_url + "/segments")
+    _idle(page)
+    picker = page.get_by_test_id("stSelectbox").filter(has_text="Customer table")
+    picker.click()
+    page.get_by_role("option", name="transactions", exact=True).click()
+    _idle(page)
+    page.get_by_text("looks like transactions").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Build customer table").click()
+    page.get_by_text("5,000 customers as of").wait_for(timeout=120_000)
+    _idle(page)
+    page.get_by_role("button", name="Find segments").click()
+    page.get_by_text("ranks best over the quality measures").wait_for(timeout=120_000)
+    _idle(page)
+    page.get_by_role("tab", name="Save and export").click()
+    _idle(page)
+    with page.expect_download(timeout=60_000) as d:
+        page.get_by_role("button", name="Download CSV").last.click()
+    lines = Path(d.value.path()).read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["customer_id", "segment", "segment_name"]
+    assert len(lines) == 5001  # every customer, all segments selected by default
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()

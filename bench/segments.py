@@ -1,0 +1,80 @@
+"""Segmentation speed: the whole recommended-k kmeans_segments vs one plain scikit-learn KMeans fit.
+
+    python bench/segments.py [--rows 1000000] [--features 10] [--clusters 5] [--repeats 3]
+
+Both run in this process on the same generated customers (planted clusters, skewed spend-like
+columns). The baseline is `KMeans(n_clusters=<chosen k>, random_state=0).fit(X)` on the raw array;
+the contender does everything the Segments page shows: preprocessing, the k = 2..10 sweep with
+silhouette / Calinski-Harabasz / Davies-Bouldin, the final fit on all rows, stability resamples,
+profiles, names, surrogate tree and the PCA map. Medians of `--repeats` runs are printed as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sklearn.cluster import KMeans  # noqa: E402
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from core.segments import kmeans_segments  # noqa: E402
+
+
+def make_customers(rows: int, features: int, clusters: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Planted clusters; half the features are log-normal (spend-like), half Gaussian."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, clusters, size=rows)
+    centres = rng.normal(0, 3, size=(clusters, features))
+    X = centres[truth] + rng.normal(0, 1, size=(rows, features))
+    cols = {}
+    for j in range(features):
+        cols[f"f{j}"] = np.exp(X[:, j] / 2 + 3) if j % 2 == 0 else X[:, j]
+    return pd.DataFrame(cols), truth
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--features", type=int, default=10)
+    ap.add_argument("--clusters", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    df, truth = make_customers(args.rows, args.features, args.clusters)
+    features = list(df.columns)
+    X = df.to_numpy()
+    print(f"{args.rows:,} customers x {args.features} features, {args.clusters} planted clusters")
+
+    whole, plain = [], []
+    result = None
+    for r in range(args.repeats):
+        t, result = timed(lambda: kmeans_segments(df, features, random_state=0))
+        whole.append(t)
+        k = result.k
+        t, _ = timed(lambda: KMeans(n_clusters=k, random_state=0).fit(X))
+        plain.append(t)
+        print(f"  run {r + 1}: kmeans_segments {whole[-1]:.2f} s (k = {k}), plain KMeans {plain[-1]:.2f} s")
+    assert result is not None
+    w, p = statistics.median(whole), statistics.median(plain)
+    print(f"recommended k = {result.k} (planted {args.clusters}); ARI vs planted = "
+          f"{adjusted_rand_score(truth, result.labels):.3f}; stability = {result.stability:.3f}")
+    print(f"baseline plain KMeans fit at k = {result.k}: {p:.2f} s (median of {args.repeats})")
+    print(f"kmeans_segments, whole recommended-k segmentation: {w:.2f} s = {w / p:.2f}x baseline "
+          f"(target <= 3x and < 30 s: {'met' if w / p <= 3 and w < 30 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
