@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
+	$(PY) bench/segments.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -111,8 +111,16 @@ df = cached_frame(db, table, info.version)
 if df.empty:
     st.warning(f"`{table}` has no rows. Load data on the Data page first.")
     st.stop()
-id_guess = suggest_id_column(df)
-suggested, numeric_cols, categorical_cols = suggest_features(df, id_guess)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def suggestions(_df: pd.DataFrame, db: str, table: str, version: int) -> tuple:
+    """Id column and feature suggestions, computed once per table version (they scan every column)."""
+    guess = suggest_id_column(_df)
+    return (guess, *suggest_features(_df, guess))
+
+
+id_guess, suggested, numeric_cols, categorical_cols = suggestions(df, db, table, info.version)
 
 tab_km, tab_rfm, tab_out = st.tabs(["K-means segments", "RFM segments", "Save and export"])
 
