@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any
+from typing import Any, Iterable
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -32,6 +32,24 @@ _CHANNEL_NAME = re.compile(r"channel|source|medium|store|platform", re.IGNORECAS
 def looks_like_id(name: str) -> bool:
     """True for column names that identify rows (customer_id, InvoiceNo, user) rather than measure them."""
     return bool(_ID_NAME.search(name.strip()))
+
+
+def require_one_row_per_customer(df: pd.DataFrame, id_column: str | None = None, *,
+                                 exclude: Iterable[str] = ()) -> None:
+    """Raise DataError when the customer id column (given, or an obvious one such as customer_id) repeats."""
+    skip = set(exclude)
+    candidates = [id_column] if id_column else [
+        c for c in df.columns if c not in skip and looks_like_id(str(c))
+        and any(word in str(c).lower() for word in ("customer", "client", "user"))]
+    for col in candidates:
+        if col not in df.columns:
+            raise DataError(f"The customer id column '{col}' is not in the table.")
+        dupes = int(df[col].duplicated().sum())
+        if dupes:
+            raise DataError(
+                f"'{col}' repeats {dupes:,} time(s), but this needs one row per customer. "
+                "Build customer features from the transactions first (one row per customer), "
+                "or aggregate the table by customer.")
 
 
 def _as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:

@@ -19,7 +19,7 @@ from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davie
 
 from core.errors import DataError
 from core.segments.explain import surrogate_tree
-from core.segments.features import looks_like_id
+from core.segments.features import looks_like_id, require_one_row_per_customer
 from core.segments.naming import segment_names
 from core.segments.preprocess import (Preprocessing, build_pipeline, check_features, frame_for, log_columns,
                                       transform_checked)
@@ -87,22 +87,6 @@ class SegmentResult:
 def _report(progress: Progress | None, share: float, message: str) -> None:
     if progress is not None:
         progress(min(max(share, 0.0), 1.0), message)
-
-
-def _id_duplicates(df: pd.DataFrame, id_column: str | None, features: Iterable[str]) -> None:
-    """One row per customer: an explicit (or obvious) customer id column must not repeat."""
-    candidates = [id_column] if id_column else [
-        c for c in df.columns if c not in set(features) and looks_like_id(str(c))
-        and ("customer" in str(c).lower() or "client" in str(c).lower() or "user" in str(c).lower())]
-    for col in candidates:
-        if col not in df.columns:
-            raise DataError(f"The customer id column '{col}' is not in the table.")
-        dupes = int(df[col].duplicated().sum())
-        if dupes:
-            raise DataError(
-                f"'{col}' repeats {dupes:,} time(s), but segments need one row per customer. "
-                "Build customer features from the transactions first (one row per customer), "
-                "or aggregate the table by customer.")
 
 
 def _recommend(selection: pd.DataFrame) -> tuple[int, str]:
@@ -206,7 +190,7 @@ def kmeans_segments(
     prep = Preprocessing.from_options(preprocessing)
     numeric, categorical = check_features(df, list(features), prep)
     all_features = numeric + categorical
-    _id_duplicates(df, id_column, all_features)
+    require_one_row_per_customer(df, id_column, exclude=all_features)
     n = len(df)
     if k is not None:
         if int(k) != k or k < 2:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
+from core.segments.features import require_one_row_per_customer
 
 # Ordered rules: the first that matches names the customer; anything else is "Others".
 # Score ranges are inclusive (R / F / M). A common table; tools differ, so users can edit it.
@@ -91,19 +92,6 @@ def name_rfm_segments(r: pd.Series, f: pd.Series, m: pd.Series, rules: pd.DataFr
     return out
 
 
-def _check_one_row_per_customer(features: pd.DataFrame, customer: str | None) -> None:
-    if customer is None:
-        return
-    if customer not in features.columns:
-        raise DataError(f"The customer column '{customer}' is not in the table.")
-    dupes = int(features[customer].duplicated().sum())
-    if dupes:
-        raise DataError(
-            f"'{customer}' repeats {dupes:,} time(s), but scores need one row per customer. "
-            "Build customer features from the transactions first (one row per customer)."
-        )
-
-
 def rfm_scores(
     features: pd.DataFrame,
     *,
@@ -128,7 +116,7 @@ def rfm_scores(
             raise DataError(f"The {role} column '{col}' is not numeric; pick a numeric column.")
     if features.empty:
         raise DataError("The table has no customers to score.")
-    _check_one_row_per_customer(features, customer)
+    require_one_row_per_customer(features, customer, exclude=(recency, frequency, monetary))
     out = features.copy()
     out["r_score"] = quintile_score(out[recency], higher_is_better=False)
     out["f_score"] = quintile_score(out[frequency])

@@ -77,18 +77,23 @@ def _idle(page) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
 
 
+def _upload_and_load(page, path: Path, table: str) -> None:
+    """On the Data page: upload a file through the file uploader and load it with the detected settings."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text("Column types").wait_for(timeout=60_000)
+    _idle(page)
+    page.get_by_role("button", name="Load into workspace").click()
+    page.get_by_text(f"into table {table}").first.wait_for(timeout=60_000)
+    _idle(page)
+
+
 def test_upload_browse_and_download(browser, app_url, tmp_path):
     csv = tmp_path / "Spring Leads.csv"
     csv.write_text("lead_id,source,score\n1,web,0.5\n2,email,0.75\n3,web,0.25\n")
     page = browser.new_page(accept_downloads=True)
     page.goto(app_url + "/data")
     _idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
-    page.get_by_text("Column types").wait_for(timeout=60_000)
-    _idle(page)
-    page.get_by_role("button", name="Load into workspace").click()
-    page.get_by_text("into table spring_leads").wait_for(timeout=60_000)
-    _idle(page)
+    _upload_and_load(page, csv, "spring_leads")
     page.get_by_role("tab", name="Browse tables").click()
     with page.expect_download(timeout=60_000) as d:
         page.get_by_role("button", name="Download CSV").first.click()
@@ -115,12 +120,7 @@ def test_segments_from_transactions_and_export(browser, app_url):
     page = browser.new_page(accept_downloads=True)
     page.goto(app_url + "/data")
     _idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(ROOT / "sample_data" / "transactions.csv"))
-    page.get_by_text("Column types").wait_for(timeout=60_000)
-    _idle(page)
-    page.get_by_role("button", name="Load into workspace").click()
-    page.get_by_text("into table transactions").first.wait_for(timeout=60_000)
-    _idle(page)
+    _upload_and_load(page, ROOT / "sample_data" / "transactions.csv", "transactions")
 
     page.goto(app_url + "/segments")
     _idle(page)
