@@ -124,20 +124,33 @@ def load_plan(cur: duckdb.DuckDBPyConnection, plan: CsvPlan, table: str, mode: s
     staging = quote_ident(STAGING_PREFIX + token)
     rejects_table, rejects_scan = f"__mw_rejects_{token}", f"__mw_rejects_scan_{token}"
     warnings = list(plan.warnings)
+    careful = plan.read_csv_sql(rejects_table=rejects_table, rejects_scan=rejects_scan)
+    lean = plan.read_csv_sql(rejects_table=rejects_table, rejects_scan=rejects_scan, lean=True)
     try:
-        try:
-            run_with_progress(
-                cur,
-                f"CREATE TABLE {staging} AS SELECT * FROM "
-                f"{plan.read_csv_sql(rejects_table=rejects_table, rejects_scan=rejects_scan)}",
-                progress, "Reading the file", (0.0, 0.9),
-            )
-        except duckdb.Error as e:
-            raise DataError(
-                f"The file could not be loaded: {_duckdb_message(e)}. Check the delimiter, quote, "
-                "encoding and column types in the load options and try again."
-            ) from None
-        rejected, rejects = _rejects(cur, rejects_table)
+        rejected, rejects = -1, pd.DataFrame()
+        if lean != careful:
+            # Fast path for clean files; any reject or error means a careful re-read decides.
+            try:
+                run_with_progress(cur, f"CREATE TABLE {staging} AS SELECT * FROM {lean}", progress,
+                                  "Reading the file", (0.0, 0.9))
+                rejected, rejects = _rejects(cur, rejects_table)
+            except duckdb.Error:
+                rejected = -1
+            if rejected != 0:
+                for stmt in (f"DROP TABLE IF EXISTS {staging}", f"DROP TABLE IF EXISTS {rejects_table}",
+                             f"DROP TABLE IF EXISTS {rejects_scan}"):
+                    cur.execute(stmt).fetchall()
+        if rejected != 0:
+            try:
+                run_with_progress(cur, f"CREATE TABLE {staging} AS SELECT * FROM {careful}", progress,
+                                  "Reading the file" if lean == careful else "Re-reading the file carefully",
+                                  (0.0, 0.9))
+            except duckdb.Error as e:
+                raise DataError(
+                    f"The file could not be loaded: {_duckdb_message(e)}. Check the delimiter, quote, "
+                    "encoding and column types in the load options and try again."
+                ) from None
+            rejected, rejects = _rejects(cur, rejects_table)
         rows = cur.execute(f"SELECT count(*) FROM {staging}").fetchall()[0][0]
         if rows == 0:
             if rejected:

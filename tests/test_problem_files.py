@@ -304,3 +304,24 @@ def test_unknown_option_and_type(ws, write):
         ws.ingest_csv(p, "t", types={"id": "BIGINT); DROP TABLE x; --"})
     with pytest.raises(DataError, match="unknown column"):
         ws.ingest_csv(p, "t", types={"nope": "text"})
+
+
+# The fast path reads with only the missing-value markers and line sizes seen in the first 1 MB;
+# anything beyond that must still load exactly as the careful read would.
+def test_missing_marker_only_after_the_sample(ws, write):
+    body = "".join(f"{i},{i % 97}.25\n" for i in range(150_000))  # ~1.7 MB of clean numbers
+    path = write("late_na.csv", "id,amount\n" + body + "150000,N/A\n150001,n/a\n")
+    report = ws.ingest_csv(path, "t")
+    assert report.rejected_rows == 0 and report.rows == 150_002
+    assert report.columns["amount"] == "DOUBLE"
+    tail = ws.sql("SELECT amount FROM t WHERE id >= 150000")
+    assert tail["amount"].isna().all()
+
+
+def test_very_long_line_after_the_sample(ws, write):
+    body = "".join(f"{i},short\n" for i in range(150_000))
+    huge = "x" * (3 * 1024 * 1024)  # 3 MB: beyond DuckDB's default 2 MB line limit
+    path = write("late_long.csv", "id,note\n" + body + f"150000,{huge}\n150001,end\n")
+    report = ws.ingest_csv(path, "t")
+    assert report.rejected_rows == 0 and report.rows == 150_002
+    assert ws.sql("SELECT length(note) AS n FROM t WHERE id = 150000")["n"].iloc[0] == len(huge)
