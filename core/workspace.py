@@ -456,6 +456,11 @@ class Workspace:
         """The only folder from which files may be loaded by server-side path."""
         return config.import_dir(self.path)
 
+    @property
+    def models_dir(self) -> Path:
+        """Where saved models and the leaderboard of training runs live (inside the workspace folder)."""
+        return self.folder / "models"
+
     def import_files(self) -> list[str]:
         """CSV files available in the import folder (relative paths)."""
         root = self.import_dir

@@ -1,0 +1,91 @@
+"""The four algorithms as scikit-learn Pipelines (imputation, encoding, scaling where needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import loguniform, randint, uniform
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                              RandomForestClassifier, RandomForestRegressor)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from core.errors import DataError
+
+ALGORITHMS = ("baseline", "linear", "random_forest", "gradient_boosting")
+LABELS = {"baseline": "Baseline (majority class / mean)", "linear": "Regularised linear / logistic regression",
+          "random_forest": "Random forest", "gradient_boosting": "Gradient boosting (histogram)"}
+RARE_SHARE = 0.01  # levels rarer than this are grouped into one "infrequent" level
+MAX_LEVELS = 30
+RF_MAX_SAMPLES = 100_000  # each tree sees at most this many rows, so forests stay fast and small
+
+
+def _encoder(kind: str) -> Any:
+    if kind == "onehot":
+        return OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_SHARE,
+                             max_categories=MAX_LEVELS, sparse_output=False)
+    # trees: one integer per level (rare levels grouped); unseen and missing levels become NaN
+    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+                          min_frequency=RARE_SHARE, max_categories=MAX_LEVELS)
+
+
+def _categorical_steps(kind: str) -> Pipeline:
+    return Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="(missing)")), ("encode", _encoder(kind))])
+
+
+def build_pipeline(task: str, algorithm: str, numeric: list[str], categorical: list[str], *, n_rows: int,
+                   class_weight: str | None = None, random_state: int = 0) -> Pipeline:
+    """One Pipeline: preprocessing suited to the algorithm, then the estimator."""
+    if algorithm not in ALGORITHMS:
+        raise DataError(f"algorithm must be one of {', '.join(ALGORITHMS)} or 'auto', not {algorithm!r}.")
+    classify = task == "classification"
+    if algorithm == "linear":
+        num = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())])
+        cat = _categorical_steps("onehot")
+    elif algorithm == "baseline":
+        num, cat = "drop", "drop"
+    else:
+        num = SimpleImputer(strategy="median", add_indicator=True) if algorithm == "random_forest" else "passthrough"
+        cat = _categorical_steps("ordinal")
+    parts = []
+    if numeric:
+        parts.append(("num", num, numeric))
+    if categorical:
+        parts.append(("cat", cat, categorical))
+    prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+
+    if algorithm == "baseline":
+        est: Any = DummyClassifier(strategy="prior") if classify else DummyRegressor(strategy="mean")
+    elif algorithm == "linear":
+        est = (LogisticRegression(C=1.0, max_iter=2000, class_weight=class_weight) if classify else Ridge(alpha=1.0))
+    elif algorithm == "random_forest":
+        params = dict(n_estimators=100, max_depth=14, min_samples_leaf=5, max_features="sqrt", n_jobs=-1,
+                      max_samples=min(1.0, RF_MAX_SAMPLES / max(n_rows, 1)), random_state=random_state)
+        est = (RandomForestClassifier(class_weight="balanced_subsample" if class_weight else None, **params)
+               if classify else RandomForestRegressor(**params))
+    else:
+        cat_mask = [False] * len(numeric) + [True] * len(categorical)
+        params = dict(max_iter=300, learning_rate=0.1, early_stopping=True, validation_fraction=0.1,
+                      n_iter_no_change=10, random_state=random_state,
+                      categorical_features=cat_mask if categorical else None)
+        est = (HistGradientBoostingClassifier(class_weight=class_weight, **params) if classify
+               else HistGradientBoostingRegressor(**params))
+    return Pipeline([("prepare", prep), ("model", est)])
+
+
+def search_space(algorithm: str, task: str) -> dict[str, Any]:
+    """Small randomized-search spaces (parameters of the pipeline's 'model' step)."""
+    if algorithm == "linear":
+        return {"model__C": loguniform(1e-3, 1e2)} if task == "classification" else {"model__alpha": loguniform(1e-3, 1e3)}
+    if algorithm == "random_forest":
+        return {"model__max_depth": randint(4, 20), "model__min_samples_leaf": randint(1, 50),
+                "model__max_features": uniform(0.2, 0.7)}
+    if algorithm == "gradient_boosting":
+        return {"model__learning_rate": loguniform(0.02, 0.3), "model__max_leaf_nodes": randint(8, 64),
+                "model__min_samples_leaf": randint(10, 200), "model__l2_regularization": loguniform(1e-3, 10)}
+    return {}

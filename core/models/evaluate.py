@@ -1,0 +1,129 @@
+"""Model evaluation: hold-out metrics, curves, confusion matrix, and the marketer's decile lift table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss, f1_score, log_loss,
+                             mean_absolute_error, precision_recall_curve, precision_score, r2_score,
+                             recall_score, roc_auc_score, roc_curve, root_mean_squared_error)
+
+from core.errors import DataError
+
+BINARY_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+MULTICLASS_METRICS = ("roc_auc", "accuracy", "f1", "log_loss")
+REGRESSION_METRICS = ("r2", "mae", "rmse")
+HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "accuracy": True, "precision": True, "recall": True,
+                    "f1": True, "log_loss": False, "brier": False, "r2": True, "mae": False, "rmse": False}
+
+
+def lift_table(y_true: object, scores: object, bins: int = 10) -> pd.DataFrame:
+    """Decile lift / gains: customers sorted by score (highest first) in `bins` equal-count groups.
+
+    Groups are quantiles of the score's rank (pandas qcut); ties keep the input order, so the table
+    is deterministic. For a
+    0/1 target, responders are buyers; for a numeric target they are the summed value (e.g. spend).
+    Columns: decile (1 = highest scores), customers, responders, response_rate, lift (rate / overall
+    rate), cumulative_capture (share of all responders in deciles 1..d), cumulative_lift.
+    """
+    y = np.asarray(pd.Series(y_true).astype("float64"))
+    s = np.asarray(pd.Series(scores).astype("float64"))
+    if y.shape != s.shape:
+        raise DataError(f"y_true has {len(y):,} values but scores has {len(s):,}; they must match.")
+    ok = ~(np.isnan(y) | np.isnan(s))
+    y, s = y[ok], s[ok]
+    n = len(y)
+    if n == 0:
+        raise DataError("No customers with both an outcome and a score.")
+    if bins < 1 or bins > n:
+        raise DataError(f"bins must be between 1 and the number of customers ({n:,}).")
+    frame = pd.DataFrame({"decile": score_deciles(s, bins), "y": y})
+    g = frame.groupby("decile")["y"]
+    out = pd.DataFrame({"customers": g.size(), "responders": g.sum()}).reset_index()
+    total, overall = out["responders"].sum(), out["responders"].sum() / n
+    out["response_rate"] = out["responders"] / out["customers"]
+    out["lift"] = out["response_rate"] / overall if overall else np.nan
+    cum_resp, cum_n = out["responders"].cumsum(), out["customers"].cumsum()
+    out["cumulative_capture"] = cum_resp / total if total else np.nan
+    out["cumulative_lift"] = (cum_resp / cum_n) / overall if overall else np.nan
+    return out
+
+
+def score_deciles(scores: object, bins: int = 10) -> np.ndarray:
+    """Group 1..bins of each score, 1 = highest: quantiles of the rank, ties in input order (pandas qcut)."""
+    s = pd.Series(np.asarray(scores, dtype="float64"))
+    rank = s.rank(method="first", ascending=False)
+    return pd.qcut(rank, bins, labels=False).to_numpy().astype(int) + 1
+
+
+def ks_statistic(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Kolmogorov-Smirnov: the largest gap between cumulative shares of responders and non-responders."""
+    y = np.asarray(y_true).astype(int)
+    order = np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+    y = y[order]
+    pos, neg = y.sum(), len(y) - y.sum()
+    if pos == 0 or neg == 0:
+        return float("nan")
+    return float(np.max(np.abs(np.cumsum(y) / pos - np.cumsum(1 - y) / neg)))
+
+
+def binary_metrics(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Hold-out metrics for a 0/1 target and the probability of 1."""
+    pred = (proba >= threshold).astype(int)
+    p = np.clip(proba, 1e-15, 1 - 1e-15)
+    return {
+        "roc_auc": float(roc_auc_score(y, proba)),
+        "pr_auc": float(average_precision_score(y, proba)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, proba)),
+    }
+
+
+def multiclass_metrics(y: np.ndarray, proba: np.ndarray, classes: list) -> dict[str, float]:
+    """Hold-out metrics for several classes (AUC one-vs-rest, weighted; F1 macro)."""
+    pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    out = {"accuracy": float(accuracy_score(y, pred)), "f1": float(f1_score(y, pred, average="macro")),
+           "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1), labels=classes))}
+    try:
+        out["roc_auc"] = float(roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=classes))
+    except ValueError:
+        out["roc_auc"] = float("nan")
+    return {k: out[k] for k in MULTICLASS_METRICS}
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    return {"r2": float(r2_score(y, pred)), "mae": float(mean_absolute_error(y, pred)),
+            "rmse": float(root_mean_squared_error(y, pred))}
+
+
+def confusion_at(y: np.ndarray, proba: np.ndarray, threshold: float) -> pd.DataFrame:
+    """2 x 2 confusion matrix (actual x predicted) at a probability threshold."""
+    y = np.asarray(y).astype(int)
+    pred = (np.asarray(proba) >= threshold).astype(int)
+    m = pd.crosstab(pd.Categorical(y, [0, 1]), pd.Categorical(pred, [0, 1]), dropna=False)
+    m.index, m.columns = ["actual: no", "actual: yes"], ["predicted: no", "predicted: yes"]
+    return m
+
+
+def curves(y: np.ndarray, proba: np.ndarray, points: int = 200) -> dict[str, pd.DataFrame]:
+    """ROC, precision-recall and calibration curves (thinned to about `points` points)."""
+    fpr, tpr, thr = roc_curve(y, proba)
+    prec, rec, _ = precision_recall_curve(y, proba)
+    frac, mean_pred = calibration_curve(y, proba, n_bins=10, strategy="quantile")
+
+    def thin(df: pd.DataFrame) -> pd.DataFrame:
+        if len(df) <= points:
+            return df.reset_index(drop=True)
+        idx = np.unique(np.linspace(0, len(df) - 1, points).astype(int))
+        return df.iloc[idx].reset_index(drop=True)
+
+    return {
+        "roc": thin(pd.DataFrame({"false_positive_rate": fpr, "true_positive_rate": tpr})),
+        "pr": thin(pd.DataFrame({"recall": rec, "precision": prec})),
+        "calibration": pd.DataFrame({"mean_predicted": mean_pred, "observed_rate": frac}),
+    }

@@ -1,0 +1,194 @@
+"""Before training: what kind of target it is, which columns make usable features, and leakage checks."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import r2_score, roc_auc_score
+
+from core.errors import DataError
+from core.segments.features import looks_like_id
+
+TASKS = ("classification", "regression")
+MAX_CLASSES = 50
+LEAK_AUC = 0.95  # one feature alone ranks customers almost perfectly
+LEAK_R2 = 0.90
+LEAK_SAMPLE = 20_000
+_AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_after$|^after_|^post_|refund|cancell?ed",
+                             re.IGNORECASE)
+_POSITIVE = ("1", "true", "yes", "y", "churned", "churn", "converted", "purchased", "positive", "bought", "won")
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def detect_task(y: pd.Series) -> str:
+    """'classification' for yes/no, labels and small sets of whole numbers; 'regression' otherwise."""
+    values = y.dropna()
+    if values.empty:
+        raise DataError(f"The target '{y.name}' is missing for every row; pick a column with values.")
+    if pd.api.types.is_bool_dtype(values) or not _is_numeric(values):
+        return "classification"
+    distinct = values.nunique()
+    whole = bool(np.all(np.mod(values.to_numpy(dtype="float64"), 1) == 0))
+    if distinct <= 2 or (whole and distinct <= 10):
+        return "classification"
+    return "regression"
+
+
+def positive_class(classes: list) -> object:
+    """For a yes/no target, the class that means 'yes' (1, True, 'yes', 'churned' ...); else the last."""
+    for c in classes:
+        if str(c).strip().lower() in _POSITIVE:
+            return c
+    return classes[-1]
+
+
+def check_target(y: pd.Series, task: str) -> pd.Series:
+    """Validate the target for the task; returns it without missing rows (index kept)."""
+    if task not in TASKS:
+        raise DataError(f"task must be 'classification', 'regression' or 'auto', not {task!r}.")
+    kept = y.dropna()
+    if kept.empty:
+        raise DataError(f"The target '{y.name}' is missing for every row; pick a column with values.")
+    if task == "regression":
+        if not _is_numeric(kept):
+            raise DataError(f"The target '{y.name}' is not numeric, so it cannot be a regression target. "
+                            "Pick a numeric column (such as spend) or switch the task to classification.")
+        if kept.nunique() < 2:
+            raise DataError(f"The target '{y.name}' has the same value in every row; there is nothing to predict.")
+        return kept.astype("float64")
+    classes = kept.nunique()
+    if classes < 2:
+        raise DataError(f"The target '{y.name}' has only one class ({kept.iloc[0]!r}); a classifier needs at least "
+                        "two (for example customers who bought and who did not).")
+    if classes > MAX_CLASSES:
+        raise DataError(f"The target '{y.name}' has {classes:,} different values; that is too many classes. "
+                        "Switch the task to regression if it is a number, or pick another target.")
+    return kept
+
+
+@dataclass
+class FeatureAdvice:
+    """Which columns to use as features, and why the others are left out."""
+
+    table: pd.DataFrame  # column, kind, use, reason
+    numeric: list[str]
+    categorical: list[str]
+
+    @property
+    def suggested(self) -> list[str]:
+        return self.table.loc[self.table["use"], "column"].tolist()
+
+
+def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> FeatureAdvice:
+    """Suggest features: ids, free text, dates, constant and near-unique columns are left out, with the reason."""
+    rows = []
+    numeric, categorical = [], []
+    n = len(df)
+    for c in df.columns:
+        if c == target:
+            continue
+        s = df[c]
+        name = str(c)
+        distinct = s.nunique(dropna=True)
+        missing = s.isna().mean() if n else 1.0
+        kind = "number" if _is_numeric(s) else "yes/no" if pd.api.types.is_bool_dtype(s) else \
+            "date" if pd.api.types.is_datetime64_any_dtype(s) or _looks_like_dates(s) else "text"
+        use, reason = True, ""
+        if missing >= 0.95:
+            use, reason = False, f"{missing:.0%} missing"
+        elif distinct <= 1:
+            use, reason = False, "the same value in every row"
+        elif kind == "date":
+            use, reason = False, "a date: derive days since / tenure from it first"
+        elif looks_like_id(name) and (kind == "text" or distinct > 0.5 * n):
+            use, reason = False, "an identifier"
+        elif kind == "text" and distinct > max(max_levels, 0.5 * n):
+            mean_len = s.dropna().astype(str).str.len().mean()
+            use, reason = False, "free text" if mean_len > 30 else f"near-unique ({distinct:,} values)"
+        elif kind == "number" and distinct > 0.99 * n and n > 100 and np.all(np.mod(s.dropna().to_numpy(dtype="float64"), 1) == 0) \
+                and looks_like_id(name):
+            use, reason = False, "an identifier"
+        if use:
+            (numeric if kind in ("number", "yes/no") else categorical).append(name)
+            if kind == "text" and distinct > 50:
+                reason = f"{distinct:,} levels: rare ones are grouped"
+        rows.append({"column": name, "kind": kind, "use": use, "reason": reason})
+    return FeatureAdvice(pd.DataFrame(rows, columns=["column", "kind", "use", "reason"]), numeric, categorical)
+
+
+def _looks_like_dates(s: pd.Series) -> bool:
+    """Text whose values all read as dates (e.g. '2024-03-01' in a CSV read by pandas)."""
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    sample = s.dropna().astype(str).head(50)
+    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def single_feature_power(x: pd.Series, y: pd.Series, task: str) -> float:
+    """How well one feature alone predicts the target: AUC (binary, by value or by level rate) or R2 of level means."""
+    ok = x.notna() & y.notna()
+    x, y = x[ok], y[ok]
+    if len(x) < 10 or x.nunique() < 2:
+        return float("nan")
+    if task == "classification":
+        classes = y.unique()
+        if len(classes) != 2:
+            return float("nan")
+        yy = (y == positive_class(sorted(classes, key=str))).astype(int)
+        if yy.nunique() < 2:
+            return float("nan")
+        if _is_numeric(x) or pd.api.types.is_bool_dtype(x):
+            auc = roc_auc_score(yy, x.astype("float64"))
+            return float(max(auc, 1 - auc))
+        rate = yy.groupby(x.astype(str)).transform("mean")
+        return float(roc_auc_score(yy, rate))
+    if _is_numeric(x):
+        bins = pd.qcut(x.rank(method="first"), min(20, x.nunique()), labels=False)
+        return float(r2_score(y, y.groupby(bins).transform("mean")))
+    return float(r2_score(y, y.groupby(x.astype(str)).transform("mean")))
+
+
+def leakage_warnings(df: pd.DataFrame, target: str, features: list[str], task: str,
+                     random_state: int = 0) -> list[dict[str, object]]:
+    """Features that predict the target suspiciously well on their own (on a sample).
+
+    Flagged: near-perfect alone (AUC >= 0.95 or R2 >= 0.9), or strong (AUC >= 0.75) with a name that
+    suggests it is only known after the outcome (call duration, refund ...), or far ahead of every
+    other feature (twice the next one's AUC above 0.5).
+    """
+    sample = df if len(df) <= LEAK_SAMPLE else df.sample(LEAK_SAMPLE, random_state=random_state)
+    y = sample[target]
+    power = {f: single_feature_power(sample[f], y, task) for f in features}
+    power = {f: p for f, p in power.items() if np.isfinite(p)}
+    if not power:
+        return []
+    out = []
+    ranked = sorted(power.items(), key=lambda kv: kv[1], reverse=True)
+    metric = "AUC" if task == "classification" else "R2"
+    for i, (f, p) in enumerate(ranked):
+        why = ""
+        if (task == "classification" and p >= LEAK_AUC) or (task == "regression" and p >= LEAK_R2):
+            why = "predicts the target almost perfectly on its own"
+        elif task == "classification" and p >= 0.75 and _AFTER_THE_FACT.search(f):
+            why = "is strong on its own and its name suggests it is only known after the outcome"
+        elif task == "classification" and i == 0 and p >= 0.75 and len(ranked) > 1 and \
+                (p - 0.5) >= 2 * max(ranked[1][1] - 0.5, 0.01):
+            why = "predicts the target far better than any other feature"
+        if why:
+            out.append({"feature": f, "score": p, "metric": metric,
+                        "message": f"'{f}' {why} ({metric} {p:.2f}). If it is only known after the outcome "
+                                   "(like call duration in a telemarketing campaign), leave it out: the model "
+                                   "would look great here and fail in use."})
+    return out

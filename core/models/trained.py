@@ -1,0 +1,415 @@
+"""Train a model on demand and keep everything needed to read, compare, save and apply it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import clone
+from sklearn.inspection import partial_dependence, permutation_importance
+from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
+
+from core.errors import DataError
+from core.models.estimators import ALGORITHMS, build_pipeline, search_space
+from core.models.evaluate import (binary_metrics, confusion_at, curves, ks_statistic, lift_table,
+                                  multiclass_metrics, regression_metrics)
+from core.models.prepare import (check_target, detect_task, leakage_warnings, positive_class,
+                                 suggest_features)
+
+Progress = Callable[[float, str], None]
+MAX_CV_ROWS = 50_000  # cross-validation and the hyper-parameter search use at most this many training rows
+IMPORTANCE_ROWS = 5_000  # permutation importance is computed on a hold-out sample of this size
+PDP_ROWS = 400
+KEEP_HOLDOUT = 200_000  # hold-out outcomes and scores kept for threshold, curves and lift views
+IMBALANCED = 0.2  # minority class share below which classes are weighted (class_weight="auto")
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "pandas": pd.__version__,
+            "numpy": np.__version__, "duckdb": duckdb.__version__}
+
+
+def model_frame(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input columns: numbers as float64, everything else as text (missing stays missing)."""
+    missing = [c for c in numeric + categorical if c not in df.columns]
+    if missing:
+        raise DataError(f"The table lacks column(s) the model needs: {', '.join(missing)}. "
+                        "Score a table that has every feature the model was trained on.")
+    out = pd.DataFrame(index=df.index)
+    for c in numeric:
+        out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    for c in categorical:
+        s = df[c]
+        out[c] = s.astype("string").astype("object").where(s.notna(), np.nan)
+    return out
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with its evaluation. `predict` / `predict_proba` take raw tables."""
+
+    task: str
+    algorithm: str
+    target: str
+    features: list[str]
+    metrics: dict[str, float]
+    cv_metrics: pd.DataFrame
+    importance: pd.DataFrame
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    classes_: list = field(default_factory=list)
+    positive: Any = None
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    model_importance: pd.DataFrame | None = None
+    lift: pd.DataFrame | None = None
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+    pdp: dict[str, pd.DataFrame] = field(default_factory=dict)
+    holdout: pd.DataFrame | None = None  # y (and proba of the positive class or prediction) on the hold-out
+    warnings: list[str] = field(default_factory=list)
+    leakage: list[dict[str, Any]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    pipeline: Any = None
+
+    # ------------------------------------------------------------ applying
+    def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(df, pd.DataFrame):
+            raise DataError("Pass a pandas DataFrame with the model's feature columns.")
+        return model_frame(df, self.numeric, self.categorical)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Predicted class (classification) or value (regression) for every row."""
+        return self.pipeline.predict(self._frame(df))
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in `classes_` order (classification only)."""
+        if self.task != "classification":
+            raise DataError("predict_proba is for classification models; use predict for regression.")
+        return self.pipeline.predict_proba(self._frame(df))
+
+    def score(self, df: pd.DataFrame) -> np.ndarray:
+        """One number per row for ranking: the positive class's probability, or the predicted value."""
+        if self.task == "classification":
+            proba = self.predict_proba(df)
+            col = self.classes_.index(self.positive) if self.positive in self.classes_ else -1
+            return proba[:, col]
+        return self.predict(df).astype("float64")
+
+    # ------------------------------------------------------------ views
+    def confusion(self, threshold: float = 0.5) -> pd.DataFrame:
+        """Confusion matrix on the hold-out at a probability threshold (binary classification)."""
+        if self.holdout is None or "proba" not in self.holdout:
+            raise DataError("A confusion matrix at a threshold needs a yes/no classification model.")
+        return confusion_at(self.holdout["y"].to_numpy(), self.holdout["proba"].to_numpy(), threshold)
+
+    def metrics_at(self, threshold: float) -> dict[str, float]:
+        """Hold-out metrics at another threshold (binary classification)."""
+        if self.holdout is None or "proba" not in self.holdout:
+            raise DataError("Thresholds apply to yes/no classification models.")
+        return binary_metrics(self.holdout["y"].to_numpy(), self.holdout["proba"].to_numpy(), threshold)
+
+    # ------------------------------------------------------------ persistence
+    def meta(self) -> dict[str, Any]:
+        """Plain metadata (JSON-safe): what was trained on what, how well, with which libraries."""
+        return {"task": self.task, "algorithm": self.algorithm, "target": self.target, "features": self.features,
+                "metrics": self.metrics, "cv_mean": self.cv_metrics.mean(numeric_only=True).drop("fold", errors="ignore").to_dict()
+                if not self.cv_metrics.empty else {}, "classes": [str(c) for c in self.classes_],
+                "positive": None if self.positive is None else str(self.positive), "params": self.params,
+                **self.info}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model (joblib) and its metadata (JSON next to it)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        joblib.dump(self, tmp, compress=3)
+        tmp.replace(p)
+        p.with_suffix(".json").write_text(json.dumps(self.meta(), indent=2, default=str))
+        return p
+
+
+def load_model(path: str | Path) -> TrainedModel:
+    """Load a model saved with TrainedModel.save; warns (in .warnings) when library versions differ."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"No saved model at {p}.")
+    try:
+        model = joblib.load(p)
+    except Exception as e:  # noqa: BLE001 - any unpickling problem is a user-facing data problem here
+        raise DataError(f"The model file {p.name} cannot be read ({type(e).__name__}: {e}). Train it again.") from None
+    if not isinstance(model, TrainedModel):
+        raise DataError(f"{p.name} is not a Marketing Workbench model.")
+    saved = model.info.get("versions", {})
+    now = _versions()
+    differ = [f"{k} {saved[k]} -> {now[k]}" for k in ("scikit-learn", "numpy") if k in saved and saved[k] != now[k]]
+    if differ:
+        model.warnings.append("Saved with other library versions (" + ", ".join(differ) + "); check its scores.")
+    return model
+
+
+# ---------------------------------------------------------------------------- training
+def _report(progress: Progress | None, share: float, message: str) -> None:
+    if progress is not None:
+        progress(min(max(share, 0.0), 1.0), message)
+
+
+def _resolve_features(df: pd.DataFrame, target: str, features: list[str] | None) -> tuple[list[str], list[str]]:
+    advice = suggest_features(df, target)
+    if features is None:
+        if not advice.suggested:
+            raise DataError("No usable features: every other column is an id, a date, free text, constant or "
+                            "mostly missing. Add behaviour columns to the table.")
+        return advice.numeric, advice.categorical
+    features = list(dict.fromkeys(features))
+    missing = [f for f in features if f not in df.columns]
+    if missing:
+        raise DataError(f"Feature(s) {', '.join(map(repr, missing))} are not in the table.")
+    if target in features:
+        raise DataError(f"The target '{target}' cannot also be a feature; remove it from the features.")
+    if not features:
+        raise DataError("No usable features: pick at least one column to predict from.")
+    kinds = advice.table.set_index("column")["kind"]
+    dates = [f for f in features if kinds.get(f) == "date"]
+    if dates:
+        raise DataError(f"Date column(s) {', '.join(dates)} cannot be used directly; derive numbers such as days "
+                        "since the date first.")
+    unusable = [f for f in features if df[f].isna().all() or df[f].nunique(dropna=True) <= 1]
+    if len(unusable) == len(features):
+        raise DataError("No usable features: the chosen columns are empty or constant.")
+    numeric = [f for f in features if kinds.get(f) in ("number", "yes/no") and f not in unusable]
+    categorical = [f for f in features if kinds.get(f) == "text" and f not in unusable]
+    return numeric, categorical
+
+
+def _evaluate(task: str, y: np.ndarray, pipe: Any, X: pd.DataFrame, classes: list, positive: Any) -> tuple[dict, np.ndarray]:
+    if task == "regression":
+        pred = pipe.predict(X)
+        return regression_metrics(y, pred), pred
+    proba = pipe.predict_proba(X)
+    if len(classes) == 2:
+        p = proba[:, list(classes).index(positive)]
+        return binary_metrics((y == positive).astype(int), p), p
+    return multiclass_metrics(y, proba, classes), proba
+
+
+def _own_importance(pipe: Any, numeric: list[str], categorical: list[str]) -> pd.DataFrame | None:
+    """The estimator's own importance (forest impurity, |standardised coefficient|), per original column."""
+    model = pipe.named_steps["model"]
+    names = list(pipe.named_steps["prepare"].get_feature_names_out())
+    if hasattr(model, "feature_importances_"):
+        values = np.asarray(model.feature_importances_, dtype="float64")
+    elif hasattr(model, "coef_"):
+        coef = np.atleast_2d(model.coef_)
+        values = np.abs(coef).mean(axis=0)
+    else:
+        return None
+    columns = sorted(numeric + categorical, key=len, reverse=True)
+
+    def source(name: str) -> str:
+        base = name.removeprefix("missingindicator_")
+        for c in columns:
+            if base == c or base.startswith(c + "_"):
+                return c
+        return base
+
+    s = pd.Series(values, index=[source(n) for n in names]).groupby(level=0).sum()
+    if s.sum() > 0:
+        s = s / s.sum()
+    return (s.rename("importance").rename_axis("feature").reset_index()
+            .sort_values("importance", ascending=False).reset_index(drop=True))
+
+
+def train(
+    df: pd.DataFrame,
+    target: str,
+    features: list[str] | None = None,
+    *,
+    task: str = "auto",
+    algorithm: str = "auto",
+    cv: int = 5,
+    test_size: float = 0.2,
+    random_state: int = 0,
+    progress: Progress | None = None,
+    search: int = 0,
+    class_weight: str | None = "auto",
+) -> TrainedModel:
+    """Train one model and evaluate it honestly.
+
+    A stratified hold-out (`test_size`) gives the metrics; `cv`-fold cross-validation on the
+    training part (at most 50,000 rows) gives their spread; permutation importance is measured on
+    the hold-out. `search` > 0 runs a randomized hyper-parameter search with that many candidates.
+    class_weight="auto" weights classes when the smallest is under 20% of rows.
+    """
+    started = time.perf_counter()
+    if not isinstance(df, pd.DataFrame):
+        raise DataError("Training needs a pandas DataFrame.")
+    if target not in df.columns:
+        raise DataError(f"The target '{target}' is not in the table.")
+    algorithm = "gradient_boosting" if algorithm == "auto" else algorithm
+    if algorithm not in ALGORITHMS:
+        raise DataError(f"algorithm must be one of {', '.join(ALGORITHMS)} or 'auto', not {algorithm!r}.")
+    if not (0 < test_size < 1):
+        raise DataError("test_size is the hold-out share: a number between 0 and 1 (e.g. 0.2).")
+    if int(cv) != cv or cv < 2:
+        raise DataError("cv must be a whole number of folds, at least 2.")
+    _report(progress, 0.02, "Checking the target and features")
+    task = detect_task(df[target]) if task == "auto" else task
+    y_all = check_target(df[target], task)
+    warnings: list[str] = []
+    dropped = len(df) - len(y_all)
+    if dropped:
+        warnings.append(f"{dropped:,} row(s) without a target value were left out.")
+    numeric, categorical = _resolve_features(df, target, features)
+    used = numeric + categorical
+    X_all = model_frame(df.loc[y_all.index], numeric, categorical)
+    y_values = y_all.to_numpy()
+
+    classes: list = []
+    positive = None
+    stratify = None
+    if task == "classification":
+        counts = y_all.value_counts()
+        classes = sorted(counts.index.tolist(), key=lambda v: (str(type(v)), v))
+        smallest = int(counts.min())
+        if smallest < 2 or smallest < cv:
+            raise DataError(f"The rarest class of '{target}' ({counts.idxmin()!r}) has only {smallest} row(s); "
+                            f"{cv}-fold cross-validation and a hold-out need at least {max(cv, 2)} per class. "
+                            "Use fewer folds (cv) or more data.")
+        positive = positive_class(classes) if len(classes) == 2 else None
+        stratify = y_values
+        share = counts.min() / counts.sum()
+        if class_weight == "auto":
+            class_weight = "balanced" if share < IMBALANCED else None
+    else:
+        class_weight = None
+        if len(y_all) < cv * 2 + 2:
+            raise DataError(f"Only {len(y_all)} rows with a target: too few for {cv}-fold cross-validation and a "
+                            "hold-out. Use fewer folds or more data.")
+    if len(y_all) * test_size < 1 or len(y_all) * (1 - test_size) < cv:
+        raise DataError(f"Only {len(y_all)} rows: too few for a {test_size:.0%} hold-out and {cv}-fold "
+                        "cross-validation. Use more data.")
+    try:
+        X_tr, X_te, y_tr, y_te = train_test_split(X_all, y_values, test_size=test_size, random_state=random_state,
+                                                  stratify=stratify)
+    except ValueError as e:
+        raise DataError(f"Could not split the data into training and hold-out parts: {e}. Use more data.") from None
+
+    leaks = leakage_warnings(df.loc[y_all.index], target, used, task, random_state) if algorithm != "baseline" else []
+
+    def make(alg: str = algorithm) -> Any:
+        return build_pipeline(task, alg, numeric, categorical, n_rows=len(X_tr), class_weight=class_weight,
+                              random_state=random_state)
+
+    pipe = make()
+    rng = np.random.default_rng(random_state)
+    cv_idx = np.arange(len(X_tr)) if len(X_tr) <= MAX_CV_ROWS else np.sort(rng.choice(len(X_tr), MAX_CV_ROWS, replace=False))
+    X_cv, y_cv = X_tr.iloc[cv_idx], y_tr[cv_idx]
+    splitter = (StratifiedKFold(cv, shuffle=True, random_state=random_state) if task == "classification"
+                else KFold(cv, shuffle=True, random_state=random_state))
+    params: dict[str, Any] = {}
+    if search and algorithm != "baseline":
+        _report(progress, 0.05, f"Searching {search} hyper-parameter settings")
+        scoring = "roc_auc" if task == "classification" and len(classes) == 2 else \
+            "neg_log_loss" if task == "classification" else "r2"
+        finder = RandomizedSearchCV(pipe, search_space(algorithm, task), n_iter=int(search), cv=3, scoring=scoring,
+                                    random_state=random_state, n_jobs=1, error_score="raise")
+        finder.fit(X_cv, y_cv)
+        params = {k.removeprefix("model__"): (v.item() if hasattr(v, "item") else v)
+                  for k, v in finder.best_params_.items()}
+        pipe.set_params(**finder.best_params_)
+
+    folds = []
+    for i, (a, b) in enumerate(splitter.split(X_cv, y_cv)):
+        _report(progress, 0.1 + 0.35 * i / cv, f"Cross-validation: fold {i + 1} of {cv}")
+        fold_pipe = clone(pipe).fit(X_cv.iloc[a], y_cv[a])
+        m, _ = _evaluate(task, y_cv[b], fold_pipe, X_cv.iloc[b], classes, positive)
+        folds.append({"fold": i + 1, **m})
+    cv_metrics = pd.DataFrame(folds)
+
+    _report(progress, 0.5, f"Fitting on {len(X_tr):,} training rows")
+    pipe.fit(X_tr, y_tr)
+    _report(progress, 0.75, f"Evaluating on {len(X_te):,} hold-out rows")
+    metrics, scores = _evaluate(task, y_te, pipe, X_te, classes, positive)
+    base_pipe = make("baseline").fit(X_tr, y_tr)
+    baseline_metrics, _ = _evaluate(task, y_te, base_pipe, X_te, classes, positive)
+
+    lift = None
+    holdout = None
+    model_curves: dict[str, pd.DataFrame] = {}
+    keep = np.arange(len(y_te)) if len(y_te) <= KEEP_HOLDOUT else np.sort(rng.choice(len(y_te), KEEP_HOLDOUT, replace=False))
+    if task == "classification" and len(classes) == 2:
+        y_bin = (y_te == positive).astype(int)
+        lift = lift_table(y_bin, scores)
+        model_curves = curves(y_bin, scores)
+        metrics["ks"] = ks_statistic(y_bin, scores)
+        holdout = pd.DataFrame({"y": y_bin[keep], "proba": scores[keep]})
+    elif task == "regression":
+        lift = lift_table(y_te, scores)
+        holdout = pd.DataFrame({"y": y_te[keep].astype("float64"), "prediction": scores[keep]})
+
+    _report(progress, 0.8, "Measuring feature importance on the hold-out")
+    imp_idx = np.arange(len(X_te)) if len(X_te) <= IMPORTANCE_ROWS else np.sort(rng.choice(len(X_te), IMPORTANCE_ROWS, replace=False))
+    X_imp = X_te.iloc[imp_idx]
+    y_imp = y_te[imp_idx]
+    scoring = ("roc_auc" if len(classes) == 2 else "neg_log_loss") if task == "classification" else "r2"
+    try:
+        if task == "classification" and len(np.unique(y_imp)) < len(classes):
+            raise ValueError("a class is missing from the importance sample")
+        perm = permutation_importance(pipe, X_imp, y_imp, n_repeats=5, random_state=random_state, scoring=scoring,
+                                      n_jobs=1)
+        importance = pd.DataFrame({"feature": used, "importance": perm.importances_mean, "std": perm.importances_std})
+    except ValueError as e:
+        warnings.append(f"Permutation importance could not be computed ({e}).")
+        importance = pd.DataFrame({"feature": used, "importance": np.nan, "std": np.nan})
+    importance = importance.sort_values(["importance", "feature"], ascending=[False, True], na_position="last")
+    importance = importance.reset_index(drop=True)
+    own = _own_importance(pipe, numeric, categorical) if algorithm != "baseline" else None
+
+    total = importance["importance"].clip(lower=0).sum()
+    if algorithm != "baseline" and total > 0 and len(used) > 1:
+        top = importance.iloc[0]
+        if top["importance"] / total > 0.6 and not any(l["feature"] == top["feature"] for l in leaks):
+            warnings.append(f"'{top['feature']}' carries {top['importance'] / total:.0%} of the model's importance. "
+                            "Check that it is known before the outcome; otherwise it leaks the answer.")
+
+    _report(progress, 0.92, "Partial dependence of the top features")
+    pdp: dict[str, pd.DataFrame] = {}
+    if algorithm != "baseline" and (task == "regression" or len(classes) == 2):
+        bg = X_tr.iloc[rng.choice(len(X_tr), min(PDP_ROWS, len(X_tr)), replace=False)]
+        for f in importance["feature"].head(3):
+            try:
+                is_cat = f in categorical
+                res = partial_dependence(pipe, bg, [f], kind="average", grid_resolution=20,
+                                         categorical_features=[f] if is_cat else None,
+                                         response_method="auto" if task == "regression" else "predict_proba")
+                values = res["grid_values"][0]
+                avg = res["average"][0]
+                if task == "classification" and classes.index(positive) == 0:
+                    avg = 1 - avg  # sklearn reports the second class; flip to the positive one
+                pdp[f] = pd.DataFrame({"value": values, "average": avg})
+            except (ValueError, TypeError):
+                continue
+
+    _report(progress, 1.0, "Done")
+    info = {"rows": int(len(y_all)), "train_rows": int(len(X_tr)), "holdout_rows": int(len(X_te)),
+            "cv_rows": int(len(cv_idx)), "cv_folds": int(cv), "test_size": float(test_size),
+            "class_weight": class_weight, "random_state": random_state, "seconds": round(time.perf_counter() - started, 2),
+            "trained_at": _dt.datetime.now().isoformat(timespec="seconds"), "versions": _versions()}
+    if task == "classification":
+        info["class_counts"] = {str(k): int(v) for k, v in y_all.value_counts().items()}
+    return TrainedModel(
+        task=task, algorithm=algorithm, target=target, features=used, metrics=metrics, cv_metrics=cv_metrics,
+        importance=importance, numeric=numeric, categorical=categorical, classes_=list(pipe.classes_) if task == "classification" else [],
+        positive=positive, baseline_metrics=baseline_metrics, model_importance=own, lift=lift, curves=model_curves,
+        pdp=pdp, holdout=holdout, warnings=warnings, leakage=leaks, params=params, info=info, pipeline=pipe,
+    )

@@ -1,0 +1,171 @@
+"""Models core: planted signal is found, metrics match plain scikit-learn, lift table, save/load, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from core.errors import DataError
+from core.models import ModelStore, lift_table, load_model, score_table, train
+from core.models.prepare import detect_task, leakage_warnings, suggest_features
+
+
+def planted(n: int = 4000, seed: int = 0, task: str = "classification") -> pd.DataFrame:
+    """Two strong numeric signals, one categorical signal, three noise columns, an id."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "customer_id": np.arange(100_000, 100_000 + n),
+        "visits": rng.poisson(5, n).astype(float),
+        "spend": rng.gamma(2.0, 50.0, n),
+        "plan": rng.choice(["basic", "plus", "pro"], n),
+        "noise_a": rng.normal(size=n), "noise_b": rng.uniform(size=n), "noise_c": rng.choice(["x", "y"], n),
+    })
+    logit = 0.6 * (df["visits"] - 5) + 0.015 * (df["spend"] - 100) + df["plan"].map({"basic": -1, "plus": 0, "pro": 1.2})
+    if task == "classification":
+        df["bought"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    else:
+        df["revenue"] = 20 + 8 * df["visits"] + 0.5 * df["spend"] + 30 * (df["plan"] == "pro") + rng.normal(0, 10, n)
+    df.loc[rng.choice(n, n // 50, replace=False), "spend"] = np.nan  # some missing values
+    return df
+
+
+def test_detect_task_and_feature_advice():
+    df = planted()
+    assert detect_task(df["bought"]) == "classification"
+    assert detect_task(df["spend"]) == "regression"
+    assert detect_task(pd.Series(["yes", "no", "yes"])) == "classification"
+    advice = suggest_features(df.assign(note=[f"free text comment number {i} about the order" for i in range(len(df))],
+                                        day=pd.Timestamp("2024-01-01") + pd.to_timedelta(df.index % 90, "D"),
+                                        const=1), "bought")
+    reasons = advice.table.set_index("column")["reason"]
+    assert reasons["customer_id"] == "an identifier" and reasons["note"] == "free text"
+    assert "date" in reasons["day"] and "same value" in reasons["const"]
+    assert set(advice.suggested) == {"visits", "spend", "plan", "noise_a", "noise_b", "noise_c"}
+
+
+def test_classifier_finds_signal_and_matches_plain_sklearn():
+    df = planted()
+    m = train(df, "bought")
+    assert m.task == "classification" and m.algorithm == "gradient_boosting" and m.positive == 1
+    imp = m.importance.set_index("feature")["importance"]
+    assert min(imp["visits"], imp["spend"], imp["plan"]) > max(imp["noise_a"], imp["noise_b"], imp["noise_c"])
+    assert list(m.importance.columns) == ["feature", "importance", "std"] and m.importance["importance"].is_monotonic_decreasing
+    assert set(m.importance["feature"]) == set(m.features)  # one row per original column
+    # the same split with a bare scikit-learn model
+    X = df[m.features].copy()
+    X["plan"] = X["plan"].astype("category")
+    X["noise_c"] = X["noise_c"].astype("category")
+    X_tr, X_te, y_tr, y_te = train_test_split(X, df["bought"], test_size=0.2, random_state=0, stratify=df["bought"])
+    plain = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype").fit(X_tr, y_tr)
+    auc = roc_auc_score(y_te, plain.predict_proba(X_te)[:, 1])
+    assert abs(m.metrics["roc_auc"] - auc) <= 0.01, (m.metrics["roc_auc"], auc)
+    for key in ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier"):
+        assert key in m.metrics
+    assert len(m.cv_metrics) == 5 and m.cv_metrics["roc_auc"].between(0.6, 1).all()
+    assert m.metrics["roc_auc"] > m.baseline_metrics["roc_auc"] == 0.5
+    proba = m.predict_proba(df)
+    assert proba.shape == (len(df), 2) and np.allclose(proba.sum(axis=1), 1)
+    assert m.confusion(0.5).to_numpy().sum() == m.info["holdout_rows"]
+
+
+@pytest.mark.parametrize("algorithm", ["baseline", "linear", "random_forest", "gradient_boosting"])
+def test_every_algorithm_trains(algorithm):
+    m = train(planted(1500, seed=1), "bought", algorithm=algorithm, cv=3)
+    assert m.algorithm == algorithm and np.isfinite(m.metrics["roc_auc"])
+    if algorithm != "baseline":
+        assert m.metrics["roc_auc"] > 0.75
+        assert m.importance.iloc[0]["feature"] in {"visits", "spend", "plan"}
+
+
+def test_regression_matches_plain_sklearn_and_lift():
+    df = planted(3000, seed=2, task="regression")
+    m = train(df, "revenue", features=["visits", "spend", "plan", "noise_a"])
+    assert m.task == "regression" and set(m.metrics) == {"r2", "mae", "rmse"}
+    X = df[["visits", "spend", "plan", "noise_a"]].assign(plan=lambda d: d["plan"].astype("category"))
+    X_tr, X_te, y_tr, y_te = train_test_split(X, df["revenue"], test_size=0.2, random_state=0)
+    plain = HistGradientBoostingRegressor(random_state=0, categorical_features="from_dtype").fit(X_tr, y_tr)
+    assert abs(m.metrics["r2"] - r2_score(y_te, plain.predict(X_te))) < 0.02
+    assert m.importance.iloc[-1]["feature"] == "noise_a"
+    assert m.lift["response_rate"].iloc[0] > m.lift["response_rate"].iloc[-1]
+
+
+def test_multiclass():
+    df = planted(2000, seed=3)
+    m = train(df, "plan", features=["visits", "spend", "noise_a"], cv=3)
+    assert m.task == "classification" and len(m.classes_) == 3
+    assert m.predict_proba(df).shape == (2000, 3) and "roc_auc" in m.metrics
+
+
+def test_lift_table_equals_independent_computation():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 1003)
+    s = np.round(rng.uniform(size=1003), 2)  # many ties
+    t = lift_table(y, s)
+    group = pd.qcut(pd.Series(-s).rank(method="first"), 10, labels=False)  # the pandas way, ties by position
+    chunks = [y[group.to_numpy() == g] for g in range(10)]
+    rate = y.mean()
+    assert t["customers"].tolist() == [len(c) for c in chunks]
+    assert t["responders"].tolist() == [int(c.sum()) for c in chunks]
+    np.testing.assert_allclose(t["response_rate"], [c.mean() for c in chunks])
+    np.testing.assert_allclose(t["lift"], [c.mean() / rate for c in chunks])
+    cum = np.cumsum([c.sum() for c in chunks])
+    np.testing.assert_allclose(t["cumulative_capture"], cum / y.sum())
+    np.testing.assert_allclose(t["cumulative_lift"], cum / np.cumsum([len(c) for c in chunks]) / rate)
+    assert t["decile"].tolist() == list(range(1, 11)) and t["cumulative_capture"].iloc[-1] == 1.0
+
+
+def test_save_load_round_trip_and_store(tmp_path):
+    df = planted(1200, seed=4)
+    m = train(df, "bought", cv=3)
+    path = m.save(tmp_path / "m.joblib")
+    again = load_model(path)
+    np.testing.assert_array_equal(again.predict_proba(df), m.predict_proba(df))
+    assert (tmp_path / "m.json").exists()
+    store = ModelStore(tmp_path / "models")
+    mid = store.save(m, table="customers")
+    store.record_run(m, "customers", 1, saved_as=mid)
+    assert store.list()["id"].tolist() == [mid]
+    assert store.runs("customers").iloc[0]["saved_as"] == mid
+    scored = score_table(store.load(mid), df, "customer_id")
+    assert list(scored.columns) == ["customer_id", "predicted_class", "score", "decile"]
+    assert scored.loc[scored["score"].idxmax(), "decile"] == 1 and scored["decile"].value_counts().max() == 120
+    store.delete(mid)
+    assert store.list().empty
+
+
+def test_leakage_warning_for_after_the_fact_feature():
+    df = planted(3000, seed=6)
+    rng = np.random.default_rng(0)
+    df["call_duration"] = df["bought"] * rng.gamma(3, 100, len(df)) + rng.gamma(1.5, 60, len(df))
+    warned = leakage_warnings(df, "bought", ["visits", "spend", "call_duration"], "classification")
+    assert [w["feature"] for w in warned] == ["call_duration"]
+    df["copy"] = df["bought"] * 2 + rng.normal(0, 0.01, len(df))
+    assert "copy" in [w["feature"] for w in leakage_warnings(df, "bought", ["visits", "copy"], "classification")]
+
+
+@pytest.mark.parametrize("make, kwargs, match", [
+    (lambda d: d.assign(bought=1), {}, "only one class"),
+    (lambda d: d.assign(bought=np.nan), {}, "missing for every row"),
+    (lambda d: d.assign(label=np.where(d["visits"] > 4, "a", "b")), {"target": "label", "task": "regression"}, "not numeric"),
+    (lambda d: d.head(12), {"cv": 10}, "rarest class"),
+    (lambda d: d[["customer_id", "bought"]], {}, "No usable features"),
+    (lambda d: d, {"features": ["nope"]}, "not in the table"),
+    (lambda d: d, {"features": ["bought"]}, "cannot also be a feature"),
+    (lambda d: d, {"algorithm": "magic"}, "algorithm must be"),
+])
+def test_training_errors(make, kwargs, match):
+    df = make(planted(600, seed=7))
+    target = kwargs.pop("target", "bought")
+    with pytest.raises(DataError, match=match):
+        train(df, target, **kwargs)
+
+
+def test_scoring_a_table_without_the_features():
+    df = planted(800, seed=8)
+    m = train(df, "bought", cv=3)
+    with pytest.raises(DataError, match="lacks 2 column"):
+        score_table(m, df.drop(columns=["visits", "plan"]))
