@@ -1,14 +1,302 @@
-"""Models: propensity, churn and spend models (coming soon)."""
+"""Models: train a classifier or regressor on demand, read honest metrics, save it, score customers."""
 
-from pages.coming_soon import render
+from __future__ import annotations
 
-render(
-    "Models",
-    "Train classifiers and regressors on demand and score customers.",
-    [
-        "Pick a table and a target (purchased, churned, spend); the task is detected.",
-        "Baseline, regularised linear, random forest and gradient boosting, with cross-validation.",
-        "Honest hold-out metrics, lift and gains tables, calibration, feature importance.",
-        "Save models, score any table and download the scored list.",
-    ],
-)
+import json
+import re
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import DataError
+from core.models import ALGORITHMS, ModelStore, TrainedModel, detect_task, score_table, suggest_features, train
+from core.models import charts
+from core.models.estimators import LABELS
+from core.models.prepare import leakage_warnings
+from core.segments.preprocess import suggest_id_column
+from pages.common import cached_frame, download_buttons, get_workspace, remember, result_store, table_picker
+
+OUTCOMES = [re.compile(p, re.IGNORECASE) for p in (r"purchased|churn|convert|respon|bought|^y$|target|label",
+                                                     r"revenue|spend|value")]
+METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
+                 "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score", "ks": "KS",
+                 "r2": "R²", "mae": "MAE", "rmse": "RMSE"}
+LOWER_BETTER = {"log_loss", "brier", "mae", "rmse"}
+
+st.title("Models")
+st.caption("Predict who will buy, churn or spend: train on demand, read honest hold-out metrics, then score customers.")
+ws = get_workspace()
+if ws is None:
+    st.stop()
+assert ws is not None
+store = ModelStore(ws.models_dir)
+db = str(ws.path)
+
+tab_train, tab_board, tab_score = st.tabs(["Train", "Leaderboard and saved models", "Score customers"])
+
+
+# ------------------------------------------------------------------ train
+@st.cache_data(show_spinner=False, max_entries=32)
+def advice_for(_df: pd.DataFrame, db: str, table: str, version: int, target: str) -> pd.DataFrame:
+    """Feature advice, once per table version and target."""
+    return suggest_features(_df, target).table
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def leaks_for(_df: pd.DataFrame, db: str, table: str, version: int, target: str, task: str,
+              features: tuple[str, ...]) -> list[dict]:
+    return leakage_warnings(_df.dropna(subset=[target]), target, list(features), task)
+
+
+def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
+    columns = [str(c) for c in df.columns]
+    guess = next((c for pattern in OUTCOMES for c in columns if pattern.search(c)), columns[-1])
+    c1, c2 = st.columns([2, 1])
+    target = c1.selectbox("Target: what to predict", columns, index=columns.index(guess), key=f"model-target-{table}")
+    try:
+        detected = detect_task(df[target])
+    except DataError as e:
+        st.error(str(e))
+        return None
+    task_choice = c2.selectbox("Task", [f"auto ({detected})", "classification", "regression"], key=f"model-task-{table}")
+    task = detected if task_choice.startswith("auto") else task_choice
+    advice = advice_for(df, db, table, version, target)
+    suggested = advice.loc[advice["use"], "column"].tolist()
+    features = st.multiselect("Features", [c for c in columns if c != target], default=suggested,
+                              key=f"model-features-{table}-{target}")
+    left_out = advice[~advice["use"]]
+    if not left_out.empty:
+        with st.expander(f"{len(left_out)} column(s) left out of the suggestion, and why"):
+            st.dataframe(left_out[["column", "kind", "reason"]], hide_index=True)
+    if features and task:
+        for leak in leaks_for(df, db, table, version, target, task, tuple(features)):
+            st.warning(leak["message"], icon=":material/warning:")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    algorithm = c1.selectbox("Algorithm", list(ALGORITHMS)[::-1], format_func=lambda a: LABELS[a], key="model-algorithm")
+    cv = c2.number_input("Cross-validation folds", 2, 10, 5, key="model-cv")
+    test_size = c3.slider("Hold-out share", 0.1, 0.4, 0.2, 0.05, key="model-test-size")
+    search = c4.number_input("Hyper-parameter search (settings tried; 0 = off)", 0, 30, 0, key="model-search")
+    weighting = c5.selectbox("Class weighting", ["auto (when a class is under 20%)", "off"], key="model-weighting",
+                             disabled=task != "classification")
+    return {"target": target, "task": task, "features": features, "algorithm": algorithm, "cv": int(cv),
+            "test_size": float(test_size), "search": int(search),
+            "class_weight": "auto" if weighting.startswith("auto") else None}
+
+
+def run_training(df: pd.DataFrame, table: str, version: int, settings: dict) -> TrainedModel | None:
+    key = ("model", db, table, version, json.dumps(settings, sort_keys=True))
+    store_ = result_store()
+    if key in store_:
+        return store_[key]
+    with st.status(f"Training {LABELS[settings['algorithm']].lower()} on `{table}` ...", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting")
+        try:
+            model = train(df, settings["target"], settings["features"], task=settings["task"],
+                          algorithm=settings["algorithm"], cv=settings["cv"], test_size=settings["test_size"],
+                          search=settings["search"], class_weight=settings["class_weight"],
+                          progress=lambda share, msg: bar.progress(share, text=msg))
+        except DataError as e:
+            status.update(label="Training stopped", state="error")
+            st.error(str(e))
+            return None
+        status.update(label=f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows",
+                      state="complete", expanded=False)
+    store.record_run(model, table, version)
+    st.session_state["model-current"] = key
+    return remember(key, model)  # type: ignore[return-value]
+
+
+def show_metrics(model: TrainedModel) -> None:
+    keys = [k for k in model.metrics if k in METRIC_LABELS][:8]
+    cols = st.columns(len(keys))
+    for col, k in zip(cols, keys):
+        base = model.baseline_metrics.get(k)
+        delta = None if base is None or k == "ks" else model.metrics[k] - base
+        col.metric(METRIC_LABELS[k], f"{model.metrics[k]:.3f}", None if delta is None else f"{delta:+.3f} vs baseline",
+                   delta_color="inverse" if k in LOWER_BETTER else "normal")
+    cv = model.cv_metrics.drop(columns="fold")
+    summary = pd.DataFrame({"hold-out": pd.Series(model.metrics), "baseline (hold-out)": pd.Series(model.baseline_metrics),
+                            "cross-validation mean": cv.mean(), "cross-validation sd": cv.std(ddof=1)}).loc[list(cv.columns)]
+    st.caption(f"Hold-out: {model.info['holdout_rows']:,} rows never seen in training. Cross-validation: "
+               f"{model.info['cv_folds']} folds on {model.info['cv_rows']:,} training rows (spread = how much the "
+               "score moves with the data).")
+    st.dataframe(summary.rename(index=METRIC_LABELS).round(4))
+
+
+def show_classification(model: TrainedModel) -> None:
+    if model.holdout is None:
+        return
+    st.subheader("Decision threshold")
+    threshold = st.slider("Flag a customer when the predicted probability is at least", 0.01, 0.99, 0.5, 0.01,
+                          key="model-threshold")
+    c1, c2 = st.columns([1, 2])
+    c1.dataframe(model.confusion(threshold))
+    at = model.metrics_at(threshold)
+    c2.dataframe(pd.DataFrame({k: [at[k]] for k in ("accuracy", "precision", "recall", "f1")}).rename(columns=METRIC_LABELS).round(3),
+                 hide_index=True)
+    flagged = (model.holdout["proba"] >= threshold).mean()
+    c2.caption(f"At {threshold:.2f}, {flagged:.1%} of hold-out customers are flagged.")
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(charts.roc_figure(model.curves["roc"], model.metrics["roc_auc"]), key="model-roc")
+    c2.plotly_chart(charts.pr_figure(model.curves["pr"], float(model.holdout["y"].mean()), model.metrics["pr_auc"]),
+                    key="model-pr")
+    c3.plotly_chart(charts.calibration_figure(model.curves["calibration"]), key="model-calibration")
+
+
+def show_lift(model: TrainedModel) -> None:
+    if model.lift is None:
+        return
+    st.subheader("Targeting: lift and gains on the hold-out")
+    lift = model.lift
+    top = lift.iloc[0]
+    label = "response rate" if model.task == "classification" else f"mean {model.target}"
+    st.markdown(f"Targeting the top 10% by score reaches **{top['cumulative_capture']:.0%}** of "
+                f"{'responders' if model.task == 'classification' else 'the total ' + model.target} "
+                f"(**{top['lift']:.1f}x** the average {label}); the top 30% reaches "
+                f"**{lift.iloc[min(2, len(lift) - 1)]['cumulative_capture']:.0%}**.")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.gains_figure(lift), key="model-gains")
+    c2.plotly_chart(charts.lift_figure(lift, label), key="model-lift")
+    st.dataframe(lift, hide_index=True, column_config={
+        "response_rate": st.column_config.NumberColumn(label, format="%.4f"),
+        "cumulative_capture": st.column_config.NumberColumn("cumulative capture", format="percent"),
+        "lift": st.column_config.NumberColumn("lift", format="%.2fx"),
+        "cumulative_lift": st.column_config.NumberColumn("cumulative lift", format="%.2fx")})
+    download_buttons(lambda: lift, f"lift_{model.target}", "model-lift-dl")
+
+
+def show_importance(model: TrainedModel) -> None:
+    st.subheader("What drives the prediction")
+    metric = "ROC AUC" if "roc_auc" in model.metrics else "R²" if model.task == "regression" else "log loss"
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(charts.importance_figure(model.importance, metric), key="model-importance")
+    with c2:
+        st.caption("Permutation importance: how much the hold-out score drops when a column is shuffled "
+                   f"(mean and spread over 5 shuffles, on up to 5,000 hold-out rows).")
+        table = model.importance.copy()
+        if model.model_importance is not None:
+            own = model.model_importance.set_index("feature")["importance"]
+            table["model's own importance"] = table["feature"].map(own)
+        st.dataframe(table, hide_index=True)
+    if model.pdp:
+        y_label = f"predicted probability of {model.positive}" if model.task == "classification" else f"predicted {model.target}"
+        cols = st.columns(len(model.pdp))
+        for col, (feature, frame) in zip(cols, model.pdp.items()):
+            col.plotly_chart(charts.pdp_figure(frame, feature, y_label), key=f"model-pdp-{feature}")
+
+
+with tab_train:
+    table = table_picker(ws, "Training table", key="model-table")
+    if table is not None:
+        info = ws.info(table)
+        df = cached_frame(db, table, info.version)
+        settings = settings_form(df, table, info.version) if not df.empty else None
+        if df.empty:
+            st.warning(f"`{table}` has no rows.")
+        if settings is not None:
+            if st.button("Train model", type="primary", key="model-train", icon=":material/model_training:"):
+                st.session_state["model-settings"] = {"table": table, "version": info.version, **settings}
+            ran = st.session_state.get("model-settings")
+            if ran and ran["table"] == table and ran["version"] == info.version:
+                ran_settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
+                if ran_settings != settings:
+                    st.caption("Settings changed since this model was trained: click **Train model** to train a new one.")
+                model = run_training(df, table, info.version, ran_settings)
+                if model is not None:
+                    for w in model.warnings:
+                        st.warning(w)
+                    st.markdown(f"**{LABELS[model.algorithm]}** predicting **{model.target}** ({model.task}"
+                                + (f", positive class {model.positive!r}" if model.positive is not None else "")
+                                + (", classes weighted" if model.info.get("class_weight") else "") + ")"
+                                + (f"; tuned: {model.params}" if model.params else ""))
+                    show_metrics(model)
+                    if model.task == "classification" and len(model.classes_) == 2:
+                        show_classification(model)
+                    elif model.task == "regression" and model.holdout is not None:
+                        c1, c2 = st.columns(2)
+                        c1.plotly_chart(charts.predicted_vs_actual(model.holdout, model.target), key="model-pva")
+                        c2.plotly_chart(charts.residual_figure(model.holdout, model.target), key="model-residuals")
+                    show_lift(model)
+                    show_importance(model)
+                    st.subheader("Save this model")
+                    c1, c2 = st.columns([3, 1])
+                    name = c1.text_input("Model name", value=f"{table} {model.target} {model.algorithm}", key="model-name")
+                    if c2.button("Save model", key="model-save", icon=":material/save:"):
+                        model_id = store.save(model, name, table=table)
+                        store.mark_saved(model.info["trained_at"], model_id)
+                        st.success(f"Saved as `{model_id}`. Use it on **Score customers**.")
+
+
+# ------------------------------------------------------------------ leaderboard and saved models
+with tab_board:
+    tables = ws.tables()
+    board_table = st.selectbox("Runs on table", ["(all tables)"] + tables, key="board-table")
+    runs = store.runs(None if board_table == "(all tables)" else board_table)
+    if runs.empty:
+        st.info("No training runs yet: train a model on the first tab.")
+    else:
+        st.dataframe(runs, hide_index=True)
+        download_buttons(lambda: runs, "model_runs", "board-dl")
+    st.subheader("Saved models")
+    saved = store.list()
+    if saved.empty:
+        st.caption("No saved models yet.")
+    else:
+        st.dataframe(saved, hide_index=True)
+        c1, c2, c3 = st.columns([3, 1, 1])
+        victim = c1.selectbox("Model", saved["id"], key="board-delete-id")
+        sure = c2.checkbox("Yes, delete it", key="board-delete-sure")
+        if c3.button("Delete model", key="board-delete", disabled=not sure):
+            store.delete(victim)
+            st.rerun()
+
+
+# ------------------------------------------------------------------ scoring
+with tab_score:
+    saved = store.list()
+    if saved.empty:
+        st.info("Save a trained model first (Train tab); then apply it to any table with the same columns.")
+    else:
+        labels = {r.id: f"{r.name} · {r.target} · {r.algorithm} · {r.metric} {r.value:.3f}" for r in saved.itertuples()}
+        model_id = st.selectbox("Model", list(labels), format_func=labels.get, key="score-model")
+        score_table_name = table_picker(ws, "Table to score", key="score-table")
+        if score_table_name is not None:
+            sinfo = ws.info(score_table_name)
+            sdf = cached_frame(db, score_table_name, sinfo.version)
+            columns = [str(c) for c in sdf.columns]
+            id_guess = suggest_id_column(sdf)
+            c1, c2 = st.columns(2)
+            id_col = c1.selectbox("Customer id column", ["(none)"] + columns, key=f"score-id-{score_table_name}",
+                                  index=(columns.index(id_guess) + 1) if id_guess in columns else 0)
+            seg_tables = [t for t in ws.tables() if t.endswith("_segments")]
+            seg_table = c2.selectbox("Add segments from", ["(none)"] + seg_tables, key="score-segments",
+                                     index=1 if seg_tables else 0)
+            if st.button("Score", type="primary", key="score-run"):
+                try:
+                    model = store.load(model_id)
+                    segs = ws.read(seg_table) if seg_table != "(none)" else None
+                    with st.spinner("Scoring ..."):
+                        scored = score_table(model, sdf, None if id_col == "(none)" else id_col, segs)
+                    st.session_state["score-result"] = (model_id, score_table_name, sinfo.version)
+                    remember(("score", model_id, score_table_name, sinfo.version), scored)
+                    for w in model.warnings:
+                        st.warning(w)
+                except DataError as e:
+                    st.error(str(e))
+            current = st.session_state.get("score-result")
+            scored = result_store().get(("score",) + tuple(current)) if current else None
+            if scored is not None and current[1] == score_table_name:
+                st.success(f"Scored {len(scored):,} rows.")
+                by_decile = scored.groupby("decile")["score"].agg(["count", "min", "mean", "max"]).reset_index()
+                c1, c2 = st.columns([1, 2])
+                c1.dataframe(by_decile, hide_index=True)
+                c2.dataframe(scored.head(200), hide_index=True)
+                c1, c2 = st.columns([3, 1])
+                out_name = c1.text_input("Save as table", value=f"{score_table_name}_scores", key="score-save-name")
+                if c2.button("Save scores", key="score-save"):
+                    try:
+                        saved_name = ws.save_frame(scored, out_name, mode="replace", source=f"scores of {current[0]}")
+                        st.success(f"Saved `{saved_name}`.")
+                    except DataError as e:
+                        st.error(str(e))
+                download_buttons(lambda: scored, f"{score_table_name}_scores", "score-dl")

@@ -174,3 +174,49 @@ def test_segments_page_bad_settings_show_clear_error(app_env):
     at.button(key="seg-run").click().run()
     assert not at.exception
     assert "No usable numeric features" in at.error[0].value
+
+
+def test_models_page_train_save_score(app_env):
+    at = _with_demo()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    assert at.selectbox(key="model-target-customers").value == "churned"
+    feats = at.multiselect(key="model-features-customers-churned").value
+    assert "customer_id" not in feats and "signup_date" not in feats
+    at.button(key="model-train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    labels = [m.label for m in at.metric]
+    assert labels[:2] == ["ROC AUC", "PR AUC"] and float(at.metric[0].value) > 0.7
+    # a chart option (the threshold) does not retrain: the stored model object stays the same
+    from pages.common import result_store
+    before = {k: id(v) for k, v in result_store().items() if k[0] == "model"}
+    at.slider(key="model-threshold").set_value(0.3).run()
+    assert {k: id(v) for k, v in result_store().items() if k[0] == "model"} == before
+    specs = _plotly_specs(at)
+    assert all(s["layout"].get("xaxis", {}).get("title", {}).get("text") for s in specs)
+    at.button(key="model-save").click().run()
+    assert "Saved as" in at.success[-1].value
+    at.selectbox(key="score-table").select("customers").run()
+    at.button(key="score-run").click().run()
+    assert not at.exception and not at.error
+    at.button(key="score-save").click().run()
+    scores = Workspace(app_env).read("customers_scores")
+    assert {"customer_id", "score", "decile"} <= set(scores.columns) and len(scores) == 5000
+    runs = at.dataframe  # leaderboard lists the run
+    assert any("algorithm" in getattr(d.value, "columns", []) for d in runs)
+
+
+def test_models_page_regression_and_errors(app_env):
+    at = _with_demo()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    at.selectbox(key="model-target-customers").select("total_spend").run()
+    at.selectbox(key="model-algorithm").select("linear").run()
+    at.button(key="model-train").click().run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric][:3] == ["R²", "MAE", "RMSE"]
+    at.multiselect(key="model-features-customers-total_spend").set_value([]).run()
+    at.button(key="model-train").click().run()
+    assert not at.exception
+    assert "No usable features" in at.error[0].value
