@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/segments.py
+	$(PY) bench/models.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

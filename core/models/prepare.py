@@ -18,6 +18,7 @@ MAX_CLASSES = 50
 LEAK_AUC = 0.95  # one feature alone ranks customers almost perfectly
 LEAK_R2 = 0.90
 LEAK_SAMPLE = 20_000
+ADVICE_SAMPLE = 100_000
 _AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_after$|^after_|^post_|refund|cancell?ed",
                              re.IGNORECASE)
 _POSITIVE = ("1", "true", "yes", "y", "churned", "churn", "converted", "purchased", "positive", "bought", "won")
@@ -90,6 +91,8 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> Fe
     """Suggest features: ids, free text, dates, constant and near-unique columns are left out, with the reason."""
     rows = []
     numeric, categorical = [], []
+    if len(df) > ADVICE_SAMPLE:  # distinct counts on millions of strings are slow; a large sample tells the same
+        df = df.sample(ADVICE_SAMPLE, random_state=0)
     n = len(df)
     for c in df.columns:
         if c == target:

@@ -27,7 +27,7 @@ from core.models.prepare import (check_target, detect_task, leakage_warnings, po
 
 Progress = Callable[[float, str], None]
 MAX_CV_ROWS = 50_000  # cross-validation and the hyper-parameter search use at most this many training rows
-IMPORTANCE_ROWS = 5_000  # permutation importance is computed on a hold-out sample of this size
+IMPORTANCE_ROWS = 3_000  # permutation importance is computed on a hold-out sample of this size
 PDP_ROWS = 400
 KEEP_HOLDOUT = 200_000  # hold-out outcomes and scores kept for threshold, curves and lift views
 IMBALANCED = 0.2  # minority class share below which classes are weighted (class_weight="auto")
@@ -50,7 +50,8 @@ def model_frame(df: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
         out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
     for c in categorical:
         s = df[c]
-        out[c] = s.astype("string").astype("object").where(s.notna(), np.nan)
+        # pandas' string dtype (Arrow-backed) keeps splits and copies of millions of labels cheap
+        out[c] = s.astype("str")
     return out
 
 
@@ -271,7 +272,8 @@ def train(
         warnings.append(f"{dropped:,} row(s) without a target value were left out.")
     numeric, categorical = _resolve_features(df, target, features)
     used = numeric + categorical
-    X_all = model_frame(df.loc[y_all.index], numeric, categorical)
+    labelled = df if dropped == 0 else df.loc[y_all.index]
+    X_all = model_frame(labelled, numeric, categorical)
     y_values = y_all.to_numpy()
 
     classes: list = []
@@ -304,7 +306,7 @@ def train(
     except ValueError as e:
         raise DataError(f"Could not split the data into training and hold-out parts: {e}. Use more data.") from None
 
-    leaks = leakage_warnings(df.loc[y_all.index], target, used, task, random_state) if algorithm != "baseline" else []
+    leaks = leakage_warnings(labelled, target, used, task, random_state) if algorithm != "baseline" else []
 
     def make(alg: str = algorithm) -> Any:
         return build_pipeline(task, alg, numeric, categorical, n_rows=len(X_tr), class_weight=class_weight,
