@@ -121,6 +121,10 @@ def show_metrics(model: TrainedModel) -> None:
                f"{model.info['cv_folds']} folds on {model.info['cv_rows']:,} training rows (spread = how much the "
                "score moves with the data).")
     st.dataframe(summary.rename(index=METRIC_LABELS).round(4))
+    if model.info.get("class_weight"):
+        st.caption("Classes were weighted because one is rare: the model ranks customers well (AUC, lift), but its "
+                   "probabilities run high for the rare class, so log loss, Brier score and calibration look worse. "
+                   "Set class weighting to off for probabilities you can read as rates.")
 
 
 def show_classification(model: TrainedModel) -> None:
