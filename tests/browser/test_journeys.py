@@ -144,3 +144,40 @@ def test_segments_from_transactions_and_export(browser, app_url):
     assert len(lines) == 5001  # every customer, all segments selected by default
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose an option in the Streamlit selectbox whose label contains `label`."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    _idle(page)
+
+
+def test_train_score_and_download(browser, app_url):
+    page = browser.new_page(accept_downloads=True)
+    page.goto(app_url)
+    _idle(page)
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    page.goto(app_url + "/models")
+    _idle(page)
+    _pick(page, "Training table", "customers")
+    page.get_by_role("button", name="Train model").click()
+    page.get_by_text("Save this model").wait_for(timeout=180_000)
+    _idle(page)
+    page.get_by_role("button", name="Save model").click()
+    page.get_by_text("Saved as").wait_for(timeout=60_000)
+    _idle(page)
+    page.get_by_role("tab", name="Score customers").click()
+    _idle(page)
+    _pick(page, "Table to score", "customers")
+    page.get_by_role("button", name="Score", exact=True).click()
+    page.get_by_text("Scored 5,000 rows").wait_for(timeout=120_000)
+    _idle(page)
+    with page.expect_download(timeout=60_000) as d:
+        page.get_by_role("button", name="Download CSV").locator("visible=true").last.click()
+    lines = Path(d.value.path()).read_text().splitlines()
+    assert lines[0].split(",")[:4] == ["customer_id", "predicted_class", "score", "decile"]
+    assert len(lines) == 5001
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
