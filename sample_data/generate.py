@@ -117,7 +117,11 @@ def transactions(cust: pd.DataFrame, seed: int = 43, max_rows: int | None = None
 
 
 def email_campaign(n: int, seed: int = 44) -> pd.DataFrame:
-    """A randomised e-mail test, one row per user; variant_b lifts conversion by 20% (relative)."""
+    """A randomised e-mail test, one row per user; variant_b lifts conversion by 25% (relative).
+
+    revenue is each user's total spend in the test window: campaign orders plus ordinary spend that
+    tracks the user's pre-period revenue, so CUPED on pre_revenue has real variance to remove.
+    """
     rng = np.random.default_rng(seed)
     variant = rng.choice(["control", "variant_a", "variant_b"], n)
     start = np.datetime64("2026-05-04")
@@ -126,10 +130,11 @@ def email_campaign(n: int, seed: int = 44) -> pd.DataFrame:
     base_rate = np.select([segment == "new", segment == "active"], [0.05, 0.09], 0.03)
     pre_revenue = np.where(rng.random(n) < 0.6, rng.gamma(2.0, 30.0, n), 0.0).round(2)
     propensity = base_rate * (1 + 0.004 * np.minimum(pre_revenue, 150))
-    lift = np.where(variant == "variant_b", 1.20, 1.0)
+    lift = np.where(variant == "variant_b", 1.25, 1.0)
     converted = (rng.random(n) < propensity * lift).astype(int)
     orders = converted * (1 + rng.poisson(0.3, n))
-    revenue = np.where(converted == 1, rng.gamma(3.0, 20.0, n) * orders + 0.1 * pre_revenue, 0.0).round(2)
+    ordinary = 0.5 * pre_revenue * rng.gamma(4.0, 0.25, n)  # habitual spend, mean half the pre-period
+    revenue = (np.where(converted == 1, rng.gamma(3.0, 20.0, n) * orders, 0.0) + ordinary).round(2)
     return pd.DataFrame({
         "user_id": np.arange(1, n + 1),
         "variant": variant,
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     if "transactions" in want:
         _write(transactions(cust, args.seed + 1, args.transactions), args.out / "transactions.csv")
     if "email_campaign" in want:
-        _write(email_campaign(args.campaign_users, args.seed + 2), args.out / "email_campaign.csv")
+        _write(email_campaign(args.campaign_users, args.seed + 6), args.out / "email_campaign.csv")
     if "campaign_daily" in want:
         _write(campaign_daily(args.days, args.seed + 3), args.out / "campaign_daily.csv")
     for name in sorted(want):
