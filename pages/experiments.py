@@ -1,14 +1,331 @@
-"""Experiments: A/B and campaign tests (coming soon)."""
+"""Experiments: A/B and campaign tests with correct statistics, plain-language verdicts and planning."""
 
-from pages.coming_soon import render
+from __future__ import annotations
 
-render(
-    "Experiments",
-    "Analyse A/B tests and campaigns with correct significance statistics.",
-    [
-        "Lift with confidence intervals, p-values and multiple-testing correction for every variant and metric.",
-        "Sample ratio mismatch check, CUPED variance reduction, winsorising and sequential testing.",
-        "Bayesian chance to beat control, plain-language verdicts, and sample-size planning.",
-        "Charts over time and by segment, downloadable results and an HTML report.",
-    ],
-)
+import json
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.errors import DataError
+from core.experiments import (ExperimentResult, analyze, analyze_summary, breakdown, choose_control, combine,
+                              detectable_effect, duration_days, sample_size, timeline)
+from core.experiments import charts
+from core.experiments.data import read_summary_csv, variant_counts
+from core.workspace import Workspace
+from pages.common import cached_profile, get_workspace, remember, result_store
+
+CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
+               "None": "none"}
+VARIANT_NAMES = re.compile(r"variant|arm|group|treatment|bucket|cell|test_group|experiment|segment", re.IGNORECASE)
+METRIC_NAMES = re.compile(r"convert|conversion|revenue|spend|visit|order|click|open|purchase", re.IGNORECASE)
+CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data (flat prior), that the variant's true "
+               "effect is better than control's. It is not 1 − p: a p-value is how surprising the data would be if there "
+               "were no difference. **Expected loss** is how much lift you give up on average if you ship the variant and "
+               "it is in fact worse.")
+
+st.title("Experiments")
+st.caption("Read A/B and campaign tests correctly: lifts with intervals, corrected p-values, sample split checks, "
+           "CUPED, safe peeking, and a verdict in plain words.")
+ws = get_workspace()
+if ws is None:
+    st.stop()
+assert ws is not None
+db = str(ws.path)
+
+source = st.radio("Data", ["Per-user table from the workspace", "Totals per variant (typed in or uploaded)"],
+                  horizontal=True, key="exp-source")
+tab_results, tab_time, tab_segments, tab_plan = st.tabs(["Results", "Over time", "By segment", "Planning"])
+
+
+def guess(columns: list[str], pattern: re.Pattern[str], fallback: str | None = None) -> str | None:
+    return next((c for c in columns if pattern.search(c)), fallback)
+
+
+def options_form(variants: list[str], key: str) -> dict:
+    """Shared options: control, alpha, correction, sequential, expected split."""
+    with st.expander("Test options: control, confidence, correction, safe peeking, expected split"):
+        c1, c2, c3 = st.columns(3)
+        control = c1.selectbox("Control", variants, index=variants.index(choose_control(variants)), key=f"{key}-control")
+        confidence = c2.select_slider("Confidence level", [0.8, 0.9, 0.95, 0.99], value=0.95, key=f"{key}-confidence",
+                                      format_func=lambda v: f"{v:.0%}")
+        correction = c3.selectbox("Multiple-comparison correction", list(CORRECTIONS), key=f"{key}-correction")
+        c4, c5 = st.columns(2)
+        sequential = c4.toggle("Sequential mode: safe to look at results every day", key=f"{key}-sequential")
+        tuning = c5.number_input("Expected total users at the end of the test (sequential tuning)", 100, 10**9, 5000,
+                                 step=1000, key=f"{key}-tuning", disabled=not sequential)
+        st.caption("Expected split (for the sample ratio mismatch check): equal by default.")
+        split = st.data_editor(pd.DataFrame({"variant": variants, "weight": [1.0] * len(variants)}), hide_index=True,
+                               disabled=["variant"], key=f"{key}-split-{len(variants)}")
+    return {"control": control, "alpha": round(1 - confidence, 4), "correction": CORRECTIONS[correction],
+            "sequential_tuning": float(tuning) if sequential else None,
+            "weights": [float(w) for w in split["weight"].fillna(0)]}
+
+
+def show_result(res: ExperimentResult, title: str, figures_extra: list | None = None) -> None:
+    """SRM check, summary, forest plot, table, Bayesian view and downloads."""
+    counts = res.counts
+    if not res.srm_ok:
+        st.error(f"**Sample ratio mismatch (p = {res.srm_p_value:.2g}).** The users per variant "
+                 f"({', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}) do not match the planned split. "
+                 "That almost always means broken assignment or tracking (a variant that crashes, bots, a redirect "
+                 "that loses users), so the lifts below are not trustworthy until the cause is found.",
+                 icon=":material/report:")
+    else:
+        st.success(f"Sample split looks healthy (sample ratio mismatch check p = {res.srm_p_value:.3f}; "
+                   f"{', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}).", icon=":material/check_circle:")
+    st.markdown("**Summary**")
+    st.info(res.summary_text)
+    with st.expander("Copy the summary"):
+        st.code(res.summary_text, language=None, wrap_lines=True)
+    for w in res.warnings:
+        st.warning(w)
+    for metric, reduction in res.cuped.items():
+        st.caption(f"CUPED on '{metric}': variance reduced by {reduction:.0%} (narrower intervals, same expected lift).")
+    if res.sequential:
+        st.caption("Sequential mode: intervals are confidence sequences, valid at every look; they are wider than "
+                   "fixed-horizon intervals early on.")
+    fig = charts.forest_figure(res.table, res.alpha)
+    st.plotly_chart(fig, key=f"{title}-forest")
+    shown = res.table.copy()
+    shown.insert(3, "verdict", ["significant" if s else "not significant" for s in shown["significant"]])
+    st.dataframe(shown.drop(columns=["significant"]), hide_index=True, column_config={
+        "mean": st.column_config.NumberColumn("variant value", format="%.4f"),
+        "control_mean": st.column_config.NumberColumn("control value", format="%.4f"),
+        "rel_lift": st.column_config.NumberColumn("lift", format="percent"),
+        "rel_ci_low": st.column_config.NumberColumn("lift CI low", format="percent"),
+        "rel_ci_high": st.column_config.NumberColumn("lift CI high", format="percent"),
+        "chance_to_beat": st.column_config.NumberColumn("chance to beat control", format="percent"),
+        "p_value": st.column_config.NumberColumn("p-value", format="%.4f"),
+        "p_adjusted": st.column_config.NumberColumn(f"adjusted p ({res.correction})", format="%.4f")})
+    disagree = res.table[(res.table["significant"]) & (res.table["rel_ci_low"] < 0) & (res.table["rel_ci_high"] > 0)]
+    if not disagree.empty:
+        st.caption("For " + ", ".join(disagree["variant"]) + " the relative interval includes 0 although the test is "
+                   "significant (small samples with large lifts): trust the direction, not the size.")
+    st.caption(CHANCE_NOTE)
+    c1, c2 = st.columns(2)
+    c1.download_button("Download results (CSV)", data=lambda: charts.results_frame(res.table).to_csv(index=False).encode(),
+                       file_name=f"{title}_results.csv", mime="text/csv", key=f"{title}-csv", on_click="ignore",
+                       icon=":material/download:", width="stretch")
+    c2.download_button("Download report (HTML)", key=f"{title}-html", on_click="ignore", icon=":material/description:",
+                       data=lambda: charts.html_report(f"Experiment read-out: {title}", res.summary_text, res.table,
+                                                       [fig] + (figures_extra or []),
+                                                       [f"Control: {res.control}. Correction: {res.correction}. "
+                                                        f"Sample ratio mismatch p = {res.srm_p_value:.4f}."]),
+                       file_name=f"{title}_report.html", mime="text/html", width="stretch")
+
+
+# ------------------------------------------------------------------ per-user table
+def per_user(ws: Workspace) -> None:
+    tables = ws.tables()
+    with tab_results:
+        if not tables:
+            st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `email_campaign`).")
+            return
+        default = tables.index("email_campaign") if "email_campaign" in tables else 0
+        table = st.selectbox("Per-user table (one row per user)", tables, index=default, key="exp-table")
+        info = ws.info(table)
+        profile = cached_profile(db, table, info.version)
+        types = dict(zip(profile["column"], profile["type"]))
+        distinct = dict(zip(profile["column"], profile["distinct"]))
+        columns = list(types)
+        numeric = [c for c in columns if any(k in types[c].upper() for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "BOOL"))]
+        dates = [c for c in columns if "DATE" in types[c].upper() or "TIMESTAMP" in types[c].upper()]
+        small = [c for c in columns if 2 <= (distinct.get(c) or 0) <= 30 and c not in numeric]
+        c1, c2 = st.columns(2)
+        v_options = [c for c in columns if 2 <= (distinct.get(c) or 0) <= 20] or columns
+        variant = c1.selectbox("Variant column", v_options, key=f"exp-variant-{table}",
+                               index=v_options.index(guess(v_options, VARIANT_NAMES, v_options[0])))
+        metric_defaults = [c for c in numeric if METRIC_NAMES.search(c) and not c.startswith("pre")][:3]
+        metrics = c2.multiselect("Metrics", numeric, default=metric_defaults, key=f"exp-metrics-{table}")
+        c3, c4, c5 = st.columns(3)
+        mtype = c3.selectbox("Metric type", ["auto", "binary", "continuous"], key="exp-mtype",
+                             help="auto: 0/1 columns are conversions (binary), anything else continuous.")
+        cov_options = ["(none)"] + numeric
+        cov_guess = next((c for c in numeric if c.lower().startswith("pre")), "(none)")
+        covariate = c4.selectbox("Pre-period covariate (CUPED)", cov_options, index=cov_options.index(cov_guess),
+                                 key=f"exp-cov-{table}")
+        winsor = c5.select_slider("Winsorise continuous metrics at", ["off", 0.95, 0.99, 0.995, 0.999], value="off",
+                                  key="exp-winsor", format_func=lambda v: v if v == "off" else f"{v:.1%} percentile")
+        with st.expander("Ratio metric (e.g. revenue per order = sum of revenue / sum of orders)"):
+            r1, r2 = st.columns(2)
+            numerator = r1.selectbox("Numerator", ["(none)"] + numeric, key=f"exp-num-{table}")
+            denominator = r2.selectbox("Denominator", ["(none)"] + numeric, key=f"exp-den-{table}")
+        try:
+            variants = [str(v) for v in variant_counts(ws.table(table), variant).index]
+        except DataError as e:
+            st.error(str(e))
+            return
+        if len(variants) < 2:
+            st.error(f"'{variant}' has only one value; pick the column that holds control and variants.")
+            return
+        opts = options_form(variants, "exp")
+        settings = {"table": table, "version": info.version, "variant": variant, "metrics": metrics, "mtype": mtype,
+                    "covariate": None if covariate == "(none)" else covariate,
+                    "winsorize": None if winsor == "off" else float(winsor),
+                    "numerator": None if numerator == "(none)" else numerator,
+                    "denominator": None if denominator == "(none)" else denominator, **opts}
+        if not metrics and not (settings["numerator"] and settings["denominator"]):
+            st.info("Pick at least one metric.")
+            return
+        key = ("experiment", db, json.dumps(settings, sort_keys=True, default=str))
+        res = result_store().get(key)
+        if res is None:
+            try:
+                with st.spinner("Aggregating per variant in the database ..."):
+                    parts = []
+                    common = dict(control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
+                                  sequential_tuning=opts["sequential_tuning"], weights=opts["weights"])
+                    if metrics:
+                        parts.append(analyze(ws.table(table), variant, metrics, metric_type=mtype,
+                                             covariate=settings["covariate"], winsorize=settings["winsorize"], **common))
+                    if settings["numerator"] and settings["denominator"]:
+                        parts.append(analyze(ws.table(table), variant, settings["numerator"], metric_type="ratio",
+                                             denominator=settings["denominator"], **common))
+                    res = parts[0] if len(parts) == 1 else combine(parts, alpha=opts["alpha"], correction=opts["correction"])
+                remember(key, res)
+            except DataError as e:
+                st.error(str(e))
+                return
+        show_result(res, table)
+    with tab_time:
+        if not dates:
+            st.info(f"`{table}` has no date column: add the exposure date per user to see results over time.")
+        else:
+            c1, c2 = st.columns(2)
+            date = c1.selectbox("Exposure date", dates, key=f"exp-date-{table}")
+            metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-time-metric-{table}")
+            try:
+                tl = timeline(ws.table(table), variant, metric, date, control=opts["control"], alpha=opts["alpha"],
+                              sequential_tuning=opts["sequential_tuning"],
+                              metric_type=mtype if mtype != "auto" else "auto")
+                per_arm, lift = charts.timeline_figures(tl, metric, opts["control"])
+                st.plotly_chart(per_arm, key="exp-time-arms")
+                st.plotly_chart(lift, key="exp-time-lift")
+                st.caption("Early days swing: a lift that shrinks over time often is a novelty effect. Without "
+                           "sequential mode, stopping the first day the interval clears 0 inflates false positives.")
+                with st.expander("Numbers behind the charts"):
+                    st.dataframe(tl, hide_index=True)
+            except DataError as e:
+                st.error(str(e))
+    with tab_segments:
+        if not small:
+            st.info("No attribute with 2 to 30 levels (such as device, channel or segment) to break results down by.")
+        else:
+            c1, c2 = st.columns(2)
+            by = c1.selectbox("Break down by", [c for c in small if c != variant] or small, key=f"exp-by-{table}")
+            metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-by-metric-{table}")
+            try:
+                bd = breakdown(ws.table(table), variant, metric, by, control=opts["control"], alpha=opts["alpha"])
+                st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
+                           f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
+                           "significant by chance. Treat differences between segments as ideas to test, not results.",
+                           icon=":material/warning:")
+                st.plotly_chart(charts.breakdown_figure(bd, by), key="exp-breakdown")
+                st.dataframe(bd, hide_index=True, column_config={
+                    "rel_lift": st.column_config.NumberColumn("lift", format="percent"),
+                    "rel_ci_low": st.column_config.NumberColumn("CI low", format="percent"),
+                    "rel_ci_high": st.column_config.NumberColumn("CI high", format="percent")})
+            except DataError as e:
+                st.error(str(e))
+
+
+# ------------------------------------------------------------------ summary input
+def summary_input(ws: Workspace) -> None:
+    with tab_results:
+        kind = st.radio("Metric", ["Conversions (users and conversions)", "Mean and standard deviation per user"],
+                        horizontal=True, key="exp-sum-kind")
+        up = st.file_uploader("Upload a summary CSV (optional)", type=["csv"], key="exp-sum-upload",
+                              help="Columns: variant, n, and conversions, or mean and std, or sum and sum_sq.")
+        if up is not None:
+            try:
+                path = ws.spill_upload(up)
+                try:
+                    base = read_summary_csv(str(path))
+                finally:
+                    path.unlink(missing_ok=True)
+            except DataError as e:
+                st.error(str(e))
+                return
+        elif kind.startswith("Conversions"):
+            base = pd.DataFrame({"variant": ["control", "variant_b"], "n": [10000, 10000], "conversions": [500, 560]})
+        else:
+            base = pd.DataFrame({"variant": ["control", "variant_b"], "n": [5000, 5000], "mean": [24.0, 25.1],
+                                 "std": [30.0, 31.0]})
+        summary = st.data_editor(base, num_rows="dynamic", hide_index=True, key=f"exp-sum-{kind[:4]}-{up.file_id if up else ''}")
+        summary = summary.dropna(subset=["variant"])
+        variants = sorted(summary["variant"].astype(str))
+        if len(variants) < 2:
+            st.info("Enter a control and at least one variant.")
+            return
+        metric = st.text_input("Metric name (for the summary text)", "conversion" if "conversions" in summary else "revenue per user",
+                               key=f"exp-sum-metric-{kind[:4]}")
+        opts = options_form(variants, "exp-sum")
+        try:
+            res = analyze_summary(summary, control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
+                                  sequential_tuning=opts["sequential_tuning"], metric=metric, weights=opts["weights"])
+        except DataError as e:
+            st.error(str(e))
+            return
+        show_result(res, "summary")
+    with tab_time:
+        st.info("Results over time need a per-user table with an exposure date.")
+    with tab_segments:
+        st.info("Breakdowns need a per-user table with attributes such as device or segment.")
+
+
+if source.startswith("Per-user"):
+    per_user(ws)
+else:
+    summary_input(ws)
+
+
+# ------------------------------------------------------------------ planning
+with tab_plan:
+    st.subheader("How many users do I need?")
+    c1, c2, c3 = st.columns(3)
+    kind = c1.radio("Metric", ["Conversion rate", "Average per user (e.g. revenue)"], key="plan-kind")
+    if kind == "Conversion rate":
+        baseline = c2.number_input("Baseline conversion rate (%)", 0.01, 99.0, 5.0, 0.5, key="plan-base") / 100
+        std = None
+    else:
+        baseline = c2.number_input("Baseline mean per user", 0.0001, 1e9, 25.0, key="plan-mean")
+        std = c2.number_input("Standard deviation per user", 0.0001, 1e9, 40.0, key="plan-std")
+    relative = c3.radio("Effect as", ["relative (%)", "absolute"], horizontal=True, key="plan-rel") == "relative (%)"
+    unit = " (%)" if relative else (" (percentage points)" if std is None else " (per user)")
+    mde = c3.number_input("Minimum detectable effect" + unit, 0.0001, 1e9,
+                          10.0 if relative else (0.5 if std is None else 2.0), key=f"plan-mde-{relative}-{std is None}")
+    c4, c5, c6, c7 = st.columns(4)
+    alpha = c4.select_slider("Significance level", [0.01, 0.05, 0.1], value=0.05, key="plan-alpha")
+    power = c5.select_slider("Power", [0.7, 0.8, 0.9, 0.95], value=0.8, key="plan-power")
+    arms = c6.number_input("Arms (control + variants)", 2, 20, 2, key="plan-arms")
+    daily = c7.number_input("Users entering the test per day", 1, 10**9, 2000, key="plan-daily")
+    try:
+        effect = mde / 100 if (relative or std is None) else mde
+        n = sample_size(baseline, effect, relative=relative, alpha=alpha, power=power, std=std, arms=int(arms))
+        days = duration_days(n, int(arms), daily)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Users per arm", f"{n:,}")
+        m2.metric("Users in total", f"{n * int(arms):,}")
+        m3.metric("Days at this traffic", f"{days:,}")
+        st.caption("Two-sided test; with more than two arms the significance level is split across the comparisons "
+                   "with control (Bonferroni).")
+        st.subheader("What can I detect with my traffic?")
+        weeks = st.slider("Test length (weeks)", 1, 12, 2, key="plan-weeks")
+        per_arm = daily * 7 * weeks / int(arms)
+        detect = detectable_effect(baseline, per_arm, relative=True, alpha=alpha, power=power, std=std, arms=int(arms))
+        st.markdown(f"With {per_arm:,.0f} users per arm ({weeks} week(s)), the smallest lift you can reliably detect is "
+                    f"**{detect:.1%}** relative ({baseline * detect:.4g} absolute).")
+        grid = pd.DataFrame({"weeks": range(1, 13)})
+        grid["users_per_arm"] = (daily * 7 * grid["weeks"] / int(arms)).round()
+        grid["detectable_lift_pct"] = [100 * detectable_effect(baseline, u, relative=True, alpha=alpha, power=power,
+                                                               std=std, arms=int(arms)) for u in grid["users_per_arm"]]
+        fig = go.Figure(go.Scatter(x=grid["weeks"], y=grid["detectable_lift_pct"], mode="lines+markers"))
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="Detectable lift by test length",
+                          xaxis_title="test length (weeks)", yaxis_title="smallest detectable relative lift (%)")
+        st.plotly_chart(fig, key="plan-chart")
+        st.dataframe(grid, hide_index=True)
+    except DataError as e:
+        st.error(str(e))

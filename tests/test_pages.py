@@ -220,3 +220,50 @@ def test_models_page_regression_and_errors(app_env):
     at.button(key="model-train").click().run()
     assert not at.exception
     assert "No usable features" in at.error[0].value
+
+
+def test_experiments_page_per_user_table(app_env):
+    at = _with_demo()
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "healthy" in at.success[0].value
+    summary = at.info[0].value
+    assert "variant_b raised converted by" in summary and "95% CI" in summary
+    assert at.selectbox(key="exp-cov-email_campaign").value == "pre_revenue"
+    assert any("CUPED on 'revenue'" in c.value for c in at.caption)
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download report (HTML)" in labels and "Download results (CSV)" in labels
+    at.toggle(key="exp-sequential").set_value(True).run()
+    assert not at.exception and "Sequential mode" in at.info[0].value
+    specs = _plotly_specs(at)  # forest plot, timeline charts, breakdown, planning
+    assert len(specs) >= 4
+    assert all(s["layout"].get("xaxis", {}).get("title", {}).get("text") for s in specs)
+    assert any(m.label == "Users per arm" for m in at.metric)
+
+
+def test_experiments_page_summary_input_and_bad_values(app_env):
+    at = _app().run()
+    at.switch_page("pages/experiments.py").run()
+    at.radio(key="exp-source").set_value("Totals per variant (typed in or uploaded)").run()
+    assert not at.exception and "variant_b" in at.info[0].value
+    at.radio(key="exp-sum-kind").set_value("Mean and standard deviation per user").run()
+    assert not at.exception and "revenue per user" in at.info[0].value
+    bad = b"variant,n,conversions\ncontrol,1000,50\nnew_subject,1000,-3\n"
+    at.file_uploader(key="exp-sum-upload").upload("summary.csv", bad, "text/csv").run()
+    assert not at.exception
+    assert "between 0 and the number of users" in at.error[0].value
+
+
+def test_experiments_page_srm_warning(app_env):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    n = 4000
+    variant = np.where(rng.uniform(size=n) < 0.56, "treatment", "control")  # planned 50/50, got 56/44
+    Workspace(app_env).save_frame(pd.DataFrame({"variant": variant, "converted": rng.binomial(1, 0.1, n)}), "broken_test")
+    at = _app().run()
+    at.switch_page("pages/experiments.py").run()
+    at.selectbox(key="exp-table").select("broken_test").run()
+    assert not at.exception
+    assert "Sample ratio mismatch" in at.error[0].value

@@ -361,3 +361,20 @@ def breakdown(data: pd.DataFrame | ibis.Table, variant: str, metric: str, by: st
                          "rel_ci_high": cmp.rel_ci[1], "p_value": cmp.p_value})
     return pd.DataFrame(rows, columns=["level", "variant", "n", "control_n", "mean", "control_mean", "rel_lift",
                                        "rel_ci_low", "rel_ci_high", "p_value"])
+
+
+def combine(results: list[ExperimentResult], *, alpha: float = 0.05, correction: str = "holm") -> ExperimentResult:
+    """One read-out from several analyses of the same test (e.g. per-user metrics plus a ratio metric):
+    tables stacked, the multiple-comparison correction applied across all their rows."""
+    if not results:
+        raise DataError("Nothing to combine.")
+    first = results[0]
+    rows = pd.concat([r.table for r in results], ignore_index=True)
+    table = _finish(rows.drop(columns=["p_adjusted", "significant"]).to_dict("records"), alpha=alpha, correction=correction)
+    arms = pd.concat([r.arms for r in results if r.arms is not None], ignore_index=True)
+    return ExperimentResult(
+        table=table, srm_p_value=first.srm_p_value,
+        summary_text=summary_text(table, first.srm_p_value, alpha, first.control, first.sequential),
+        control=first.control, counts=first.counts, expected_weights=first.expected_weights, alpha=alpha,
+        correction=correction, sequential=first.sequential, arms=arms,
+        cuped={k: v for r in results for k, v in r.cuped.items()}, warnings=[w for r in results for w in r.warnings])

@@ -113,3 +113,18 @@ def variant_counts(data: pd.DataFrame | ibis.Table, variant: str) -> pd.Series:
         raise DataError(f"'{variant}' has {len(out)} different values; an experiment has at most {MAX_VARIANTS} "
                         "variants. Pick the column that holds the variant (control, A, B ...).")
     return out.set_index("v")["n"].astype("int64").sort_index()
+
+
+def read_summary_csv(path: str) -> pd.DataFrame:
+    """A small per-variant summary file (variant, n, conversions | mean, std | sum, sum_sq), read by DuckDB."""
+    import duckdb
+
+    try:
+        df = duckdb.read_csv(str(path)).df()
+    except duckdb.Error as e:
+        raise DataError(f"The summary file could not be read as CSV ({str(e).splitlines()[0]}).") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    if "variant" not in df.columns or "n" not in df.columns:
+        raise DataError("The summary file needs a header with variant and n, plus conversions, or mean and std, "
+                        "or sum and sum_sq.")
+    return df
