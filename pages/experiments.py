@@ -83,7 +83,10 @@ def show_result(res: ExperimentResult, title: str, figures_extra: list | None = 
     for w in res.warnings:
         st.warning(w)
     for metric, reduction in res.cuped.items():
-        st.caption(f"CUPED on '{metric}': variance reduced by {reduction:.0%} (narrower intervals, same expected lift).")
+        if reduction >= 0.02:
+            st.caption(f"CUPED on '{metric}': variance reduced by {reduction:.0%} (narrower intervals, same expected lift).")
+        else:
+            st.caption(f"CUPED on '{metric}': variance reduced by {reduction:.1%}; the covariate barely predicts this metric.")
     if res.sequential:
         st.caption("Sequential mode: intervals are confidence sequences, valid at every look; they are wider than "
                    "fixed-horizon intervals early on.")

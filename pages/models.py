@@ -112,8 +112,9 @@ def show_metrics(model: TrainedModel) -> None:
     for col, k in zip(cols, keys):
         base = model.baseline_metrics.get(k)
         delta = None if base is None or k == "ks" else model.metrics[k] - base
-        col.metric(METRIC_LABELS[k], f"{model.metrics[k]:.3f}", None if delta is None else f"{delta:+.3f} vs baseline",
-                   delta_color="inverse" if k in LOWER_BETTER else "normal")
+        col.metric(METRIC_LABELS[k], f"{model.metrics[k]:.3f}", None if delta is None else f"{delta:+.3f}",
+                   delta_color="inverse" if k in LOWER_BETTER else "normal",
+                   help=None if base is None else f"Hold-out; the arrow shows the change against the baseline ({base:.3f}).")
     cv = model.cv_metrics.drop(columns="fold")
     summary = pd.DataFrame({"hold-out": pd.Series(model.metrics), "baseline (hold-out)": pd.Series(model.baseline_metrics),
                             "cross-validation mean": cv.mean(), "cross-validation sd": cv.std(ddof=1)}).loc[list(cv.columns)]

@@ -21,6 +21,7 @@ LEAK_SAMPLE = 20_000
 ADVICE_SAMPLE = 100_000
 _AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_after$|^after_|^post_|refund|cancell?ed",
                              re.IGNORECASE)
+_OTHER_OUTCOME = re.compile(r"churn|convert|purchased_next|_next_\d+d|target|label|responded|response", re.IGNORECASE)
 _POSITIVE = ("1", "true", "yes", "y", "churned", "churn", "converted", "purchased", "positive", "bought", "won")
 
 
@@ -110,6 +111,8 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> Fe
             use, reason = False, "the same value in every row"
         elif kind == "date":
             use, reason = False, "a date: derive days since / tenure from it first"
+        elif distinct <= 2 and _OTHER_OUTCOME.search(name):
+            use, reason = False, "another outcome (known only after the fact)"
         elif looks_like_id(name) and (kind == "text" or distinct > 0.5 * n):
             use, reason = False, "an identifier"
         elif kind == "text" and distinct > max(max_levels, 0.5 * n):
