@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/segments.py
 	$(PY) bench/models.py
+	$(PY) bench/experiments.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -96,12 +96,19 @@ def metric_profile(data: pd.DataFrame | ibis.Table, metric: str) -> dict[str, fl
 
 
 def metric_cap(data: pd.DataFrame | ibis.Table, metric: str, percentile: float) -> float:
-    """The value at `percentile` (e.g. 0.99) of the metric over all users, for winsorising."""
+    """The value at `percentile` (e.g. 0.99) of the metric's non-zero values, for winsorising.
+
+    Zeros are ignored (GrowthBook's "ignore zeros" capping): for a sparse metric such as spend,
+    where most users spend nothing, a percentile over all users would be 0 and flatten everything.
+    """
     if not (0.5 <= percentile < 1):
         raise DataError("Winsorising takes a percentile between 0.5 and 1 (e.g. 0.99 caps the top 1%).")
     t, backend = as_table(data, [metric])
     y = numeric(t, metric)
-    return float(_execute(t.aggregate(cap=y.quantile(percentile)), backend).iloc[0]["cap"])
+    cap = _execute(t.filter(y != 0).aggregate(cap=y.quantile(percentile)), backend).iloc[0]["cap"]
+    if cap is None or pd.isna(cap):
+        raise DataError(f"'{metric}' is 0 or empty for every user; there is nothing to winsorise.")
+    return float(cap)
 
 
 def variant_counts(data: pd.DataFrame | ibis.Table, variant: str) -> pd.Series:

@@ -181,3 +181,29 @@ def test_train_score_and_download(browser, app_url):
     assert len(lines) == 5001
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_experiment_readout_and_report(browser, app_url):
+    page = browser.new_page(accept_downloads=True)
+    page.goto(app_url)
+    _idle(page)
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    page.goto(app_url + "/experiments")
+    _idle(page)
+    _pick(page, "Per-user table", "email_campaign")
+    page.get_by_text("Sample split looks healthy (").wait_for(timeout=60_000)
+    page.get_by_test_id("stAlertContentInfo").get_by_text("variant_b raised converted by").wait_for(timeout=60_000)
+    with page.expect_download(timeout=60_000) as d:
+        page.get_by_role("button", name="Download report (HTML)").click()
+    report = Path(d.value.path()).read_text()
+    assert "variant_b raised converted" in report and "plotly" in report.lower()
+    with page.expect_download(timeout=60_000) as d:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    lines = Path(d.value.path()).read_text().splitlines()
+    assert lines[0].startswith("metric,metric_type,variant,n,mean") and len(lines) == 7  # 3 metrics x 2 variants
+    page.get_by_role("tab", name="Over time").click()
+    _idle(page)
+    page.get_by_text("Cumulative lift against control").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
