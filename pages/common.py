@@ -81,3 +81,21 @@ def remember(key: tuple, value: object, limit: int = 12) -> object:
     while len(store) > limit:
         store.pop(next(iter(store)))
     return value
+
+
+def settings_of_last_run(clicked: bool, state_key: str, table: str, version: int, settings: dict,
+                         button: str) -> dict | None:
+    """The settings of the last click of `button` on this table version (None before the first click).
+
+    Heavy work runs only for these stored settings, so moving a widget never starts it by itself;
+    a caption says when the widgets no longer match what is shown.
+    """
+    if clicked:
+        st.session_state[state_key] = {"table": table, "version": version, **settings}
+    ran = st.session_state.get(state_key)
+    if not ran or ran["table"] != table or ran["version"] != version:
+        return None
+    ran_settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
+    if ran_settings != settings:
+        st.caption(f"Settings changed since the results below: click **{button}** to update them.")
+    return ran_settings

@@ -14,7 +14,8 @@ from core.models import charts
 from core.models.estimators import LABELS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
-from pages.common import cached_frame, download_buttons, get_workspace, remember, result_store, table_picker
+from pages.common import (cached_frame, download_buttons, get_workspace, remember, result_store,
+                          settings_of_last_run, table_picker)
 
 OUTCOMES = [re.compile(p, re.IGNORECASE) for p in (r"purchased|churn|convert|respon|bought|^y$|target|label",
                                                      r"revenue|spend|value")]
@@ -199,13 +200,9 @@ with tab_train:
         if df.empty:
             st.warning(f"`{table}` has no rows.")
         if settings is not None:
-            if st.button("Train model", type="primary", key="model-train", icon=":material/model_training:"):
-                st.session_state["model-settings"] = {"table": table, "version": info.version, **settings}
-            ran = st.session_state.get("model-settings")
-            if ran and ran["table"] == table and ran["version"] == info.version:
-                ran_settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
-                if ran_settings != settings:
-                    st.caption("Settings changed since this model was trained: click **Train model** to train a new one.")
+            clicked = st.button("Train model", type="primary", key="model-train", icon=":material/model_training:")
+            ran_settings = settings_of_last_run(clicked, "model-settings", table, info.version, settings, "Train model")
+            if ran_settings is not None:
                 model = run_training(df, table, info.version, ran_settings)
                 if model is not None:
                     for w in model.warnings:

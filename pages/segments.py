@@ -15,7 +15,7 @@ from core.segments import charts
 from core.segments.preprocess import suggest_features, suggest_id_column
 from core.workspace import Workspace
 from pages.common import (cached_frame, cached_profile, download_buttons, get_workspace, remember, result_store,
-                          table_picker)
+                          settings_of_last_run, table_picker)
 
 NONE = "(none)"
 LOG_CHOICES = {"Skewed features (auto)": "auto", "All numeric features": True, "None": False}
@@ -248,13 +248,9 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
 
 with tab_km:
     settings = settings_form()
-    if st.button("Find segments", type="primary", key="seg-run", icon=":material/play_arrow:"):
-        st.session_state["km-settings"] = {"table": table, "version": info.version, **settings}
-    ran = st.session_state.get("km-settings")
-    if ran and ran["table"] == table and ran["version"] == info.version:
-        ran_settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
-        if ran_settings != settings:
-            st.caption("Settings changed since the segments below were found: click **Find segments** to update them.")
+    clicked = st.button("Find segments", type="primary", key="seg-run", icon=":material/play_arrow:")
+    ran_settings = settings_of_last_run(clicked, "km-settings", table, info.version, settings, "Find segments")
+    if ran_settings is not None:
         result = fit(ran_settings)
         if result is not None:
             st.session_state["seg-names"] = show_result(result, ran_settings)

@@ -77,6 +77,21 @@ def _idle(page) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
 
 
+def _load_demo(page, app_url: str) -> None:
+    """Home page: click Load demo data and wait until the tables are in."""
+    page.goto(app_url)
+    _idle(page)
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose an option in the Streamlit selectbox whose label contains `label`."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    _idle(page)
+
+
 def _upload_and_load(page, path: Path, table: str) -> None:
     """On the Data page: upload a file through the file uploader and load it with the detected settings."""
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
@@ -105,10 +120,7 @@ def test_upload_browse_and_download(browser, app_url, tmp_path):
 
 def test_demo_data_and_every_page(browser, app_url):
     page = browser.new_page()
-    page.goto(app_url)
-    _idle(page)
-    page.get_by_role("button", name="Load demo data").click()
-    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    _load_demo(page, app_url)
     for path in ["/", "/data", "/segments", "/models", "/experiments"]:
         page.goto(app_url + path)
         _idle(page)
@@ -146,19 +158,9 @@ def test_segments_from_transactions_and_export(browser, app_url):
     page.close()
 
 
-def _pick(page, label: str, option: str) -> None:
-    """Choose an option in the Streamlit selectbox whose label contains `label`."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    _idle(page)
-
-
 def test_train_score_and_download(browser, app_url):
     page = browser.new_page(accept_downloads=True)
-    page.goto(app_url)
-    _idle(page)
-    page.get_by_role("button", name="Load demo data").click()
-    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    _load_demo(page, app_url)
     page.goto(app_url + "/models")
     _idle(page)
     _pick(page, "Training table", "customers")
@@ -185,10 +187,7 @@ def test_train_score_and_download(browser, app_url):
 
 def test_experiment_readout_and_report(browser, app_url):
     page = browser.new_page(accept_downloads=True)
-    page.goto(app_url)
-    _idle(page)
-    page.get_by_role("button", name="Load demo data").click()
-    page.get_by_text("Loaded customers").wait_for(timeout=120_000)
+    _load_demo(page, app_url)
     page.goto(app_url + "/experiments")
     _idle(page)
     _pick(page, "Per-user table", "email_campaign")
