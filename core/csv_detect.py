@@ -566,7 +566,7 @@ def _markers_in(text: str, delim: str, markers: list[str]) -> list[str]:
     ends = ("\n", delim)
     found = []
     for m in markers:
-        if m and any(f"{a}{q}{m}{q}{b}" in body for q in ("", '"') for a in ends for b in ends):
+        if m and m in body and any(f"{a}{q}{m}{q}{b}" in body for q in ("", '"') for a in ends for b in ends):
             found.append(m)
     return found
 

@@ -147,6 +147,11 @@ def show_classification(model: TrainedModel) -> None:
     c2.plotly_chart(charts.pr_figure(model.curves["pr"], float(model.holdout["y"].mean()), model.metrics["pr_auc"]),
                     key="model-pr")
     c3.plotly_chart(charts.calibration_figure(model.curves["calibration"]), key="model-calibration")
+    with st.expander("Numbers behind the curves"):
+        c1, c2, c3 = st.columns(3)
+        c1.dataframe(model.curves["roc"], hide_index=True)
+        c2.dataframe(model.curves["pr"], hide_index=True)
+        c3.dataframe(model.curves["calibration"], hide_index=True)
 
 
 def show_lift(model: TrainedModel) -> None:
@@ -189,6 +194,8 @@ def show_importance(model: TrainedModel) -> None:
         cols = st.columns(len(model.pdp))
         for col, (feature, frame) in zip(cols, model.pdp.items()):
             col.plotly_chart(charts.pdp_figure(frame, feature, y_label), key=f"model-pdp-{feature}")
+            with col.expander("Numbers"):
+                st.dataframe(frame, hide_index=True)
 
 
 with tab_train:
@@ -218,6 +225,7 @@ with tab_train:
                         c1, c2 = st.columns(2)
                         c1.plotly_chart(charts.predicted_vs_actual(model.holdout, model.target), key="model-pva")
                         c2.plotly_chart(charts.residual_figure(model.holdout, model.target), key="model-residuals")
+                        download_buttons(lambda: model.holdout, f"holdout_{model.target}", "model-holdout-dl")
                     show_lift(model)
                     show_importance(model)
                     st.subheader("Save this model")

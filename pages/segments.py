@@ -229,6 +229,11 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
         st.subheader("Stability")
         st.caption("Each bar refits K-means on 80% of customers and compares it with these segments.")
         st.plotly_chart(charts.stability_figure(res.stability_runs, res.stability), key="km-stability")
+    with st.expander("Numbers behind the map and the stability chart"):
+        c1, c2 = st.columns([3, 2])
+        c1.dataframe(res.map.assign(segment_name=res.map["segment"].map(names)), hide_index=True)
+        c2.dataframe(pd.DataFrame({"resample": range(1, len(res.stability_runs) + 1),
+                                   "adjusted_rand_index": res.stability_runs}), hide_index=True)
 
     st.subheader("What separates the segments")
     st.caption(f"A shallow decision tree predicts each customer's segment from the raw features; it gets "
@@ -237,6 +242,8 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     c1, c2 = st.columns([2, 3])
     with c1:
         st.plotly_chart(charts.importance_figure(res.importance), key="km-importance")
+        with st.expander("Importance as a table"):
+            st.dataframe(res.importance, hide_index=True)
     with c2:
         rules = res.rules.assign(segment_name=res.rules["segment"].map(names))
         st.dataframe(rules[["segment", "segment_name", "rule", "customers", "coverage", "precision"]], hide_index=True,
@@ -313,7 +320,10 @@ with tab_rfm:
                 st.plotly_chart(charts.rfm_sizes_figure(summary), key="rfm-sizes")
             with c2:
                 st.markdown("**Recency x frequency grid**")
-                st.plotly_chart(charts.rf_grid_figure(rf_grid(scored, monetary=picks["monetary"])), key="rfm-grid")
+                grid = rf_grid(scored, monetary=picks["monetary"])
+                st.plotly_chart(charts.rf_grid_figure(grid), key="rfm-grid")
+                with st.expander("Grid as a table"):
+                    st.dataframe(grid, hide_index=True)
             st.dataframe(summary, column_config={
                 "share": st.column_config.NumberColumn("share", format="percent"),
                 "spend_share": st.column_config.NumberColumn("share of spend", format="percent")})

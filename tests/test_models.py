@@ -169,3 +169,13 @@ def test_scoring_a_table_without_the_features():
     m = train(df, "bought", cv=3)
     with pytest.raises(DataError, match="lacks 2 column"):
         score_table(m, df.drop(columns=["visits", "plan"]))
+
+
+def test_randomized_search_and_progress():
+    calls = []
+    m = train(planted(1500, seed=9), "bought", algorithm="random_forest", cv=3, search=3,
+              progress=lambda share, msg: calls.append((share, msg)))
+    assert set(m.params) == {"max_depth", "min_samples_leaf", "max_features"}
+    assert m.pipeline.named_steps["model"].max_depth == m.params["max_depth"]
+    shares = [s for s, _ in calls]
+    assert shares == sorted(shares) and shares[-1] == 1.0 and any("Searching" in msg for _, msg in calls)
