@@ -18,6 +18,13 @@ c1.markdown("**1. Load data**  \nUpload CSVs (or load the demo data) into a work
 c2.markdown("**2. Explore**  \nProfile columns, query with read-only SQL, build K-means and RFM segments.")
 c3.markdown("**3. Act**  \nScore customers, analyse campaigns, and download lists as CSV, Parquet or Excel.")
 
+st.page_link("pages/data.py", label="Data: load CSVs, profile, read-only SQL, export", icon=":material/table:")
+st.page_link("pages/segments.py", label="Segments: K-means and RFM segments, named and exportable", icon=":material/groups:")
+st.page_link("pages/models.py", label="Models: propensity, churn and spend models; lift tables; scoring",
+             icon=":material/model_training:")
+st.page_link("pages/experiments.py", label="Experiments: A/B test read-outs, sample size planning",
+             icon=":material/science:")
+
 ws = get_workspace()
 if ws is not None:
     st.divider()
