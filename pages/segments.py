@@ -85,15 +85,16 @@ def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
             st.error(str(e))
             return
         status.update(label=f"Built {len(feats):,} customers into `{saved}`", state="complete")
-    for note in feats.attrs.get("notes", []):
-        st.warning(note)
     st.session_state["seg-table-next"] = saved
     st.session_state["seg-built"] = f"Built `{saved}`: {len(feats):,} customers as of {feats.attrs.get('as_of')}."
+    st.session_state["seg-built-notes"] = list(feats.attrs.get("notes", []))
     st.rerun()
 
 
 if st.session_state.get("seg-built"):
     st.success(st.session_state.pop("seg-built"))
+    for note in st.session_state.pop("seg-built-notes", []):
+        st.warning(note)
 
 profile = cached_profile(db, table, info.version)
 distinct = dict(zip(profile["column"], profile["distinct"]))
