@@ -297,8 +297,6 @@ def _choose_delimiter(text: str) -> str | None:
             rows = [r for _, r in zip(range(300), csv.reader(io.StringIO(text), delimiter=delim)) if r]
         except csv.Error:
             continue
-        if len(rows) > 2:
-            rows = rows[:-1]  # the last sample row may be cut off
         counts = pd.Series([len(r) for r in rows])
         if counts.empty:
             continue
