@@ -281,3 +281,75 @@ def test_analyze_errors(make, kwargs, match):
 def test_summary_errors(summary, match):
     with pytest.raises(DataError, match=match):
         analyze_summary(summary)
+
+
+# ----------------------------------------------------------------- edge cases found in review
+def test_missing_values_use_complete_cases_for_cuped_and_ratio():
+    df = raw_test(12, n=4000)
+    holes = df.copy()
+    holes.loc[(holes.variant == "control") & (np.arange(len(holes)) % 3 == 0), "revenue"] = np.nan
+    holes.loc[np.arange(len(holes)) % 11 == 0, "orders"] = np.nan
+    complete = holes.dropna(subset=["revenue"])
+    got = analyze(holes, "variant", "revenue", covariate="pre").table.set_index("variant")
+    ref = analyze(complete, "variant", "revenue", covariate="pre").table.set_index("variant")
+    pd.testing.assert_frame_equal(got, ref)
+    both = holes.dropna(subset=["revenue", "orders"])
+    got = analyze(holes, "variant", "revenue", denominator="orders").table.set_index("variant")
+    assert got.loc["B", "control_mean"] == approx(both[both.variant == "control"].revenue.sum()
+                                                   / both[both.variant == "control"].orders.sum())
+
+
+def test_control_at_zero_does_not_crash():
+    df = raw_test(13, n=900)
+    df.loc[df.variant == "control", "revenue"] = 0.0
+    r = analyze(df, "variant", "revenue", covariate="pre")
+    assert r.table["rel_lift"].isna().all() and np.isfinite(r.table["abs_lift"]).all()
+    assert "nan" not in r.summary_text and np.isfinite(r.table["chance_to_beat"]).all()
+    r = analyze(df.assign(orders=df.orders), "variant", "revenue", denominator="orders")
+    assert r.table["rel_lift"].isna().all()
+
+
+def test_reference_5_credible_interval_column():
+    r = analyze_summary(summary_sums([("control", 10, 100, 1002.25), ("treatment", 10, 105, 1111.5)]))
+    row = r.table.iloc[0]
+    assert (row["rel_credible_low"], row["rel_credible_high"]) == (pytest.approx(-0.02, abs=1e-4), pytest.approx(0.12, abs=1e-4))
+
+
+def test_integer_variants_and_control_by_number():
+    df = raw_test(14, n=900)
+    df["arm"] = df["variant"].map({"control": 2, "B": 10, "C": 11}).astype(float)
+    df.loc[df.index[:5], "arm"] = np.nan  # an int column with gaps arrives as float
+    r = analyze(df, "arm", "revenue")
+    assert r.control == "2" and set(r.table["variant"]) == {"10", "11"}  # numeric order, no '.0'
+    assert analyze(df, "arm", "revenue", control=10).control == "10"
+
+
+def test_dates_as_text_over_time():
+    df = raw_test(15, n=900)
+    df["day"] = df["day"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    tl = timeline(df, "variant", "converted", "day")
+    assert tl["date"].nunique() == 10
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: analyze_summary(pd.DataFrame({"variant": ["a", "b"], "n": [100, 100], "conversions": [10, 15]}), alpha=1.5),
+     "alpha"),
+    (lambda: analyze_summary(pd.DataFrame({"variant": ["a", "b"], "n": [100, 100], "sum": [200, 15], "sum_sq": [400, 15]}),
+                             metric_type="binary"), "rate between 0 and 1"),
+    (lambda: analyze_summary(summary_sums([("control", 10, 24, 10), ("t", 150, 330, 1010)])), "sum_sq is smaller"),
+    (lambda: analyze(raw_test(16, 300), "variant", "revenue", sequential_tuning=0), "positive number"),
+    (lambda: analyze(raw_test(16, 300), "variant", "revenue", sequential_tuning=-5), "positive number"),
+    (lambda: analyze(raw_test(16, 300), "variant", "revenue", weights={"control": 0, "B": 0, "C": 0}), "not all zero"),
+    (lambda: srm_test([100, 120], [-1, 1]), "zero or positive"),
+    (lambda: srm_test(["a", 1]), "numbers"),
+    (lambda: detectable_effect(0, 1000, std=1), "non-zero baseline"),
+    (lambda: duration_days(1000, 0, 10), "at least 2 arms"),
+])
+def test_more_bad_input(call, match):
+    with pytest.raises(DataError, match=match):
+        call()
+
+
+def test_srm_weights_by_name():
+    assert srm_test(pd.Series({"a": 100, "b": 300}), {"a": 1, "b": 3}) == approx(1.0)
+    assert srm_test({"a": 1000, "b": 1200}, {"b": 1, "a": 1}) == approx(2.0079e-05)

@@ -14,17 +14,17 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from core.errors import DataError
-from core.experiments.data import MAX_VARIANTS, metric_cap, metric_profile, summarize, variant_counts
+from core.experiments.data import MAX_VARIANTS, metric_cap, metric_profile, sort_names, summarize, variant_counts
 from core.experiments.stats import Arm, compare, pooled_theta, srm_p_value
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "benjamini-hochberg": "fdr_bh",
-               "fdr_bh": "fdr_bh", "none": None}
+               "benjamini_hochberg": "fdr_bh", "fdr_bh": "fdr_bh", "none": None}
 METRIC_TYPES = ("binary", "continuous", "ratio")
 SRM_ALPHA = 0.001
 TABLE_COLUMNS = ["metric", "metric_type", "variant", "n", "mean", "control_n", "control_mean", "abs_lift",
                  "abs_ci_low", "abs_ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
-                 "significant", "chance_to_beat", "expected_loss"]
-_CONTROL = re.compile(r"^(control|ctrl|baseline|base|holdout|hold-out|a|original|default)$|^no[ _-]|^none$",
+                 "significant", "chance_to_beat", "expected_loss", "rel_credible_low", "rel_credible_high"]
+_CONTROL = re.compile(r"^(control|ctrl|baseline|base|holdout|hold-out|original|default)([ _-].*|\d*)$|^a$|^no[ _-]|^none$",
                       re.IGNORECASE)
 
 
@@ -50,10 +50,17 @@ class ExperimentResult:
         return not (self.srm_p_value < SRM_ALPHA)
 
 
+def _check_alpha(alpha: float) -> None:
+    if not (0 < alpha < 0.5):
+        raise DataError("alpha must be between 0 and 0.5 (0.05 gives 95% intervals).")
+
+
 def choose_control(variants: Iterable[str], control: str | None = None) -> str:
     """The given control, else a variant named like control/baseline/A/no e-mail, else the first sorted."""
-    names = sorted(str(v) for v in variants)
+    names = sort_names(variants)
     if control is not None:
+        if str(control) not in names and isinstance(control, (int, float)) and float(control).is_integer():
+            control = str(int(control))
         if str(control) not in names:
             raise DataError(f"The control '{control}' is not among the variants ({', '.join(names)}). Pick one of them.")
         return str(control)
@@ -62,31 +69,60 @@ def choose_control(variants: Iterable[str], control: str | None = None) -> str:
 
 def srm_test(counts: Any, weights: Any = None) -> float:
     """Sample ratio mismatch p-value (chi-square goodness of fit to the expected split; equal by default)."""
-    values = list(counts.values()) if isinstance(counts, dict) else list(counts)
-    if isinstance(weights, dict) and isinstance(counts, dict):
-        weights = [weights.get(k, 0) for k in counts]
+    keys = list(counts.keys()) if isinstance(counts, (dict, pd.Series)) else None
+    raw = list(counts.values()) if isinstance(counts, dict) else list(counts)
+    try:
+        values = [float(v) for v in raw]
+    except (TypeError, ValueError):
+        raise DataError("Counts must be numbers of users per variant.") from None
     if any(v < 0 for v in values):
         raise DataError("Counts cannot be negative.")
-    if weights is not None and len(list(weights)) != len(values):
-        raise DataError("Give one expected weight per variant.")
-    return srm_p_value(values, None if weights is None else list(weights))
+    if isinstance(weights, (dict, pd.Series)):
+        if keys is None:
+            raise DataError("Expected weights by variant name need counts by variant name (a dict or Series).")
+        missing = [k for k in keys if k not in weights]
+        if missing:
+            raise DataError(f"Expected split misses variant(s) {', '.join(map(str, missing))}.")
+        weights = [weights[k] for k in keys]
+    if weights is not None:
+        weights = _check_weights(list(weights), len(values))
+    return srm_p_value(values, weights)
+
+
+def _check_weights(weights: list, n: int) -> list[float]:
+    try:
+        w = [float(x) for x in weights]
+    except (TypeError, ValueError):
+        raise DataError("Expected weights must be numbers (e.g. 50, 50 or 1, 1).") from None
+    if len(w) != n:
+        raise DataError(f"Give one expected weight per variant ({n}).")
+    if any(x < 0 or not np.isfinite(x) for x in w) or sum(w) <= 0:
+        raise DataError("Expected weights must be zero or positive, and not all zero.")
+    return w
+
+
+def _check_tuning(sequential_tuning: float | None) -> float | None:
+    if sequential_tuning is None:
+        return None
+    try:
+        value = float(sequential_tuning)
+    except (TypeError, ValueError):
+        raise DataError("sequential_tuning is the expected total number of users: a positive number.") from None
+    if not value > 0:
+        raise DataError("sequential_tuning is the expected total number of users: a positive number.")
+    return value
 
 
 def _weights_for(names: list[str], weights: Any) -> list[float] | None:
     if weights is None:
         return None
-    if isinstance(weights, dict):
-        missing = [n for n in names if n not in {str(k) for k in weights}]
+    if isinstance(weights, (dict, pd.Series)):
+        by_name = {str(k): v for k, v in weights.items()}
+        missing = [n for n in names if n not in by_name]
         if missing:
             raise DataError(f"Expected split misses variant(s) {', '.join(missing)}.")
-        w = {str(k): float(v) for k, v in weights.items()}
-        return [w[n] for n in names]
-    w = [float(x) for x in weights]
-    if len(w) != len(names):
-        raise DataError(f"Give one expected weight per variant ({len(names)}: {', '.join(names)}).")
-    if any(x < 0 for x in w) or sum(w) <= 0:
-        raise DataError("Expected weights must be zero or positive, and not all zero.")
-    return w
+        return _check_weights([by_name[n] for n in names], len(names))
+    return _check_weights(list(weights), len(names))
 
 
 def _arm(row: pd.Series, binary: bool) -> Arm:
@@ -123,7 +159,8 @@ def _rows_for(metric: str, mtype: str, arms: dict[str, Arm], control: str, *, al
                      "control_n": int(c.n), "control_mean": cmp.mean_c, "abs_lift": cmp.abs_lift,
                      "abs_ci_low": cmp.abs_ci[0], "abs_ci_high": cmp.abs_ci[1], "rel_lift": cmp.rel_lift,
                      "rel_ci_low": cmp.rel_ci[0], "rel_ci_high": cmp.rel_ci[1], "p_value": cmp.p_value,
-                     "chance_to_beat": cmp.chance_to_beat, "expected_loss": cmp.expected_loss})
+                     "chance_to_beat": cmp.chance_to_beat, "expected_loss": cmp.expected_loss,
+                     "rel_credible_low": cmp.credible[0], "rel_credible_high": cmp.credible[1]})
     return rows, float(np.mean(reductions)) if reductions else 0.0
 
 
@@ -151,13 +188,19 @@ def summary_text(table: pd.DataFrame, srm_p: float, alpha: float, control: str, 
     level = f"{(1 - alpha) * 100:g}%"
     parts = []
     for r in table.itertuples():
-        interval = f"{level} CI {_pct(r.rel_ci_low)} to {_pct(r.rel_ci_high)}, {_p(r.p_adjusted)}"
         what = r.metric.replace("_", " ")
+        relative = bool(np.isfinite(r.rel_lift))
+        if relative:
+            interval = f"{level} CI {_pct(r.rel_ci_low)} to {_pct(r.rel_ci_high)}, {_p(r.p_adjusted)}"
+            size, change = f"{abs(r.rel_lift) * 100:.1f}%", _pct(r.rel_lift)
+        else:  # control at 0: no relative lift, say it in the metric's own units
+            interval = f"{level} CI {r.abs_ci_low:+.4g} to {r.abs_ci_high:+.4g}, {_p(r.p_adjusted)}"
+            size, change = f"{abs(r.abs_lift):.4g}", f"{r.abs_lift:+.4g}"
         if r.significant:
             verb = "raised" if r.abs_lift > 0 else "lowered"
-            parts.append(f"{r.variant} {verb} {what} by {abs(r.rel_lift) * 100:.1f}% against {control} ({interval}).")
+            parts.append(f"{r.variant} {verb} {what} by {size} against {control} ({interval}).")
         else:
-            parts.append(f"{r.variant} changed {what} by {_pct(r.rel_lift)} against {control} ({interval}): "
+            parts.append(f"{r.variant} changed {what} by {change} against {control} ({interval}): "
                          "not significant, the difference may be chance.")
         if r.significant and np.isfinite(r.rel_ci_low) and (r.rel_ci_low < 0 < r.rel_ci_high):
             parts.append(f"(The relative interval for {r.variant} still includes 0, so treat the size of the lift with care.)")
@@ -183,8 +226,8 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
     for the sample ratio mismatch check (equal by default). sequential_tuning: expected total users
     for always-valid (sequential) intervals.
     """
-    if not (0 < alpha < 0.5):
-        raise DataError("alpha must be between 0 and 0.5 (0.05 gives 95% intervals).")
+    _check_alpha(alpha)
+    sequential_tuning = _check_tuning(sequential_tuning)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     if not metrics:
         raise DataError("Pick at least one metric to analyse.")
@@ -252,6 +295,8 @@ def analyze_summary(summary: pd.DataFrame, *, control: str | None = None, metric
                     alpha: float = 0.05, correction: str = "holm", sequential_tuning: float | None = None,
                     metric: str = "metric", weights: Any = None) -> ExperimentResult:
     """Analyse per-variant totals: columns variant, n and either conversions, or mean and std, or sum and sum_sq."""
+    _check_alpha(alpha)
+    sequential_tuning = _check_tuning(sequential_tuning)
     if not isinstance(summary, pd.DataFrame) or "variant" not in summary or "n" not in summary:
         raise DataError("The summary needs columns variant and n, plus conversions, or mean and std, or sum and sum_sq.")
     s = summary.dropna(subset=["variant"]).copy()
@@ -288,7 +333,14 @@ def analyze_summary(summary: pd.DataFrame, *, control: str | None = None, metric
         raise DataError("The summary needs conversions, or mean and std, or sum and sum_sq next to variant and n.")
     if mtype not in ("binary", "continuous"):
         raise DataError("A summary can be analysed as binary or continuous.")
-    names = sorted(s["variant"])
+    if mtype == "binary" and ((s["sum"] < 0) | (s["sum"] > s["n"])).any():
+        raise DataError("A conversion (binary) summary needs a rate between 0 and 1 for every variant: "
+                        "conversions between 0 and users, or a mean between 0 and 1.")
+    impossible = s["sum_sq"] < s["sum"] ** 2 / s["n"] * (1 - 1e-9) - 1e-9
+    if mtype == "continuous" and impossible.any():
+        bad = ", ".join(s.loc[impossible, "variant"])
+        raise DataError(f"sum_sq is smaller than sum^2 / n for {bad}, which no data can produce; check the totals.")
+    names = sort_names(s["variant"])
     ctrl = choose_control(names, control)
     arms = {r["variant"]: _arm(r, mtype == "binary") for _, r in s.iterrows()}
     rows, _ = _rows_for(metric, mtype, arms, ctrl, alpha=alpha, covariate=False, sequential_tuning=sequential_tuning)
@@ -311,9 +363,9 @@ def timeline(data: pd.DataFrame | ibis.Table, variant: str, metric: str, date: s
     prof_binary = metric_type == "binary" or (metric_type == "auto" and not denominator
                                               and metric_profile(data, metric)["non01"] == 0)
     ratio = bool(denominator)
-    daily = summarize(data, variant, metric, date=date, denominator=denominator)
+    daily = summarize(data, variant, metric, date=date, denominator=denominator).dropna(subset=["date"])
     if daily.empty:
-        raise DataError(f"No rows with a date in '{date}'.")
+        raise DataError(f"No rows with a readable date in '{date}'.")
     ctrl = choose_control(daily["variant"].unique(), control)
     sums = [c for c in daily.columns if c not in ("variant", "date")]
     days = sorted(daily["date"].unique())
@@ -325,7 +377,11 @@ def timeline(data: pd.DataFrame | ibis.Table, variant: str, metric: str, date: s
         arms = {str(r["variant"]): _arm(r, prof_binary) for _, r in g.iterrows()}
         c = arms.get(ctrl)
         for v, a in arms.items():
-            row = {"date": day, "variant": v, "n": int(a.n), "mean": (a.ratio if ratio else a.mean) if a.n else np.nan}
+            try:
+                value = (a.ratio if ratio else a.mean) if a.n else np.nan
+            except ZeroDivisionError:
+                value = np.nan
+            row = {"date": day, "variant": v, "n": int(a.n), "mean": value}
             if v != ctrl and c is not None and a.n >= 2 and c.n >= 2:
                 try:
                     cmp = compare(a, c, alpha=alpha, ratio=ratio, sequential_tuning=sequential_tuning)

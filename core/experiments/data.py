@@ -48,32 +48,40 @@ def summarize(data: pd.DataFrame | ibis.Table, variant: str, metric: str, *, cov
     y = numeric(t, metric)
     if winsorize_at is not None:
         y = ibis.ifelse(y > winsorize_at, ibis.literal(float(winsorize_at)), y)
-    keys: dict[str, ibis.Value] = {"variant": t[variant].cast("string")}
+    keys: dict[str, ibis.Value] = {"variant": variant_label(t, variant)}
     if date:
-        d = t[date]
-        keys["date"] = d.date() if d.type().is_timestamp() else d.cast("date") if d.type().is_string() else d
+        keys["date"] = _day(t, date)
     if by:
         keys["level"] = t[by].cast("string")
-    base = t.mutate(__y=y, **{f"__k_{k}": v for k, v in keys.items()})
-    ok = base.__y.notnull() & base[f"__k_variant"].notnull()
-    metrics: dict[str, ibis.Value] = {
-        "n": ok.sum(),
-        "sum": base.__y.sum(),
-        "sum_sq": (base.__y * base.__y).sum(),
-        "missing": (base.__y.isnull() & base[f"__k_variant"].notnull()).sum(),
-    }
-    if covariate:
-        check_numeric(t, covariate, "covariate")
-        x = numeric(t, covariate)
-        base = base.mutate(__x=x)
-        metrics.update({"x_sum": base.__x.sum(), "x_sum_sq": (base.__x * base.__x).sum(),
-                        "xy_sum": (base.__x * base.__y).sum(), "x_missing": (base.__x.isnull() & ok).sum()})
     if denominator:
         check_numeric(t, denominator, "denominator")
-        dd = numeric(t, denominator)
-        base = base.mutate(__d=dd)
-        metrics.update({"d_sum": base.__d.sum(), "d_sum_sq": (base.__d * base.__d).sum(),
-                        "md_sum": (base.__d * base.__y).sum()})
+    if covariate:
+        check_numeric(t, covariate, "covariate")
+    base = t.mutate(__y=y, **{f"__k_{k}": v for k, v in keys.items()},
+                    **({"__d": numeric(t, denominator)} if denominator else {}),
+                    **({"__x": numeric(t, covariate)} if covariate else {}))
+    has_variant = base["__k_variant"].notnull()
+    # A user counts for a metric when the metric (and, for a ratio, the denominator) is present;
+    # every sum below uses exactly those users, so n and the sums always describe the same people.
+    ok = has_variant & base.__y.notnull() & (base.__d.notnull() if denominator else ibis.literal(True))
+
+    def kept(v: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(ok, v, ibis.null("float64"))
+
+    yk = kept(base.__y)
+    metrics: dict[str, ibis.Value] = {
+        "n": ok.sum(),
+        "sum": yk.sum(),
+        "sum_sq": (yk * yk).sum(),
+        "missing": (has_variant & ~ok).sum(),
+    }
+    if covariate:
+        xk = kept(base.__x)
+        metrics.update({"x_sum": xk.sum(), "x_sum_sq": (xk * xk).sum(), "xy_sum": (xk * yk).sum(),
+                        "x_missing": (base.__x.isnull() & ok).sum()})
+    if denominator:
+        dk = kept(base.__d)
+        metrics.update({"d_sum": dk.sum(), "d_sum_sq": (dk * dk).sum(), "md_sum": (dk * yk).sum()})
     group_cols = [f"__k_{k}" for k in keys]
     expr = base.group_by(group_cols).aggregate(**{k: v for k, v in metrics.items()})
     out = _execute(expr, backend).rename(columns={f"__k_{k}": k for k in keys})
@@ -83,6 +91,25 @@ def summarize(data: pd.DataFrame | ibis.Table, variant: str, metric: str, *, cov
             out[c] = pd.to_numeric(out[c]).fillna(0).astype("float64")
     sort = [k for k in ("date", "level", "variant") if k in out.columns]
     return out.sort_values(sort).reset_index(drop=True)
+
+
+def variant_label(t: ibis.Table, variant: str) -> ibis.Value:
+    """Variant names as text; whole-number floats (an int column with gaps read by pandas) lose the '.0'."""
+    col = t[variant]
+    if col.type().is_floating():
+        return ibis.ifelse(col == col.round(0), col.cast("int64").cast("string"), col.cast("string"))
+    return col.cast("string")
+
+
+def _day(t: ibis.Table, date: str) -> ibis.Value:
+    d = t[date]
+    if d.type().is_timestamp():
+        return d.date()
+    if d.type().is_date():
+        return d
+    if d.type().is_string():
+        return d.try_cast("timestamp").date()  # unreadable text dates become missing, not an error
+    raise DataError(f"The date column '{date}' holds {d.type()}, not dates. Pick the exposure date column.")
 
 
 def metric_profile(data: pd.DataFrame | ibis.Table, metric: str) -> dict[str, float]:
@@ -114,12 +141,22 @@ def metric_cap(data: pd.DataFrame | ibis.Table, metric: str, percentile: float) 
 def variant_counts(data: pd.DataFrame | ibis.Table, variant: str) -> pd.Series:
     """Users per variant (rows with a variant)."""
     t, backend = as_table(data, [variant])
-    out = _execute(t.group_by(v=t[variant].cast("string")).aggregate(n=t.count()), backend)
+    out = _execute(t.group_by(v=variant_label(t, variant)).aggregate(n=t.count()), backend)
     out = out[out["v"].notna()]
     if len(out) > MAX_VARIANTS:
         raise DataError(f"'{variant}' has {len(out)} different values; an experiment has at most {MAX_VARIANTS} "
                         "variants. Pick the column that holds the variant (control, A, B ...).")
-    return out.set_index("v")["n"].astype("int64").sort_index()
+    counts = out.set_index("v")["n"].astype("int64")
+    return counts.reindex(sort_names(counts.index))
+
+
+def sort_names(names: object) -> list[str]:
+    """Variant names in order: numerically when all are numbers (2 before 10), else alphabetically."""
+    names = [str(n) for n in names]  # type: ignore[union-attr]
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
 
 
 def read_summary_csv(path: str) -> pd.DataFrame:

@@ -54,6 +54,8 @@ def detectable_effect(baseline: float, n_per_arm: float, *, relative: bool = Tru
     """The smallest (upward) effect detectable with `n_per_arm` users per arm: relative or absolute."""
     if n_per_arm < 2:
         raise DataError("Give at least 2 users per arm.")
+    if relative and baseline == 0:
+        raise DataError("A relative effect needs a non-zero baseline; ask for the absolute effect instead.")
     z = _z(alpha, power, arms)
 
     def gap(delta: float) -> float:
@@ -71,4 +73,6 @@ def duration_days(n_per_arm: float, arms: int, daily_users: float) -> int:
     """Days to reach `n_per_arm` users in every arm with `daily_users` entering the test per day."""
     if daily_users <= 0:
         raise DataError("Daily users must be positive.")
+    if int(arms) != arms or arms < 2:
+        raise DataError("A test has at least 2 arms (control and one variant).")
     return int(math.ceil(n_per_arm * arms / daily_users))

@@ -93,6 +93,7 @@ class Comparison:
     rel_lift: float
     rel_se: float
     rel_ci: tuple[float, float]
+    credible: tuple[float, float]  # Bayesian (flat prior, Gaussian) interval of the relative lift
     df: float
     p_value: float
     chance_to_beat: float
@@ -120,8 +121,10 @@ def confidence_sequence_factor(n_total: float, tuning: float, alpha: float) -> f
 
 def _gaussian_decision(rel: float, rel_se: float) -> tuple[float, float]:
     """Chance to beat control and expected loss (relative units) under a Gaussian posterior, flat prior."""
-    if not (rel_se > 0) or not np.isfinite(rel_se):
+    if not np.isfinite(rel) or not np.isfinite(rel_se):
         return (float("nan"), float("nan"))
+    if rel_se == 0:  # no uncertainty left: the outcome is certain
+        return (1.0 if rel > 0 else 0.0 if rel < 0 else 0.5, max(0.0, -rel))
     z = rel / rel_se
     chance = float(stats.norm.cdf(z))
     loss = float(rel_se * stats.norm.pdf(z) - rel * stats.norm.cdf(-z))  # E[max(0, -lift)]
@@ -137,8 +140,8 @@ def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: 
         vt_n, vc_n = t.ratio_var_of_mean, c.ratio_var_of_mean  # variances of the arm means
         d = mt - mc
         abs_var = vt_n + vc_n
-        rel = d / abs(mc)
-        rel_var = vt_n / mc ** 2 + vc_n * mt ** 2 / mc ** 4
+        rel = d / abs(mc) if mc != 0 else float("nan")
+        rel_var = vt_n / mc ** 2 + vc_n * mt ** 2 / mc ** 4 if mc != 0 else float("nan")
         df = welch_df(vt_n * t.n, t.n, vc_n * c.n, c.n)
     elif cuped:
         th = theta if theta is not None else 0.0
@@ -150,9 +153,10 @@ def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: 
         abs_var = s2t / t.n + s2c / c.n
         raw_var = t.var / t.n + c.var / c.n
         reduction = 1 - abs_var / raw_var if raw_var > 0 else 0.0
-        rel = d / abs(mc)
+        rel = d / abs(mc) if mc != 0 else float("nan")
         rel_var = (s2t / (t.n * mc ** 2)
-                   + (c.var * mt ** 2 / mc ** 2 - 2 * th * c.xy_cov * mt / mc + th ** 2 * c.x_var) / (c.n * mc ** 2))
+                   + (c.var * mt ** 2 / mc ** 2 - 2 * th * c.xy_cov * mt / mc + th ** 2 * c.x_var) / (c.n * mc ** 2)
+                   ) if mc != 0 else float("nan")
         df = welch_df(s2t, t.n, s2c, c.n)
     else:
         mt, mc = t.mean, c.mean
@@ -162,7 +166,7 @@ def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: 
         rel_var = t.var / (t.n * mc ** 2) + c.var * mt ** 2 / (c.n * mc ** 4) if mc != 0 else float("nan")
         df = welch_df(t.var, t.n, c.var, c.n)
     abs_se, rel_se = math.sqrt(max(abs_var, 0.0)), math.sqrt(max(rel_var, 0.0)) if np.isfinite(rel_var) else float("nan")
-    if sequential_tuning:
+    if sequential_tuning is not None:
         # always-valid intervals: the confidence-sequence half-width replaces the t quantile
         k = confidence_sequence_factor(t.n + c.n, float(sequential_tuning), alpha)
         abs_half, rel_half = k * abs_se, k * rel_se
@@ -172,9 +176,14 @@ def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: 
         q = stats.t.ppf(1 - alpha / 2, df)
         abs_half, rel_half = q * abs_se, q * rel_se
         p = float(2 * stats.t.sf(abs(d) / abs_se, df)) if abs_se > 0 else (0.0 if d != 0 else 1.0)
-    chance, loss = _gaussian_decision(rel, rel_se)
+    if np.isfinite(rel) and np.isfinite(rel_se):
+        chance, loss = _gaussian_decision(rel, rel_se)
+    else:  # control mean 0: no relative lift; decide on the absolute difference instead
+        chance, loss = _gaussian_decision(d, abs_se)
+    z = stats.norm.ppf(1 - alpha / 2)
     return Comparison(mean_t=mt, mean_c=mc, abs_lift=d, abs_se=abs_se, abs_ci=(d - abs_half, d + abs_half),
-                      rel_lift=rel, rel_se=rel_se, rel_ci=(rel - rel_half, rel + rel_half), df=df, p_value=p,
+                      rel_lift=rel, rel_se=rel_se, rel_ci=(rel - rel_half, rel + rel_half),
+                      credible=(rel - z * rel_se, rel + z * rel_se), df=df, p_value=p,
                       chance_to_beat=chance, expected_loss=loss, variance_reduction=reduction)
 
 
