@@ -74,10 +74,12 @@ def breakdown_figure(bd: pd.DataFrame, by: str) -> go.Figure:
 def results_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The results table with readable column names and percentages (for display and CSV)."""
     out = table.copy()
-    for c in ("rel_lift", "rel_ci_low", "rel_ci_high", "chance_to_beat"):
-        out[c] = out[c] * 100
+    for c in ("rel_lift", "rel_ci_low", "rel_ci_high", "chance_to_beat", "rel_credible_low", "rel_credible_high"):
+        if c in out:
+            out[c] = out[c] * 100
     return out.rename(columns={"rel_lift": "rel_lift_pct", "rel_ci_low": "rel_ci_low_pct",
-                               "rel_ci_high": "rel_ci_high_pct", "chance_to_beat": "chance_to_beat_pct"})
+                               "rel_ci_high": "rel_ci_high_pct", "chance_to_beat": "chance_to_beat_pct",
+                               "rel_credible_low": "rel_credible_low_pct", "rel_credible_high": "rel_credible_high_pct"})
 
 
 def html_report(title: str, summary: str, table: pd.DataFrame, figures: list[go.Figure], notes: list[str]) -> bytes:
