@@ -165,6 +165,9 @@ def show_lift(model: TrainedModel) -> None:
                 f"{'responders' if model.task == 'classification' else 'the total ' + model.target} "
                 f"(**{top['lift']:.1f}x** the average {label}); the top 30% reaches "
                 f"**{lift.iloc[min(2, len(lift) - 1)]['cumulative_capture']:.0%}**.")
+    if model.info.get("ks") is not None:
+        st.caption(f"KS statistic {model.info['ks']:.3f}: the largest gap between the shares of responders and "
+                   "non-responders reached at any cut-off (0 = no separation, 1 = perfect).")
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.gains_figure(lift), key="model-gains")
     c2.plotly_chart(charts.lift_figure(lift, label), key="model-lift")

@@ -191,7 +191,7 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
         st.subheader("Choosing k")
         st.plotly_chart(charts.selection_figure(res.selection, res.k), key="km-selection-chart")
         with st.expander("Numbers behind the chart"):
-            st.dataframe(res.selection, hide_index=True)
+            st.dataframe(res.selection.assign(smallest_segment_share=res.smallest_share), hide_index=True)
 
     st.subheader("Segments")
     table = res.segment_table().reset_index()

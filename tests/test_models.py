@@ -179,3 +179,49 @@ def test_randomized_search_and_progress():
     assert m.pipeline.named_steps["model"].max_depth == m.params["max_depth"]
     shares = [s for s, _ in calls]
     assert shares == sorted(shares) and shares[-1] == 1.0 and any("Searching" in msg for _, msg in calls)
+
+
+# ----------------------------------------------------------------- edge cases found in review
+def test_small_tables_train_or_say_why():
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame(rng.normal(size=(30, 3)), columns=list("abc"))
+    d["t"] = [0, 1] * 15
+    m = train(d, "t")  # 30 rows, 5 folds: trains, lift table has as many groups as hold-out rows allow
+    assert len(m.lift) == 6 and set(m.metrics) == {"roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1",
+                                                   "log_loss", "brier"}
+    with pytest.raises(DataError, match="rarest class"):
+        train(d.head(10), "t")
+    r = train(d.assign(y=rng.normal(size=30)), "y", ["a", "b"], cv=3)
+    assert set(r.metrics) == {"r2", "mae", "rmse"}
+
+
+def test_infinite_values_and_object_targets():
+    df = planted(800, seed=11)
+    df.loc[3, "visits"] = np.inf
+    m = train(df, "bought", cv=3)
+    assert any("Infinite" in w for w in m.warnings)
+    obj = df.assign(bought=pd.Series(df["bought"].astype(bool), dtype=object))
+    assert train(obj, "bought", cv=3).task == "classification"
+    with pytest.raises(DataError, match="infinite"):
+        train(df.assign(revenue=np.where(df.index == 5, np.inf, df["spend"])), "revenue", ["visits"], task="regression")
+
+
+def test_lift_table_accepts_labels_and_refuses_bad_shapes():
+    y = np.array(["yes", "no"] * 50)
+    s = np.linspace(0, 1, 100)
+    t = lift_table(y, s)
+    assert t["responders"].sum() == 50
+    with pytest.raises(DataError, match="one number per customer"):
+        lift_table(y, np.c_[s, 1 - s])
+    with pytest.raises(DataError, match="whole number"):
+        lift_table(y, s, bins=2.5)
+
+
+def test_auc_matches_plain_sklearn_on_small_imbalanced_data():
+    from sklearn.datasets import make_classification
+    X, y = make_classification(2000, n_features=20, n_informative=6, weights=[0.85], random_state=3)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(target=y)
+    m = train(df, "target")
+    X_tr, X_te, y_tr, y_te = train_test_split(df.drop(columns="target"), y, test_size=0.2, random_state=0, stratify=y)
+    plain = HistGradientBoostingClassifier(random_state=0).fit(X_tr, y_tr)
+    assert abs(m.metrics["roc_auc"] - roc_auc_score(y_te, plain.predict_proba(X_te)[:, 1])) <= 0.01

@@ -283,3 +283,42 @@ def test_unknown_preprocessing_option() -> None:
     df = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) ** 2})
     with pytest.raises(DataError, match="Unknown preprocessing"):
         kmeans_segments(df, ["a", "b"], k=2, scaling="standard")
+
+
+# ----------------------------------------------------------------- edge cases found in review
+def test_two_clear_groups_recommend_two():
+    rng = np.random.default_rng(0)
+    one = pd.DataFrame({"spend": np.r_[rng.normal(10, 1, 200), rng.normal(50, 1, 200)]})
+    assert kmeans_segments(one, ["spend"], log_transform=False).k == 2
+    X, y = make_blobs(1000, centers=2, n_features=3, cluster_std=0.5, random_state=2)
+    res = kmeans_segments(pd.DataFrame(X, columns=list("abc")), list("abc"))
+    assert res.k == 2 and adjusted_rand_score(y, res.labels) == 1.0
+    assert list(res.selection.columns) == ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]
+
+
+def test_small_tables_and_impossible_k():
+    X, _ = make_blobs(10, centers=3, n_features=2, random_state=1)
+    small = kmeans_segments(pd.DataFrame(X, columns=["a", "b"]), ["a", "b"])
+    assert small.k <= 2  # at least ~5 customers per recommended segment
+    repeated = pd.DataFrame({"a": [1, 2, 3] * 20, "b": [1, 5, 9] * 20})
+    with pytest.raises(DataError, match="segments get customers"):
+        kmeans_segments(repeated, ["a", "b"], k=5)
+
+
+def test_predict_refuses_bad_input(customers: pd.DataFrame):
+    import ibis
+    res = kmeans_segments(customers, ["orders", "total_spend"], k=3)
+    with pytest.raises(DataError, match="pandas DataFrame"):
+        res.predict(ibis.memtable(customers[["orders", "total_spend"]]))
+    with pytest.raises(DataError, match="infinite"):
+        res.predict(customers.assign(orders=np.inf))
+    with pytest.raises(DataError, match="one row per customer"):
+        kmeans_segments(customers.assign(id=customers.index // 2), ["orders", "total_spend"], k=3)
+
+
+def test_customer_features_text_dates_and_mixed_ids():
+    tx = pd.DataFrame({"cust": [1, "a", 1, "a"], "when": ["12/1/2010 8:26", "12/2/2010 9:00", "12/5/2010 10:00", "12/6/2010"],
+                       "amount": [1.0, 2.0, 3.0, 4.0]})
+    f = customer_features(tx, "cust", "when", "amount").set_index("cust")
+    assert f.loc["1", "frequency"] == 2 and f.loc["1", "recency_days"] == 2  # as of 2010-12-07
+    assert f.loc["a", "monetary"] == pytest.approx(6.0)

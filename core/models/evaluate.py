@@ -27,8 +27,17 @@ def lift_table(y_true: object, scores: object, bins: int = 10) -> pd.DataFrame:
     Columns: decile (1 = highest scores), customers, responders, response_rate, lift (rate / overall
     rate), cumulative_capture (share of all responders in deciles 1..d), cumulative_lift.
     """
-    y = np.asarray(pd.Series(y_true).astype("float64"))
-    s = np.asarray(pd.Series(scores).astype("float64"))
+    if int(bins) != bins:
+        raise DataError("bins must be a whole number (10 for deciles).")
+    bins = int(bins)
+    s_arr = np.asarray(scores)
+    if s_arr.ndim != 1:
+        raise DataError("scores must be one number per customer (for predict_proba output, pass its positive column).")
+    y = _as_outcome(y_true)
+    try:
+        s = s_arr.astype("float64")
+    except (TypeError, ValueError):
+        raise DataError("scores must be numbers.") from None
     if y.shape != s.shape:
         raise DataError(f"y_true has {len(y):,} values but scores has {len(s):,}; they must match.")
     ok = ~(np.isnan(y) | np.isnan(s))
@@ -48,6 +57,22 @@ def lift_table(y_true: object, scores: object, bins: int = 10) -> pd.DataFrame:
     out["cumulative_capture"] = cum_resp / total if total else np.nan
     out["cumulative_lift"] = (cum_resp / cum_n) / overall if overall else np.nan
     return out
+
+
+def _as_outcome(y_true: object) -> np.ndarray:
+    """Outcomes as numbers: 0/1 or values as given; yes/no, True/False or two labels become 0/1."""
+    y = pd.Series(np.asarray(y_true, dtype=object) if not isinstance(y_true, pd.Series) else y_true)
+    if pd.api.types.is_bool_dtype(y):
+        return y.astype("float64").to_numpy()
+    numeric = pd.to_numeric(y, errors="coerce")
+    if numeric.notna().sum() == y.notna().sum():
+        return numeric.astype("float64").to_numpy()
+    labels = sorted(y.dropna().unique(), key=str)
+    if len(labels) != 2:
+        raise DataError("y_true must be numbers, or a yes/no outcome with two labels.")
+    from core.models.prepare import positive_class
+    pos = positive_class(labels)
+    return np.where(y.isna(), np.nan, (y == pos).astype("float64"))
 
 
 def score_deciles(scores: object, bins: int = 10) -> np.ndarray:

@@ -62,9 +62,17 @@ def check_target(y: pd.Series, task: str) -> pd.Series:
         if not _is_numeric(kept):
             raise DataError(f"The target '{y.name}' is not numeric, so it cannot be a regression target. "
                             "Pick a numeric column (such as spend) or switch the task to classification.")
-        if kept.nunique() < 2:
+        values = kept.astype("float64")
+        if not np.isfinite(values).all():
+            raise DataError(f"The target '{y.name}' has {int((~np.isfinite(values)).sum()):,} infinite value(s); "
+                            "fix or remove those rows.")
+        if values.nunique() < 2:
             raise DataError(f"The target '{y.name}' has the same value in every row; there is nothing to predict.")
-        return kept.astype("float64")
+        return values
+    if kept.dtype == object:  # labels stored as Python objects: settle on one type scikit-learn can sort
+        kept = kept.infer_objects()
+        if kept.dtype == object:
+            kept = kept.astype(str)
     classes = kept.nunique()
     if classes < 2:
         raise DataError(f"The target '{y.name}' has only one class ({kept.iloc[0]!r}); a classifier needs at least "
@@ -144,6 +152,8 @@ def _looks_like_dates(s: pd.Series) -> bool:
 
 def single_feature_power(x: pd.Series, y: pd.Series, task: str) -> float:
     """How well one feature alone predicts the target: AUC (binary, by value or by level rate) or R2 of level means."""
+    if _is_numeric(x):
+        x = x.astype("float64").replace([np.inf, -np.inf], np.nan)
     ok = x.notna() & y.notna()
     x, y = x[ok], y[ok]
     if len(x) < 10 or x.nunique() < 2:

@@ -47,7 +47,8 @@ def model_frame(df: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
                         "Score a table that has every feature the model was trained on.")
     out = pd.DataFrame(index=df.index)
     for c in numeric:
-        out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        # infinities (a division by zero upstream) are treated as missing; train() says so
+        out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64").replace([np.inf, -np.inf], np.nan)
     for c in categorical:
         s = df[c]
         # pandas' string dtype (Arrow-backed) keeps splits and copies of millions of labels cheap
@@ -171,7 +172,7 @@ def _resolve_features(df: pd.DataFrame, target: str, features: list[str] | None)
             raise DataError("No usable features: every other column is an id, a date, free text, constant or "
                             "mostly missing. Add behaviour columns to the table.")
         return advice.numeric, advice.categorical
-    features = list(dict.fromkeys(features))
+    features = [features] if isinstance(features, str) else list(dict.fromkeys(features))
     missing = [f for f in features if f not in df.columns]
     if missing:
         raise DataError(f"Feature(s) {', '.join(map(repr, missing))} are not in the table.")
@@ -242,14 +243,15 @@ def train(
     random_state: int = 0,
     progress: Progress | None = None,
     search: int = 0,
-    class_weight: str | None = "auto",
+    class_weight: str | None = None,
 ) -> TrainedModel:
     """Train one model and evaluate it honestly.
 
     A stratified hold-out (`test_size`) gives the metrics; `cv`-fold cross-validation on the
     training part (at most 50,000 rows) gives their spread; permutation importance is measured on
     the hold-out. `search` > 0 runs a randomized hyper-parameter search with that many candidates.
-    class_weight="auto" weights classes when the smallest is under 20% of rows.
+    class_weight="auto" weights classes when the smallest is under 20% of rows ("balanced" always, None never;
+    the default None keeps probabilities calibrated and results comparable with a plain scikit-learn model).
     """
     started = time.perf_counter()
     if not isinstance(df, pd.DataFrame):
@@ -272,7 +274,7 @@ def train(
         warnings.append(f"{dropped:,} row(s) without a target value were left out.")
     numeric, categorical = _resolve_features(df, target, features)
     used = numeric + categorical
-    labelled = df if dropped == 0 else df.loc[y_all.index]
+    labelled = df if dropped == 0 else df[df[target].notna().to_numpy()]
     X_all = model_frame(labelled, numeric, categorical)
     y_values = y_all.to_numpy()
 
@@ -306,6 +308,16 @@ def train(
     except ValueError as e:
         raise DataError(f"Could not split the data into training and hold-out parts: {e}. Use more data.") from None
 
+    if task == "classification":
+        rarest = pd.Series(y_tr).value_counts().min()
+        if rarest < cv:
+            raise DataError(f"After setting aside the {test_size:.0%} hold-out, the rarest class of '{target}' has "
+                            f"{rarest} training row(s), fewer than the {cv} cross-validation folds. Use fewer folds "
+                            "or more data.")
+    infinite = [c for c in numeric if np.isinf(pd.to_numeric(labelled[c], errors="coerce").astype("float64")).any()]
+    if infinite:
+        warnings.append(f"Infinite values in {', '.join(infinite)} were treated as missing.")
+
     leaks = leakage_warnings(labelled, target, used, task, random_state) if algorithm != "baseline" else []
 
     def make(alg: str = algorithm) -> Any:
@@ -330,6 +342,20 @@ def train(
                   for k, v in finder.best_params_.items()}
         pipe.set_params(**finder.best_params_)
 
+    try:
+        return _fit_and_evaluate(**locals())
+    except ValueError as e:  # scikit-learn refusing the data (e.g. folds too small for a class)
+        raise DataError(f"Training failed: {str(e).splitlines()[0]} Try fewer folds, another algorithm or more data.") from None
+
+
+def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_size: float, random_state: int,
+                      progress: Progress | None, warnings: list[str], numeric: list[str], categorical: list[str],
+                      used: list[str], y_all: pd.Series, classes: list, positive: Any, class_weight: Any,
+                      X_tr: pd.DataFrame, X_te: pd.DataFrame, y_tr: np.ndarray, y_te: np.ndarray, leaks: list,
+                      make: Callable[..., Any], pipe: Any, rng: np.random.Generator, cv_idx: np.ndarray,
+                      X_cv: pd.DataFrame, y_cv: np.ndarray, splitter: Any, params: dict, started: float,
+                      **_: Any) -> TrainedModel:
+    """Cross-validate, fit, evaluate and explain (the second half of train)."""
     folds = []
     for i, (a, b) in enumerate(splitter.split(X_cv, y_cv)):
         _report(progress, 0.1 + 0.35 * i / cv, f"Cross-validation: fold {i + 1} of {cv}")
@@ -346,17 +372,18 @@ def train(
     baseline_metrics, _ = _evaluate(task, y_te, base_pipe, X_te, classes, positive)
 
     lift = None
+    ks = None
     holdout = None
     model_curves: dict[str, pd.DataFrame] = {}
     keep = np.arange(len(y_te)) if len(y_te) <= KEEP_HOLDOUT else np.sort(rng.choice(len(y_te), KEEP_HOLDOUT, replace=False))
     if task == "classification" and len(classes) == 2:
         y_bin = (y_te == positive).astype(int)
-        lift = lift_table(y_bin, scores)
+        lift = lift_table(y_bin, scores, bins=min(10, len(y_bin)))
         model_curves = curves(y_bin, scores)
-        metrics["ks"] = ks_statistic(y_bin, scores)
+        ks = ks_statistic(y_bin, scores)
         holdout = pd.DataFrame({"y": y_bin[keep], "proba": scores[keep]})
     elif task == "regression":
-        lift = lift_table(y_te, scores)
+        lift = lift_table(y_te, scores, bins=min(10, len(y_te)))
         holdout = pd.DataFrame({"y": y_te[keep].astype("float64"), "prediction": scores[keep]})
 
     _report(progress, 0.8, "Measuring feature importance on the hold-out")
@@ -404,6 +431,7 @@ def train(
 
     _report(progress, 1.0, "Done")
     info = {"rows": int(len(y_all)), "train_rows": int(len(X_tr)), "holdout_rows": int(len(X_te)),
+            "ks": ks if task == "classification" and len(classes) == 2 else None,
             "cv_rows": int(len(cv_idx)), "cv_folds": int(cv), "test_size": float(test_size),
             "class_weight": class_weight, "random_state": random_state, "seconds": round(time.perf_counter() - started, 2),
             "trained_at": _dt.datetime.now().isoformat(timespec="seconds"), "versions": _versions()}

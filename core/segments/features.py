@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 from typing import Any, Iterable
 
 import ibis
@@ -40,7 +41,8 @@ def require_one_row_per_customer(df: pd.DataFrame, id_column: str | None = None,
     skip = set(exclude)
     candidates = [id_column] if id_column else [
         c for c in df.columns if c not in skip and looks_like_id(str(c))
-        and any(word in str(c).lower() for word in ("customer", "client", "user"))]
+        and (str(c).strip().lower() in ("id", "cust", "cust_id", "custid")
+             or any(word in str(c).lower() for word in ("customer", "client", "user", "member", "account")))]
     for col in candidates:
         if col not in df.columns:
             raise DataError(f"The customer id column '{col}' is not in the table.")
@@ -60,6 +62,12 @@ def _as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tup
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the data. "
                             f"Available: {', '.join(map(str, transactions.columns[:30]))}.")
         frame = transactions[columns].copy()
+        for c in frame.columns:
+            s = frame[c]
+            if s.dtype == object:
+                kinds = {type(v) for v in s.dropna().head(1000)}
+                if len(kinds) > 1:  # mixed ints and strings (e.g. ids): compare them as text
+                    frame[c] = s.astype("string")
         return ibis.memtable(frame), ibis.duckdb.connect()
     if isinstance(transactions, ibis.Table):
         missing = [c for c in columns if c not in transactions.columns]
@@ -118,11 +126,20 @@ def customer_features(
     - n_products / n_channels: distinct values of `product` / `channel` when given.
     Rows with a missing customer, date or amount are skipped; `attrs["notes"]` says how many.
     """
-    if not customer or not date or not amount:
+    if any(c is None or (isinstance(c, str) and not c.strip()) for c in (customer, date, amount)):
         raise DataError("Pick the customer, date and amount columns to build customer features.")
     names = [customer, date, amount] + [c for c in (order, quantity, product, channel) if c]
     if len(set(names)) != len(names):
         raise DataError("Customer, date, amount, order, quantity, product and channel must be different columns.")
+    if isinstance(transactions, pd.DataFrame) and date in transactions.columns:
+        col = transactions[date]
+        if pd.api.types.is_string_dtype(col) or col.dtype == object:
+            # text dates from a CSV read by pandas: parse them here (any common format), not in the database
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+            transactions = transactions.copy()
+            transactions[date] = parsed
     t, backend = _as_ibis(transactions, list(dict.fromkeys(names)))
 
     amt = t[amount]
@@ -146,6 +163,7 @@ def customer_features(
         raise DataError("The transactions table is empty; load transactions first.")
     if kept == 0:
         raise DataError(f"No usable transactions: every row misses the customer, a readable date in '{date}' "
+                        "(text dates must look like YYYY-MM-DD; load the file on the Data page to detect other formats) "
                         "or the amount" + (", or has an amount <= 0" if exclude_non_positive else "") + ".")
     if as_of is None:
         as_of_date = pd.Timestamp(counts["last"]).date() + _dt.timedelta(days=1)

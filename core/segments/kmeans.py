@@ -7,6 +7,7 @@ customer touch all rows.
 
 from __future__ import annotations
 
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score,
                              silhouette_score)
 
@@ -25,7 +27,9 @@ from core.segments.preprocess import (Preprocessing, build_pipeline, check_featu
                                       transform_checked)
 
 Progress = Callable[[float, str], None]
-SELECTION_COLUMNS = ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "smallest_share"]
+SELECTION_COLUMNS = ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]
+SILHOUETTE_OVERRIDE = 0.1  # a k whose silhouette beats the rank choice by this much wins (clear, simple structure)
+MIN_SEGMENT_ROWS = 5
 SWEEP_SAMPLE = 10_000  # k sweep, stability, rules: enough to find the structure, cheap on 1M customers
 FIT_SAMPLE = 100_000  # medians, clip quantiles and scaling are learnt from at most this many customers
 SILHOUETTE_SAMPLE = 1_500  # silhouette is quadratic in the sample size
@@ -55,6 +59,7 @@ class SegmentResult:
     rules: pd.DataFrame | None = None
     fidelity: float = float("nan")
     stability_runs: list[float] = field(default_factory=list)
+    smallest_share: pd.Series | None = None  # per k in the sweep: share of customers in the smallest segment
     map: pd.DataFrame | None = None
     map_variance: tuple[float, float] = (float("nan"), float("nan"))
     logged: list[str] = field(default_factory=list)
@@ -65,6 +70,8 @@ class SegmentResult:
     _relabel: np.ndarray | None = None
 
     def _transform(self, df: pd.DataFrame) -> np.ndarray:
+        if not isinstance(df, pd.DataFrame):
+            raise DataError("Pass a pandas DataFrame with the segmentation's feature columns.")
         frame = frame_for(df, [f for f in self.features if f not in self.categorical], list(self.categorical))
         return transform_checked(self._pipeline, frame, self.logged)
 
@@ -89,20 +96,26 @@ def _report(progress: Progress | None, share: float, message: str) -> None:
         progress(min(max(share, 0.0), 1.0), message)
 
 
-def _recommend(selection: pd.DataFrame) -> tuple[int, str]:
+def _recommend(selection: pd.DataFrame, smallest: pd.Series, n: int) -> tuple[int, str]:
     """Best weighted mean rank: silhouette (high), Calinski-Harabasz (high, counted twice), Davies-Bouldin (low).
 
     In a simulation of 60 random Gaussian blob sets (2-8 clusters, 2-8 features) Calinski-Harabasz
     alone found the planted k in 85% of cases, silhouette 80%, Davies-Bouldin 72%; the weighted
-    rank matched Calinski-Harabasz and avoided its failures at k = 10 on two-cluster data.
+    rank matched Calinski-Harabasz and avoided its failures at k = 10 on two-cluster data. Rank sums
+    ignore how large the differences are, so a k whose silhouette is clearly higher (by 0.1 or more)
+    overrides the rank choice: on one or two well-separated groups Calinski-Harabasz keeps rising
+    with k while silhouette and Davies-Bouldin say plainly that k = 2 is right. k values that leave
+    a segment under 1% of customers (or under 5 customers) are not recommended.
     """
-    eligible = selection[selection["smallest_share"] >= MIN_SEGMENT_SHARE]
+    floor = max(MIN_SEGMENT_SHARE, MIN_SEGMENT_ROWS / max(n, 1))
+    too_small = smallest.reindex(selection.index) < floor
+    eligible = selection[~too_small]
     note = ""
     if eligible.empty:
         eligible = selection
-    elif len(eligible) < len(selection):
-        note = (f" k = {', '.join(str(int(k)) for k in selection.loc[selection['smallest_share'] < MIN_SEGMENT_SHARE, 'k'])}"
-                f" left out: a segment under {MIN_SEGMENT_SHARE:.0%} of customers.")
+    elif too_small.any():
+        note = (f" k = {', '.join(str(int(k)) for k in selection.loc[too_small, 'k'])}"
+                f" left out: a segment under {floor:.0%} of customers.")
     ranks = pd.DataFrame({
         "silhouette": eligible["silhouette"].rank(ascending=False, method="min"),
         "calinski_harabasz": eligible["calinski_harabasz"].rank(ascending=False, method="min"),
@@ -112,6 +125,10 @@ def _recommend(selection: pd.DataFrame) -> tuple[int, str]:
     order = pd.DataFrame({"score": score, "sil": -eligible["silhouette"], "k": eligible["k"]}).sort_values(
         ["score", "sil", "k"])
     best = order.index[0]
+    by_silhouette = eligible["silhouette"].idxmax()
+    override = eligible.loc[by_silhouette, "silhouette"] >= eligible.loc[best, "silhouette"] + SILHOUETTE_OVERRIDE
+    if override:
+        best = by_silhouette
     row = eligible.loc[best]
     k = int(row["k"])
     places = {m: int(ranks.loc[best, m]) for m in ranks.columns}
@@ -120,6 +137,10 @@ def _recommend(selection: pd.DataFrame) -> tuple[int, str]:
               f"{row['silhouette']:.3f} ({ordinal(places['silhouette'])}), Calinski-Harabasz "
               f"{row['calinski_harabasz']:,.0f} ({ordinal(places['calinski_harabasz'])}), Davies-Bouldin "
               f"{row['davies_bouldin']:.3f} ({ordinal(places['davies_bouldin'])}; lower is better).{note}")
+    if override:
+        reason = (f"k = {k} has a clearly higher silhouette ({row['silhouette']:.3f}) than any other k, so the "
+                  f"segments are well separated; Calinski-Harabasz {row['calinski_harabasz']:,.0f}, Davies-Bouldin "
+                  f"{row['davies_bouldin']:.3f} (lower is better).{note}")
     return k, reason
 
 
@@ -188,7 +209,7 @@ def kmeans_segments(
     column) must not repeat.
     """
     prep = Preprocessing.from_options(preprocessing)
-    numeric, categorical = check_features(df, list(features), prep)
+    numeric, categorical = check_features(df, [features] if isinstance(features, str) else list(features), prep)
     all_features = numeric + categorical
     require_one_row_per_customer(df, id_column, exclude=all_features)
     n = len(df)
@@ -204,7 +225,7 @@ def kmeans_segments(
             raise DataError("k_range must include at least one k of 2 or more.")
         if n < 3:
             raise DataError(f"There are only {n} customers; segments need at least 3.")
-        ks = [x for x in ks if x < n]
+        ks = [x for x in ks if x <= max(2, n // MIN_SEGMENT_ROWS)]  # at least ~5 customers per segment
         if not ks:
             raise DataError(f"There are {n:,} customers, fewer than the smallest k tried; pick a smaller k.")
     warnings: list[str] = []
@@ -232,8 +253,9 @@ def kmeans_segments(
     selection = pd.DataFrame(columns=SELECTION_COLUMNS)
     fits: dict[int, KMeans] = {}
     reason = ""
+    smallest = pd.Series(dtype="float64")
     if k is None:
-        rows = []
+        rows, shares = [], []
         for i, kk in enumerate(ks):
             _report(progress, 0.05 + 0.45 * i / len(ks), f"Trying k = {kk} ({i + 1} of {len(ks)})")
             km = KMeans(n_clusters=kk, n_init=inits, random_state=random_state).fit(Xs)
@@ -247,20 +269,24 @@ def kmeans_segments(
                 "silhouette": float(sil),
                 "calinski_harabasz": float(calinski_harabasz_score(Xs, lab)) if n_labels > 1 else np.nan,
                 "davies_bouldin": float(davies_bouldin_score(Xs, lab)) if n_labels > 1 else np.nan,
-                "smallest_share": float(np.bincount(lab, minlength=kk).min() / len(lab)),
             })
+            shares.append(float(np.bincount(lab, minlength=kk).min() / len(lab)))
         selection = pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+        smallest = pd.Series(shares, index=selection.index, name="smallest_share")
         if selection[["silhouette", "calinski_harabasz", "davies_bouldin"]].isna().all().all():
             raise DataError("Every k gave a single segment: the customers are too alike on these features.")
-        k, reason = _recommend(selection.dropna(subset=["silhouette", "calinski_harabasz", "davies_bouldin"]))
+        k, reason = _recommend(selection.dropna(subset=["silhouette", "calinski_harabasz", "davies_bouldin"]),
+                               smallest, n)
     else:
         reason = f"k = {k} was chosen by you."
     _report(progress, 0.55, f"Fitting {k} segments on all {n:,} customers")
-    start = fits.get(k) or KMeans(n_clusters=k, n_init=inits, random_state=random_state).fit(Xs)
-    if len(sample) == n:
-        model = start
-    else:
-        model = KMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, random_state=random_state).fit(X)
+    with _warnings.catch_warnings():  # duplicate points: reported below as too few segments, with a fix
+        _warnings.simplefilter("ignore", ConvergenceWarning)
+        start = fits.get(k) or KMeans(n_clusters=k, n_init=inits, random_state=random_state).fit(Xs)
+        if len(sample) == n:
+            model = start
+        else:
+            model = KMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, random_state=random_state).fit(X)
     raw_labels = model.labels_
     counts = np.bincount(raw_labels, minlength=k)
     order = np.argsort(-counts, kind="stable")  # segment 1 = largest
@@ -270,7 +296,10 @@ def kmeans_segments(
     distances = model.transform(X)[np.arange(n), raw_labels]
     segments = list(range(1, k + 1))
     if counts.min() == 0:
-        warnings.append("At least one segment ended up empty; try a smaller k.")
+        distinct = len(np.unique(X, axis=0)) if n <= 200_000 else None
+        raise DataError(f"Only {counts.astype(bool).sum()} of the {k} segments get customers"
+                        + (f" (the features take {distinct:,} distinct combinations)" if distinct is not None else "")
+                        + "; pick a smaller k or add features.")
 
     _report(progress, 0.7, "Checking stability across resamples")
     runs = []
@@ -310,6 +339,7 @@ def kmeans_segments(
         labels=labels, k=k, selection=selection, profile=profile, names=names, importance=tree.importance,
         stability=stability, features=all_features, categorical=categorical, reason=reason, distances=distances,
         profile_detail=detail, effects=effects, rules=tree.rules, fidelity=tree.fidelity, stability_runs=runs,
+        smallest_share=smallest,
         map=points, map_variance=variance, logged=logged, preprocessing=prep, warnings=warnings,
         _pipeline=pipeline, _model=model, _relabel=relabel,
     )

@@ -99,7 +99,7 @@ def check_features(df: pd.DataFrame, features: Sequence[str], prep: Preprocessin
     """Split features into numeric and categorical ones, raising DataError for unusable ones."""
     if not isinstance(df, pd.DataFrame):
         raise DataError("Segments need a pandas DataFrame with one row per customer.")
-    features = list(dict.fromkeys(features or []))
+    features = [features] if isinstance(features, str) else list(dict.fromkeys(features or []))
     categorical = [c for c in prep.categorical if c not in features] + [c for c in features if c in set(prep.categorical)]
     categorical = list(dict.fromkeys(categorical))
     missing = [c for c in features + categorical if c not in df.columns]
@@ -196,6 +196,9 @@ def frame_for(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> p
     out = pd.DataFrame(index=df.index)
     for c in numeric:
         out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        if np.isinf(out[c]).any():
+            raise DataError(f"Feature '{c}' has infinite values ({int(np.isinf(out[c]).sum()):,} rows, e.g. from a "
+                            "division by zero). Fix or leave out the feature.")
     for c in categorical:
         out[c] = df[c].astype("string").fillna(MISSING_LEVEL).astype("object")
     return out
