@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -64,7 +65,7 @@ def options_form(variants: list[str], key: str) -> dict:
             "weights": [float(w) for w in split["weight"].fillna(0)]}
 
 
-def show_result(res: ExperimentResult, title: str, figures_extra: list | None = None) -> None:
+def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], list] | None = None) -> None:
     """SRM check, summary, forest plot, table, Bayesian view and downloads."""
     counts = res.counts
     if not res.srm_ok:
@@ -116,7 +117,7 @@ def show_result(res: ExperimentResult, title: str, figures_extra: list | None = 
                        icon=":material/download:", width="stretch")
     c2.download_button("Download report (HTML)", key=f"{title}-html", on_click="ignore", icon=":material/description:",
                        data=lambda: charts.html_report(f"Experiment read-out: {title}", res.summary_text, res.table,
-                                                       [fig] + (figures_extra or []),
+                                                       [fig] + (figures_extra() if figures_extra else []),
                                                        [f"Control: {res.control}. Correction: {res.correction}. "
                                                         f"Sample ratio mismatch p = {res.srm_p_value:.4f}."]),
                        file_name=f"{title}_report.html", mime="text/html", width="stretch")
@@ -194,7 +195,18 @@ def per_user(ws: Workspace) -> None:
             except DataError as e:
                 st.error(str(e))
                 return
-        show_result(res, table)
+        def report_figures() -> list:
+            """Over-time charts of the first metric for the report (built only when it is downloaded)."""
+            if not dates or not metrics:
+                return []
+            try:
+                tl = timeline(ws.table(table), variant, metrics[0], dates[0], control=opts["control"],
+                              alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"])
+            except DataError:
+                return []
+            return list(charts.timeline_figures(tl, metrics[0], opts["control"]))
+
+        show_result(res, table, report_figures)
     with tab_time:
         if not dates:
             st.info(f"`{table}` has no date column: add the exposure date per user to see results over time.")

@@ -197,6 +197,7 @@ def test_experiment_readout_and_report(browser, app_url):
         page.get_by_role("button", name="Download report (HTML)").click()
     report = Path(d.value.path()).read_text()
     assert "variant_b raised converted" in report and "plotly" in report.lower()
+    assert "Cumulative lift against control" in report
     with page.expect_download(timeout=60_000) as d:
         page.get_by_role("button", name="Download results (CSV)").click()
     lines = Path(d.value.path()).read_text().splitlines()
