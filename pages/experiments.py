@@ -14,7 +14,7 @@ from core.errors import DataError
 from core.experiments import (ExperimentResult, analyze, analyze_summary, breakdown, choose_control, combine,
                               detectable_effect, duration_days, sample_size, timeline)
 from core.experiments import charts
-from core.experiments.data import read_summary_csv, variant_counts
+from core.experiments.data import read_summary_csv, variant_counts, with_segments
 from core.workspace import Workspace
 from pages.common import cached_profile, get_workspace, remember, result_store
 
@@ -228,14 +228,25 @@ def per_user(ws: Workspace) -> None:
             except DataError as e:
                 st.error(str(e))
     with tab_segments:
-        if not small:
-            st.info("No attribute with 2 to 30 levels (such as device, channel or segment) to break results down by.")
+        # attributes of the table itself, plus saved segments that share an id column with it
+        sources: dict[str, tuple[str | None, str | None, str]] = {c: (None, None, c) for c in small if c != variant}
+        for seg_table in (t for t in tables if t.endswith("_segments") and t != table):
+            seg_cols = ws.columns(seg_table)
+            shared = [c for c in seg_cols if c in types and c.lower().endswith("id")]
+            for col in ("segment_name", "rfm_segment"):
+                if shared and col in seg_cols:
+                    sources[f"{col} from {seg_table} (joined on {shared[0]})"] = (seg_table, shared[0], col)
+        if not sources:
+            st.info("No attribute with 2 to 30 levels (such as device, channel or segment) to break results down "
+                    "by; saved segments (Segments page) are offered here when they share an id column with the test.")
         else:
             c1, c2 = st.columns(2)
-            by = c1.selectbox("Break down by", [c for c in small if c != variant] or small, key=f"exp-by-{table}")
+            label = c1.selectbox("Break down by", list(sources), key=f"exp-by-{table}")
             metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-by-metric-{table}")
+            seg_table, key_col, by = sources[label]
             try:
-                bd = breakdown(ws.table(table), variant, metric, by, control=opts["control"], alpha=opts["alpha"])
+                data = ws.table(table) if seg_table is None else with_segments(ws.table(table), ws.table(seg_table), key_col)
+                bd = breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"])
                 st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
                            f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
                            "significant by chance. Treat differences between segments as ideas to test, not results.",

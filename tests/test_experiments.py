@@ -353,3 +353,19 @@ def test_more_bad_input(call, match):
 def test_srm_weights_by_name():
     assert srm_test(pd.Series({"a": 100, "b": 300}), {"a": 1, "b": 3}) == approx(1.0)
     assert srm_test({"a": 1000, "b": 1200}, {"b": 1, "a": 1}) == approx(2.0079e-05)
+
+
+def test_breakdown_by_joined_segments():
+    import ibis
+    from core.experiments.data import with_segments
+    df = raw_test(17, n=1200).assign(customer_id=np.arange(1200))
+    seg = pd.DataFrame({"customer_id": np.arange(1000), "segment_name": np.where(np.arange(1000) % 2, "Loyal", "New")})
+    joined = with_segments(ibis.memtable(df), ibis.memtable(seg), "customer_id")
+    bd = breakdown(joined, "variant", "converted", "segment_name")
+    assert set(bd["level"]) == {"Loyal", "New"}
+    loyal = df[(df.customer_id < 1000) & (df.customer_id % 2 == 1)]
+    ref = analyze(loyal, "variant", "converted", correction="none").table.set_index("variant")
+    got = bd[bd.level == "Loyal"].set_index("variant")
+    assert got.loc["C", "rel_lift"] == approx(ref.loc["C", "rel_lift"])
+    with pytest.raises(DataError, match="id column"):
+        with_segments(ibis.memtable(df), ibis.memtable(seg), "user")

@@ -267,3 +267,23 @@ def test_experiments_page_srm_warning(app_env):
     at.selectbox(key="exp-table").select("broken_test").run()
     assert not at.exception
     assert "Sample ratio mismatch" in at.error[0].value
+
+
+def test_experiments_breakdown_by_saved_segments(app_env):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    n = 3000
+    ws = Workspace(app_env)
+    ws.save_frame(pd.DataFrame({"customer_id": np.arange(n), "variant": rng.choice(["control", "b"], n),
+                                "converted": rng.binomial(1, 0.2, n)}), "promo_test")
+    ws.save_frame(pd.DataFrame({"customer_id": np.arange(n), "segment": rng.integers(1, 4, n),
+                                "segment_name": rng.choice(["Loyal", "New", "Lapsed"], n)}), "customers_segments")
+    at = _app().run()
+    at.switch_page("pages/experiments.py").run()
+    at.selectbox(key="exp-table").select("promo_test").run()
+    options = at.selectbox(key="exp-by-promo_test").options
+    assert any(o.startswith("segment_name from customers_segments") for o in options)
+    assert not at.exception and not at.error
+    frames = [d.value for d in at.dataframe if "level" in getattr(d.value, "columns", [])]
+    assert frames and set(frames[0]["level"]) == {"Loyal", "New", "Lapsed"}

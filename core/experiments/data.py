@@ -172,3 +172,20 @@ def read_summary_csv(path: str) -> pd.DataFrame:
         raise DataError("The summary file needs a header with variant and n, plus conversions, or mean and std, "
                         "or sum and sum_sq.")
     return df
+
+
+def with_segments(experiment: ibis.Table, segments: ibis.Table, key: str,
+                  columns: tuple[str, ...] = ("segment_name", "rfm_segment")) -> ibis.Table:
+    """The experiment's users with their segment columns (left join on `key`; users without one get none).
+
+    Lets a test be broken down by the K-means or RFM segments saved on the Segments page.
+    """
+    if key not in experiment.columns or key not in segments.columns:
+        raise DataError(f"Both tables need the id column '{key}' to join segments.")
+    keep = [c for c in columns if c in segments.columns]
+    if not keep:
+        raise DataError("The segments table has no segment_name or rfm_segment column.")
+    seg = segments.select(key, *keep).distinct(on=key) if hasattr(segments, "distinct") else segments.select(key, *keep)
+    seg = seg.rename({f"__seg_{key}": key})
+    joined = experiment.left_join(seg, experiment[key] == seg[f"__seg_{key}"])
+    return joined.drop(f"__seg_{key}")
