@@ -148,7 +148,11 @@ def _effects(X: np.ndarray, labels: np.ndarray, names: list[str], segments: list
     """Standardised difference of each segment's mean from the overall mean, per model input."""
     mean, sd = X.mean(axis=0), X.std(axis=0)
     sd[sd == 0] = 1.0
-    rows = [(X[labels == s].mean(axis=0) - mean) / sd for s in segments]
+    codes = np.searchsorted(np.asarray(segments), labels)  # segment -> 0..k-1
+    counts = np.bincount(codes, minlength=len(segments)).astype("float64")
+    sums = np.stack([np.bincount(codes, weights=X[:, j], minlength=len(segments)) for j in range(X.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = (sums / counts[:, None] - mean) / sd
     return pd.DataFrame(rows, index=pd.Index(segments, name="segment"), columns=names)
 
 
@@ -247,7 +251,8 @@ def kmeans_segments(
 
     sample = np.sort(rng.choice(n, size=min(n, SWEEP_SAMPLE), replace=False)) if n > SWEEP_SAMPLE else np.arange(n)
     Xs = X[sample]
-    sil_idx = rng.choice(len(sample), size=min(len(sample), SILHOUETTE_SAMPLE), replace=False)
+    sil_size = SILHOUETTE_SAMPLE if len(sample) == n else SILHOUETTE_SAMPLE * 2 // 3  # big tables: time for the full fit
+    sil_idx = rng.choice(len(sample), size=min(len(sample), sil_size), replace=False)
 
     inits = SWEEP_INITS if len(sample) == n else 2
     selection = pd.DataFrame(columns=SELECTION_COLUMNS)
@@ -293,7 +298,7 @@ def kmeans_segments(
     relabel = np.empty(k, dtype=np.int64)
     relabel[order] = np.arange(1, k + 1)
     labels = relabel[raw_labels]
-    distances = model.transform(X)[np.arange(n), raw_labels]
+    distances = np.sqrt(((X - model.cluster_centers_[raw_labels]) ** 2).sum(axis=1))
     segments = list(range(1, k + 1))
     if counts.min() == 0:
         distinct = len(np.unique(X, axis=0)) if n <= 200_000 else None
