@@ -8,6 +8,7 @@ import re
 import pandas as pd
 import streamlit as st
 
+from core.columns import looks_like_outcome
 from core.errors import DataError
 from core.models import ALGORITHMS, ModelStore, TrainedModel, detect_task, score_table, suggest_features, train
 from core.models import charts
@@ -17,8 +18,7 @@ from core.segments.preprocess import suggest_id_column
 from pages.common import (cached_frame, download_buttons, get_workspace, remember, result_store,
                           settings_of_last_run, table_picker)
 
-OUTCOMES = [re.compile(p, re.IGNORECASE) for p in (r"purchased|churn|convert|respon|bought|^y$|target|label",
-                                                     r"revenue|spend|value")]
+VALUE_TARGET = re.compile(r"revenue|spend|value", re.IGNORECASE)
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score", "ks": "KS",
                  "r2": "R²", "mae": "MAE", "rmse": "RMSE"}
@@ -51,7 +51,8 @@ def leaks_for(_df: pd.DataFrame, db: str, table: str, version: int, target: str,
 
 def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
     columns = [str(c) for c in df.columns]
-    guess = next((c for pattern in OUTCOMES for c in columns if pattern.search(c)), columns[-1])
+    guess = next((c for c in columns if looks_like_outcome(c)),
+                 next((c for c in columns if VALUE_TARGET.search(c)), columns[-1]))
     c1, c2 = st.columns([2, 1])
     target = c1.selectbox("Target: what to predict", columns, index=columns.index(guess), key=f"model-target-{table}")
     try:

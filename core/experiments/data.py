@@ -12,14 +12,14 @@ import ibis
 import pandas as pd
 
 from core.errors import DataError
-from core.segments.features import _as_ibis, _execute
+from core.query import as_ibis, execute
 
 MAX_VARIANTS = 20
 
 
 def as_table(data: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:
     """The needed columns as an Ibis table plus the backend that runs it (None: the table's own)."""
-    return _as_ibis(data, list(dict.fromkeys(c for c in columns if c)))
+    return as_ibis(data, list(dict.fromkeys(c for c in columns if c)))
 
 
 def check_numeric(t: ibis.Table, column: str, role: str) -> None:
@@ -84,7 +84,7 @@ def summarize(data: pd.DataFrame | ibis.Table, variant: str, metric: str, *, cov
         metrics.update({"d_sum": dk.sum(), "d_sum_sq": (dk * dk).sum(), "md_sum": (dk * yk).sum()})
     group_cols = [f"__k_{k}" for k in keys]
     expr = base.group_by(group_cols).aggregate(**{k: v for k, v in metrics.items()})
-    out = _execute(expr, backend).rename(columns={f"__k_{k}": k for k in keys})
+    out = execute(expr, backend).rename(columns={f"__k_{k}": k for k in keys})
     out = out[out["variant"].notna()]
     for c in out.columns:
         if c not in keys:
@@ -117,7 +117,7 @@ def metric_profile(data: pd.DataFrame | ibis.Table, metric: str) -> dict[str, fl
     t, backend = as_table(data, [metric])
     check_numeric(t, metric, "metric")
     y = numeric(t, metric)
-    row = _execute(t.aggregate(lo=y.min(), hi=y.max(), n=y.count(),
+    row = execute(t.aggregate(lo=y.min(), hi=y.max(), n=y.count(),
                                non01=((y != 0) & (y != 1)).sum()), backend).iloc[0]
     return {k: float(row[k]) if row[k] is not None and pd.notna(row[k]) else float("nan") for k in row.index}
 
@@ -132,7 +132,7 @@ def metric_cap(data: pd.DataFrame | ibis.Table, metric: str, percentile: float) 
         raise DataError("Winsorising takes a percentile between 0.5 and 1 (e.g. 0.99 caps the top 1%).")
     t, backend = as_table(data, [metric])
     y = numeric(t, metric)
-    cap = _execute(t.filter(y != 0).aggregate(cap=y.quantile(percentile)), backend).iloc[0]["cap"]
+    cap = execute(t.filter(y != 0).aggregate(cap=y.quantile(percentile)), backend).iloc[0]["cap"]
     if cap is None or pd.isna(cap):
         raise DataError(f"'{metric}' is 0 or empty for every user; there is nothing to winsorise.")
     return float(cap)
@@ -141,7 +141,7 @@ def metric_cap(data: pd.DataFrame | ibis.Table, metric: str, percentile: float) 
 def variant_counts(data: pd.DataFrame | ibis.Table, variant: str) -> pd.Series:
     """Users per variant (rows with a variant)."""
     t, backend = as_table(data, [variant])
-    out = _execute(t.group_by(v=variant_label(t, variant)).aggregate(n=t.count()), backend)
+    out = execute(t.group_by(v=variant_label(t, variant)).aggregate(n=t.count()), backend)
     out = out[out["v"].notna()]
     if len(out) > MAX_VARIANTS:
         raise DataError(f"'{variant}' has {len(out)} different values; an experiment has at most {MAX_VARIANTS} "
@@ -185,7 +185,7 @@ def with_segments(experiment: ibis.Table, segments: ibis.Table, key: str,
     keep = [c for c in columns if c in segments.columns]
     if not keep:
         raise DataError("The segments table has no segment_name or rfm_segment column.")
-    seg = segments.select(key, *keep).distinct(on=key) if hasattr(segments, "distinct") else segments.select(key, *keep)
+    seg = segments.select(key, *keep).distinct(on=key)  # one segment per user, even if the table repeats ids
     seg = seg.rename({f"__seg_{key}": key})
     joined = experiment.left_join(seg, experiment[key] == seg[f"__seg_{key}"])
     return joined.drop(f"__seg_{key}")

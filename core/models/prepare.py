@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
 
 from core.errors import DataError
-from core.segments.features import looks_like_id
+from core.columns import looks_like_id, looks_like_outcome
 
 TASKS = ("classification", "regression")
 MAX_CLASSES = 50
@@ -21,7 +21,6 @@ LEAK_SAMPLE = 20_000
 ADVICE_SAMPLE = 100_000
 _AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_after$|^after_|^post_|refund|cancell?ed",
                              re.IGNORECASE)
-_OTHER_OUTCOME = re.compile(r"churn|convert|purchased_next|_next_\d+d|target|label|responded|response", re.IGNORECASE)
 _POSITIVE = ("1", "true", "yes", "y", "churned", "churn", "converted", "purchased", "positive", "bought", "won")
 
 
@@ -119,7 +118,7 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> Fe
             use, reason = False, "the same value in every row"
         elif kind == "date":
             use, reason = False, "a date: derive days since / tenure from it first"
-        elif distinct <= 2 and _OTHER_OUTCOME.search(name):
+        elif distinct <= 2 and looks_like_outcome(name):
             use, reason = False, "another outcome (known only after the fact)"
         elif looks_like_id(name) and (kind == "text" or distinct > 0.5 * n):
             use, reason = False, "an identifier"

@@ -343,7 +343,12 @@ def train(
         pipe.set_params(**finder.best_params_)
 
     try:
-        return _fit_and_evaluate(**locals())
+        return _fit_and_evaluate(
+            task=task, algorithm=algorithm, target=target, cv=cv, test_size=test_size, random_state=random_state,
+            progress=progress, warnings=warnings, numeric=numeric, categorical=categorical, used=used, y_all=y_all,
+            classes=classes, positive=positive, class_weight=class_weight, X_tr=X_tr, X_te=X_te, y_tr=y_tr, y_te=y_te,
+            leaks=leaks, make=make, pipe=pipe, rng=rng, cv_idx=cv_idx, X_cv=X_cv, y_cv=y_cv, splitter=splitter,
+            params=params, started=started)
     except ValueError as e:  # scikit-learn refusing the data (e.g. folds too small for a class)
         raise DataError(f"Training failed: {str(e).splitlines()[0]} Try fewer folds, another algorithm or more data.") from None
 
@@ -353,8 +358,8 @@ def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_s
                       used: list[str], y_all: pd.Series, classes: list, positive: Any, class_weight: Any,
                       X_tr: pd.DataFrame, X_te: pd.DataFrame, y_tr: np.ndarray, y_te: np.ndarray, leaks: list,
                       make: Callable[..., Any], pipe: Any, rng: np.random.Generator, cv_idx: np.ndarray,
-                      X_cv: pd.DataFrame, y_cv: np.ndarray, splitter: Any, params: dict, started: float,
-                      **_: Any) -> TrainedModel:
+                      X_cv: pd.DataFrame, y_cv: np.ndarray, splitter: Any, params: dict,
+                      started: float) -> TrainedModel:
     """Cross-validate, fit, evaluate and explain (the second half of train)."""
     folds = []
     for i, (a, b) in enumerate(splitter.split(X_cv, y_cv)):

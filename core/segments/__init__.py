@@ -1,6 +1,7 @@
 """Customer segments: features from transactions, RFM scores and K-means segments."""
 
-from core.segments.features import customer_features, looks_like_id, suggest_transaction_columns
+from core.columns import looks_like_id
+from core.segments.features import customer_features, suggest_transaction_columns
 from core.segments.kmeans import SegmentResult, kmeans_segments, segment_assignments
 from core.segments.preprocess import Preprocessing
 from core.segments.rfm import DEFAULT_RULES, rf_grid, rfm_scores, rfm_summary

@@ -15,24 +15,16 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from core.columns import looks_like_id
 from core.errors import DataError
+from core.query import as_ibis, execute
 
-_ID_NAME = re.compile(
-    r"(^|[_\s])(id|key|uuid|guid)$|^(customer|client|user|member|account|contact|visitor)(_?(id|no|number|key|code))?$"
-    r"|(_|^)(customerid|userid|clientid|invoiceno|orderid)$",
-    re.IGNORECASE,
-)
 _ORDER_NAME = re.compile(r"order|invoice|basket|receipt|transaction", re.IGNORECASE)
 _CUSTOMER_NAME = re.compile(r"customer|client|user|member|account|contact|visitor|buyer", re.IGNORECASE)
 _AMOUNT_NAME = re.compile(r"amount|revenue|spend|sales|value|total|price|net|gmv", re.IGNORECASE)
 _QUANTITY_NAME = re.compile(r"^(qty|quantity|units|number_of_\w+|items)$", re.IGNORECASE)
 _PRODUCT_NAME = re.compile(r"product|sku|stock|item|category|article", re.IGNORECASE)
 _CHANNEL_NAME = re.compile(r"channel|source|medium|store|platform", re.IGNORECASE)
-
-
-def looks_like_id(name: str) -> bool:
-    """True for column names that identify rows (customer_id, InvoiceNo, user) rather than measure them."""
-    return bool(_ID_NAME.search(name.strip()))
 
 
 def require_one_row_per_customer(df: pd.DataFrame, id_column: str | None = None, *,
@@ -52,34 +44,6 @@ def require_one_row_per_customer(df: pd.DataFrame, id_column: str | None = None,
                 f"'{col}' repeats {dupes:,} time(s), but this needs one row per customer. "
                 "Build customer features from the transactions first (one row per customer), "
                 "or aggregate the table by customer.")
-
-
-def _as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:
-    """The input as an Ibis table plus the backend to execute on."""
-    if isinstance(transactions, pd.DataFrame):
-        missing = [c for c in columns if c not in transactions.columns]
-        if missing:
-            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the data. "
-                            f"Available: {', '.join(map(str, transactions.columns[:30]))}.")
-        frame = transactions[columns].copy()
-        for c in frame.columns:
-            s = frame[c]
-            if s.dtype == object:
-                kinds = {type(v) for v in s.dropna().head(1000)}
-                if len(kinds) > 1:  # mixed ints and strings (e.g. ids): compare them as text
-                    frame[c] = s.astype("string")
-        return ibis.memtable(frame), ibis.duckdb.connect()
-    if isinstance(transactions, ibis.Table):
-        missing = [c for c in columns if c not in transactions.columns]
-        if missing:
-            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the table. "
-                            f"Available: {', '.join(list(transactions.columns)[:30])}.")
-        return transactions.select(*columns), None
-    raise DataError("Transactions must be a pandas DataFrame or an Ibis table.")
-
-
-def _execute(expr: Any, backend: Any) -> Any:
-    return backend.execute(expr) if backend is not None else expr.execute()
 
 
 def _as_date(col: ibis.Value, name: str) -> ibis.Value:
@@ -140,7 +104,7 @@ def customer_features(
                 parsed = pd.to_datetime(col, errors="coerce", format="mixed")
             transactions = transactions.copy()
             transactions[date] = parsed
-    t, backend = _as_ibis(transactions, list(dict.fromkeys(names)))
+    t, backend = as_ibis(transactions, list(dict.fromkeys(names)))
 
     amt = t[amount]
     if not amt.type().is_numeric():
@@ -155,7 +119,7 @@ def customer_features(
     keep = base.__customer.notnull() & base.__day.notnull() & base.__amount.notnull()
     if exclude_non_positive:
         keep = keep & (base.__amount > 0)
-    counts = _execute(
+    counts = execute(
         base.aggregate(total=base.count(), kept=keep.sum(), last=base.__day.max()), backend
     ).iloc[0]
     total, kept = int(counts["total"]), int(counts["kept"] or 0)
@@ -195,7 +159,7 @@ def customer_features(
     order_cols = ["__customer", "recency_days", "frequency", "monetary", "tenure_days", "avg_order_value",
                   "days_between_orders"] + [c for c in ("n_products", "n_channels") if c in metrics] + \
                  ["first_purchase", "last_purchase"]
-    out = _execute(agg.select(*order_cols).order_by("__customer"), backend)
+    out = execute(agg.select(*order_cols).order_by("__customer"), backend)
     out = out.rename(columns={"__customer": customer}).reset_index(drop=True)
     for col in ("recency_days", "frequency", "tenure_days") + tuple(c for c in ("n_products", "n_channels") if c in metrics):
         out[col] = out[col].astype("int64")

@@ -21,7 +21,8 @@ from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davie
 
 from core.errors import DataError
 from core.segments.explain import surrogate_tree
-from core.segments.features import looks_like_id, require_one_row_per_customer
+from core.columns import looks_like_id
+from core.segments.features import require_one_row_per_customer
 from core.segments.naming import segment_names
 from core.segments.preprocess import (Preprocessing, build_pipeline, check_features, frame_for, log_columns,
                                       transform_checked)

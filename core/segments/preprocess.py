@@ -5,7 +5,6 @@ Everything is a scikit-learn transformer so the same fitted steps score new cust
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -18,8 +17,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler, StandardScaler
 
+from core.columns import looks_like_id, looks_like_outcome
 from core.errors import DataError
-from core.segments.features import looks_like_id
 
 IMPUTE = ("median", "mean", "zero")
 SCALE = ("standard", "robust", "none")
@@ -220,10 +219,6 @@ def transform_checked(pipeline: ColumnTransformer, frame: pd.DataFrame, logged: 
     return X
 
 
-_OUTCOME = re.compile(r"churn|convert|target|label|response|responded|purchased_next|will_|outcome|is_test|variant",
-                      re.IGNORECASE)
-
-
 def suggest_id_column(df: pd.DataFrame) -> str | None:
     """The column that identifies customers: an id-like name whose values are unique."""
     for c in df.columns:
@@ -249,7 +244,7 @@ def suggest_features(df: pd.DataFrame, id_column: str | None = None) -> tuple[li
             levels = s.nunique(dropna=True)
             if looks_like_id(name) or levels <= 1 or s.isna().mean() > 0.5:
                 continue
-            if levels <= 2 and _OUTCOME.search(name):
+            if levels <= 2 and looks_like_outcome(name):
                 continue
             suggested.append(name)
         elif pd.api.types.is_string_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):

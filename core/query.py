@@ -1,0 +1,41 @@
+"""Run the same Ibis query on pandas input (in-memory DuckDB) or on a workspace/backend table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from core.errors import DataError
+
+
+def as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:
+    """The needed columns as an Ibis table plus the backend that runs it (None: the table's own).
+
+    pandas input becomes an in-memory DuckDB table (object columns mixing ints and strings become text).
+    """
+    if isinstance(transactions, pd.DataFrame):
+        missing = [c for c in columns if c not in transactions.columns]
+        if missing:
+            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the data. "
+                            f"Available: {', '.join(map(str, transactions.columns[:30]))}.")
+        frame = transactions[columns].copy()
+        for c in frame.columns:
+            s = frame[c]
+            if s.dtype == object:
+                kinds = {type(v) for v in s.dropna().head(1000)}
+                if len(kinds) > 1:  # mixed ints and strings (e.g. ids): compare them as text
+                    frame[c] = s.astype("string")
+        return ibis.memtable(frame), ibis.duckdb.connect()
+    if isinstance(transactions, ibis.Table):
+        missing = [c for c in columns if c not in transactions.columns]
+        if missing:
+            raise DataError(f"Column(s) {', '.join(map(repr, missing))} are not in the table. "
+                            f"Available: {', '.join(list(transactions.columns)[:30])}.")
+        return transactions.select(*columns), None
+    raise DataError("The data must be a pandas DataFrame or an Ibis table.")
+
+
+def execute(expr: Any, backend: Any) -> Any:
+    return backend.execute(expr) if backend is not None else expr.execute()
