@@ -29,6 +29,18 @@ def get_workspace() -> Workspace | None:
         return None
 
 
+def page_start(title: str, caption: str | None = None) -> Workspace:
+    """Title and one-line purpose of a page, then the workspace; stops the page (saying why) if it cannot open."""
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    ws = get_workspace()
+    if ws is None:
+        st.stop()
+    assert ws is not None
+    return ws
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_profile(db_path: str, table: str, version: int) -> pd.DataFrame:
     """Column profile, cached by table version (recomputed only when the table changes)."""

@@ -14,7 +14,7 @@ from core.errors import DataError
 from core.identifiers import sanitize_table_name
 from core.ingest import IngestReport
 from core.workspace import Workspace
-from pages.common import cached_profile, download_buttons, get_workspace
+from pages.common import cached_profile, download_buttons, page_start
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
@@ -22,11 +22,7 @@ ENCODINGS = ["auto", "utf-8", "latin-1", "windows-1252", "utf-16", "iso-8859-15"
 PREVIEW_ROWS = 1000
 SQL_PREVIEW_ROWS = 10_000
 
-st.title("Data")
-ws = get_workspace()
-if ws is None:
-    st.stop()
-assert ws is not None
+ws = page_start("Data")
 
 
 # ------------------------------------------------------------------ load

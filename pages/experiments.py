@@ -16,7 +16,7 @@ from core.experiments import (ExperimentResult, analyze, analyze_summary, breakd
 from core.experiments import charts
 from core.experiments.data import read_summary_csv, variant_counts, with_segments
 from core.workspace import Workspace
-from pages.common import cached_profile, get_workspace, remember, result_store
+from pages.common import cached_profile, page_start, remember, result_store
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
@@ -27,13 +27,9 @@ CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data 
                "were no difference. **Expected loss** is how much lift you give up on average if you ship the variant and "
                "it is in fact worse.")
 
-st.title("Experiments")
-st.caption("Read A/B and campaign tests correctly: lifts with intervals, corrected p-values, sample split checks, "
-           "CUPED, safe peeking, and a verdict in plain words.")
-ws = get_workspace()
-if ws is None:
-    st.stop()
-assert ws is not None
+ws = page_start("Experiments",
+                "Read A/B and campaign tests correctly: lifts with intervals, corrected p-values, sample split "
+                "checks, CUPED, safe peeking, and a verdict in plain words.")
 db = str(ws.path)
 
 source = st.radio("Data", ["Per-user table from the workspace", "Totals per variant (typed in or uploaded)"],

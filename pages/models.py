@@ -13,23 +13,19 @@ from core.errors import DataError
 from core.models import ALGORITHMS, ModelStore, TrainedModel, detect_task, score_table, suggest_features, train
 from core.models import charts
 from core.models.estimators import LABELS
+from core.models.evaluate import HIGHER_IS_BETTER
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
-from pages.common import (cached_frame, download_buttons, get_workspace, remember, result_store,
+from pages.common import (cached_frame, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, table_picker)
 
 VALUE_TARGET = re.compile(r"revenue|spend|value", re.IGNORECASE)
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
-                 "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score", "ks": "KS",
+                 "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
                  "r2": "R²", "mae": "MAE", "rmse": "RMSE"}
-LOWER_BETTER = {"log_loss", "brier", "mae", "rmse"}
 
-st.title("Models")
-st.caption("Predict who will buy, churn or spend: train on demand, read honest hold-out metrics, then score customers.")
-ws = get_workspace()
-if ws is None:
-    st.stop()
-assert ws is not None
+ws = page_start("Models",
+                "Predict who will buy, churn or spend: train on demand, read honest hold-out metrics, then score customers.")
 store = ModelStore(ws.models_dir)
 db = str(ws.path)
 
@@ -113,9 +109,9 @@ def show_metrics(model: TrainedModel) -> None:
     cols = st.columns(len(keys))
     for col, k in zip(cols, keys):
         base = model.baseline_metrics.get(k)
-        delta = None if base is None or k == "ks" else model.metrics[k] - base
+        delta = None if base is None else model.metrics[k] - base
         col.metric(METRIC_LABELS[k], f"{model.metrics[k]:.3f}", None if delta is None else f"{delta:+.3f}",
-                   delta_color="inverse" if k in LOWER_BETTER else "normal",
+                   delta_color="normal" if HIGHER_IS_BETTER[k] else "inverse",
                    help=None if base is None else f"Hold-out; the arrow shows the change against the baseline ({base:.3f}).")
     cv = model.cv_metrics.drop(columns="fold")
     summary = pd.DataFrame({"hold-out": pd.Series(model.metrics), "baseline (hold-out)": pd.Series(model.baseline_metrics),

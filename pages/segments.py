@@ -14,19 +14,15 @@ from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmea
 from core.segments import charts
 from core.segments.preprocess import suggest_features, suggest_id_column
 from core.workspace import Workspace
-from pages.common import (cached_frame, cached_profile, download_buttons, get_workspace, remember, result_store,
+from pages.common import (cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, table_picker)
 
 NONE = "(none)"
 LOG_CHOICES = {"Skewed features (auto)": "auto", "All numeric features": True, "None": False}
 SCALE_CHOICES = {"Standard (mean 0, sd 1)": "standard", "Robust (median 0, IQR 1)": "robust", "None": "none"}
 
-st.title("Segments")
-st.caption("Group customers who behave alike, read each group in words, and export them to your email or ads tool.")
-ws = get_workspace()
-if ws is None:
-    st.stop()
-assert ws is not None
+ws = page_start("Segments",
+                "Group customers who behave alike, read each group in words, and export them to your email or ads tool.")
 
 if "seg-table-next" in st.session_state:  # a table was just built: select it before the picker exists
     st.session_state["seg-table"] = st.session_state.pop("seg-table-next")
