@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
@@ -93,6 +93,14 @@ def remember(key: tuple, value: object, limit: int = 12) -> object:
     while len(store) > limit:
         store.pop(next(iter(store)))
     return value
+
+
+def stored(key: tuple, compute: Callable[[], Any]) -> Any:
+    """The result kept under `key` (table version and settings in it), computed on first use only."""
+    store = result_store()
+    if key in store:
+        return store[key]
+    return remember(key, compute())
 
 
 def settings_of_last_run(clicked: bool, state_key: str, table: str, version: int, settings: dict,

@@ -16,7 +16,7 @@ from core.experiments import (ExperimentResult, analyze, analyze_summary, breakd
 from core.experiments import charts
 from core.experiments.data import read_summary_csv, variant_counts, with_segments
 from core.workspace import Workspace
-from pages.common import cached_profile, page_start, remember, result_store
+from pages.common import cached_profile, page_start, remember, result_store, stored
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
@@ -156,7 +156,9 @@ def per_user(ws: Workspace) -> None:
             numerator = r1.selectbox("Numerator", ["(none)"] + numeric, key=f"exp-num-{table}")
             denominator = r2.selectbox("Denominator", ["(none)"] + numeric, key=f"exp-den-{table}")
         try:
-            variants = [str(v) for v in variant_counts(ws.table(table), variant).index]
+            counts = stored(("variants", db, table, info.version, variant),
+                            lambda: variant_counts(ws.table(table), variant))
+            variants = [str(v) for v in counts.index]
         except DataError as e:
             st.error(str(e))
             return
@@ -196,13 +198,20 @@ def per_user(ws: Workspace) -> None:
             if not dates or not metrics:
                 return []
             try:
-                tl = timeline(ws.table(table), variant, metrics[0], dates[0], control=opts["control"],
-                              alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"])
+                tl = over_time(metrics[0], dates[0])
             except DataError:
                 return []
             return list(charts.timeline_figures(tl, metrics[0], opts["control"]))
 
         show_result(res, table, report_figures)
+
+    def over_time(metric: str, date: str) -> pd.DataFrame:
+        """Cumulative read-out by day, kept per table version and settings (charts and report share it)."""
+        return stored(("timeline", db, table, info.version, variant, metric, date, mtype, opts["control"],
+                       opts["alpha"], opts["sequential_tuning"]),
+                      lambda: timeline(ws.table(table), variant, metric, date, control=opts["control"],
+                                       alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"],
+                                       metric_type=mtype))
     with tab_time:
         if not dates:
             st.info(f"`{table}` has no date column: add the exposure date per user to see results over time.")
@@ -211,9 +220,7 @@ def per_user(ws: Workspace) -> None:
             date = c1.selectbox("Exposure date", dates, key=f"exp-date-{table}")
             metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-time-metric-{table}")
             try:
-                tl = timeline(ws.table(table), variant, metric, date, control=opts["control"], alpha=opts["alpha"],
-                              sequential_tuning=opts["sequential_tuning"],
-                              metric_type=mtype if mtype != "auto" else "auto")
+                tl = over_time(metric, date)
                 per_arm, lift = charts.timeline_figures(tl, metric, opts["control"])
                 st.plotly_chart(per_arm, key="exp-time-arms")
                 st.plotly_chart(lift, key="exp-time-lift")
@@ -242,7 +249,9 @@ def per_user(ws: Workspace) -> None:
             seg_table, key_col, by = sources[label]
             try:
                 data = ws.table(table) if seg_table is None else with_segments(ws.table(table), ws.table(seg_table), key_col)
-                bd = breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"])
+                bd = stored(("breakdown", db, table, info.version, variant, metric, label, opts["control"], opts["alpha"],
+                             ws.version(seg_table) if seg_table else None),
+                            lambda: breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"]))
                 st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
                            f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
                            "significant by chance. Treat differences between segments as ideas to test, not results.",

@@ -15,7 +15,7 @@ from core.segments import charts
 from core.segments.preprocess import suggest_features, suggest_id_column
 from core.workspace import Workspace
 from pages.common import (cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
-                          settings_of_last_run, table_picker)
+                          settings_of_last_run, stored, table_picker)
 
 NONE = "(none)"
 LOG_CHOICES = {"Skewed features (auto)": "auto", "All numeric features": True, "None": False}
@@ -348,7 +348,8 @@ with tab_out:
         c1, c2 = st.columns([2, 1])
         out_name = c1.text_input("Table name", value=f"{table}_segments", key="seg-save-name")
         with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None, key="seg-save-rfm")
-        assigned = segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None)
+        assigned = stored(("assignments", current, rfm_key if with_rfm else None, json.dumps(names, sort_keys=True)),
+                          lambda: segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None))
         if st.button("Save segment table", key="seg-save", icon=":material/save:"):
             try:
                 saved = ws.save_frame(assigned, out_name, mode="replace", source=f"segments of {table}")

@@ -385,7 +385,8 @@ def segment_assignments(df: pd.DataFrame, result: SegmentResult, customer: str,
     out = pd.DataFrame({
         customer: df[customer].to_numpy(),
         "segment": result.labels.astype("int64"),
-        "segment_name": [names.get(int(s), f"Segment {s}") for s in result.labels],
+        "segment_name": pd.Series(result.labels).map({s: names.get(int(s), f"Segment {s}")
+                                                       for s in np.unique(result.labels)}).to_numpy(),
         "distance_to_centre": result.distances,
     })
     if rfm is not None:
