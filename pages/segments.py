@@ -299,11 +299,9 @@ with tab_rfm:
                                    c: st.column_config.NumberColumn(c, min_value=1, max_value=5, step=1)
                                    for c in DEFAULT_RULES.columns[1:]})
         key = ("rfm", db, table, info.version, json.dumps(picks, sort_keys=True), rules.to_json())
-        store = result_store()
         try:
-            scored = store[key] if key in store else remember(key, rfm_scores(
-                df, recency=picks["recency"], frequency=picks["frequency"], monetary=picks["monetary"],
-                rules=rules, customer=id_guess))
+            scored = stored(key, lambda: rfm_scores(df, recency=picks["recency"], frequency=picks["frequency"],
+                                                    monetary=picks["monetary"], rules=rules, customer=id_guess))
         except DataError as e:
             st.error(str(e))
             scored = None
