@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import r2_score, roc_auc_score
+from scipy import stats
 from sklearn.model_selection import train_test_split
 
 from core.errors import DataError
@@ -225,3 +226,19 @@ def test_auc_matches_plain_sklearn_on_small_imbalanced_data():
     X_tr, X_te, y_tr, y_te = train_test_split(df.drop(columns="target"), y, test_size=0.2, random_state=0, stratify=y)
     plain = HistGradientBoostingClassifier(random_state=0).fit(X_tr, y_tr)
     assert abs(m.metrics["roc_auc"] - roc_auc_score(y_te, plain.predict_proba(X_te)[:, 1])) <= 0.01
+
+
+def test_ks_confusion_and_threshold_metrics_match_references():
+    from sklearn.metrics import confusion_matrix, f1_score
+    from core.models.evaluate import confusion_at, ks_statistic
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 2000)
+    s = rng.uniform(size=2000) + 0.3 * y
+    ref = stats.ks_2samp(s[y == 1], s[y == 0]).statistic
+    assert ks_statistic(y, s) == pytest.approx(ref, abs=1e-12)
+    m = confusion_at(y, s, 0.6).to_numpy()
+    assert (m == confusion_matrix(y, (s >= 0.6).astype(int))).all()
+    model = train(planted(1500, seed=13), "bought", cv=3)
+    h = model.holdout
+    assert model.metrics_at(0.3)["f1"] == pytest.approx(f1_score(h["y"], (h["proba"] >= 0.3).astype(int)))
+    assert model.info["ks"] == pytest.approx(stats.ks_2samp(h.loc[h.y == 1, "proba"], h.loc[h.y == 0, "proba"]).statistic)

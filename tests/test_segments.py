@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from core.demo import SAMPLE_DIR
 from core.errors import DataError
-from core.segments import (DEFAULT_RULES, customer_features, kmeans_segments, rf_grid, rfm_scores,
+from core.segments import (DEFAULT_RULES, customer_features, kmeans_segments, rf_grid, rfm_scores, rfm_summary,
                            segment_assignments, suggest_transaction_columns)
 from core.segments.rfm import quintile_score
 
@@ -160,6 +160,15 @@ def test_rfm_scores_and_segments(transactions: pd.DataFrame) -> None:
     assert set(scored.loc[scored["rfm_code"] == "111", "rfm_segment"]) <= {"Lost"}
     grid = rf_grid(scored)
     assert len(grid) == 25 and grid["customers"].sum() == len(scored)
+    cell = scored[(scored.r_score == 5) & (scored.f_score == 4)]
+    row = grid[(grid.r_score == 5) & (grid.f_score == 4)].iloc[0]
+    assert row["customers"] == len(cell) and row["avg_monetary"] == pytest.approx(cell["monetary"].mean())
+    summary = rfm_summary(scored)
+    ref = scored.groupby("rfm_segment").agg(customers=("monetary", "size"), monetary=("monetary", "mean"),
+                                            spend=("monetary", "sum"))
+    assert (summary["customers"] == ref.loc[summary.index, "customers"]).all()
+    np.testing.assert_allclose(summary["monetary"], ref.loc[summary.index, "monetary"])
+    np.testing.assert_allclose(summary["spend_share"], ref.loc[summary.index, "spend"] / scored["monetary"].sum())
 
 
 def test_rfm_custom_rules_and_errors() -> None:

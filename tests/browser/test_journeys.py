@@ -85,6 +85,13 @@ def _load_demo(page, app_url: str) -> None:
     page.get_by_text("Loaded customers").wait_for(timeout=120_000)
 
 
+def _download(page, button) -> list[str]:
+    """Click a download button and return the downloaded file's lines."""
+    with page.expect_download(timeout=60_000) as d:
+        button.click()
+    return Path(d.value.path()).read_text().splitlines()
+
+
 def _pick(page, label: str, option: str) -> None:
     """Choose an option in the Streamlit selectbox whose label contains `label`."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
@@ -110,10 +117,8 @@ def test_upload_browse_and_download(browser, app_url, tmp_path):
     _idle(page)
     _upload_and_load(page, csv, "spring_leads")
     page.get_by_role("tab", name="Browse tables").click()
-    with page.expect_download(timeout=60_000) as d:
-        page.get_by_role("button", name="Download CSV").first.click()
-    body = Path(d.value.path()).read_text()
-    assert body.splitlines()[0] == "lead_id,source,score" and len(body.splitlines()) == 4
+    lines = _download(page, page.get_by_role("button", name="Download CSV").first)
+    assert lines[0] == "lead_id,source,score" and len(lines) == 4
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
 
@@ -149,9 +154,7 @@ def test_segments_from_transactions_and_export(browser, app_url):
     _idle(page)
     page.get_by_role("tab", name="Save and export").click()
     _idle(page)
-    with page.expect_download(timeout=60_000) as d:
-        page.get_by_role("button", name="Download CSV").last.click()
-    lines = Path(d.value.path()).read_text().splitlines()
+    lines = _download(page, page.get_by_role("button", name="Download CSV").last)
     assert lines[0].split(",")[:3] == ["customer_id", "segment", "segment_name"]
     assert len(lines) == 5001  # every customer, all segments selected by default
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -176,9 +179,7 @@ def test_train_score_and_download(browser, app_url):
     page.get_by_role("button", name="Score", exact=True).click()
     page.get_by_text("Scored 5,000 rows").wait_for(timeout=120_000)
     _idle(page)
-    with page.expect_download(timeout=60_000) as d:
-        page.get_by_role("button", name="Download CSV").locator("visible=true").last.click()
-    lines = Path(d.value.path()).read_text().splitlines()
+    lines = _download(page, page.get_by_role("button", name="Download CSV").locator("visible=true").last)
     assert lines[0].split(",")[:4] == ["customer_id", "predicted_class", "score", "decile"]
     assert len(lines) == 5001
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -193,14 +194,10 @@ def test_experiment_readout_and_report(browser, app_url):
     _pick(page, "Per-user table", "email_campaign")
     page.get_by_text("Sample split looks healthy (").wait_for(timeout=60_000)
     page.get_by_test_id("stAlertContentInfo").get_by_text("variant_b raised converted by").wait_for(timeout=60_000)
-    with page.expect_download(timeout=60_000) as d:
-        page.get_by_role("button", name="Download report (HTML)").click()
-    report = Path(d.value.path()).read_text()
+    report = "\n".join(_download(page, page.get_by_role("button", name="Download report (HTML)")))
     assert "variant_b raised converted" in report and "plotly" in report.lower()
     assert "Cumulative lift against control" in report
-    with page.expect_download(timeout=60_000) as d:
-        page.get_by_role("button", name="Download results (CSV)").click()
-    lines = Path(d.value.path()).read_text().splitlines()
+    lines = _download(page, page.get_by_role("button", name="Download results (CSV)"))
     assert lines[0].startswith("metric,metric_type,variant,n,mean") and len(lines) == 7  # 3 metrics x 2 variants
     page.get_by_role("tab", name="Over time").click()
     _idle(page)
