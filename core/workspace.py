@@ -26,7 +26,7 @@ from core import config
 from core.csv_detect import CsvPlan, plan_csv
 from core.errors import DataError
 from core.export import FORMATS, frame_to_bytes
-from core.identifiers import quote_ident, quote_literal, sanitize_table_name
+from core.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, sanitize_table_name
 from core.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
 from core.sql_guard import check_read_only
 
@@ -154,7 +154,7 @@ class Workspace:
         with self._cursor() as cur:
             rows = cur.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND schema_name = 'main' AND NOT starts_with(table_name, '__mw_') "
+                f"AND schema_name = 'main' AND NOT starts_with(table_name, {quote_literal(INTERNAL_PREFIX)}) "
                 "AND NOT temporary ORDER BY lower(table_name)"
             ).fetchall()
         return [r[0] for r in rows]

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import ingest as ingest_module
 from core.demo import SAMPLE_DIR
 from core.errors import DataError
 from core.workspace import Workspace, close_all

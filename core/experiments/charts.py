@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 

@@ -11,9 +11,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, brier_scor
 
 from core.errors import DataError
 
-BINARY_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
 MULTICLASS_METRICS = ("roc_auc", "accuracy", "f1", "log_loss")
-REGRESSION_METRICS = ("r2", "mae", "rmse")
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "accuracy": True, "precision": True, "recall": True,
                     "f1": True, "log_loss": False, "brier": False, "r2": True, "mae": False, "rmse": False}
 

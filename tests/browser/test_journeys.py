@@ -6,7 +6,6 @@ Skips with a reason when Chromium or playwright is missing, unless REQUIRE_BROWS
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
