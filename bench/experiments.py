@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.experiments import analyze  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.data.workspace import Workspace  # noqa: E402
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{CSV}')").fetchall()
 rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
 """,
     "workspace": """
-from core.workspace import Workspace
+from core.data.workspace import Workspace
 ws = Workspace(DB)  # the app opens its workspace once per process; only the load is timed
 #START
 rows = ws.ingest_csv(CSV, "t").rows

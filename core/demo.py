@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from core.ingest import IngestReport
-from core.workspace import Workspace
+from core.data.ingest import IngestReport
+from core.data.workspace import Workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 DEMO_TABLES = ("customers", "transactions", "email_campaign", "campaign_daily")

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import DataError
-from core.export import FORMATS, MIME, frame_to_bytes
-from core.workspace import Workspace
+from core.data.export import FORMATS, MIME, frame_to_bytes
+from core.data.workspace import Workspace
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 

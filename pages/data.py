@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from core import config
-from core.csv_detect import CsvPlan
+from core.data.csv_detect import CsvPlan
 from core.errors import DataError
-from core.identifiers import sanitize_table_name
-from core.ingest import IngestReport
-from core.workspace import Workspace
+from core.data.identifiers import sanitize_table_name
+from core.data.ingest import IngestReport
+from core.data.workspace import Workspace
 from pages.common import cached_profile, download_buttons, page_start
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]

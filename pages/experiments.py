@@ -15,7 +15,7 @@ from core.experiments import (ExperimentResult, analyze, analyze_summary, breakd
                               detectable_effect, duration_days, sample_size, timeline)
 from core.experiments import charts
 from core.experiments.data import read_summary_csv, variant_counts, with_segments
-from core.workspace import Workspace
+from core.data.workspace import Workspace
 from pages.common import cached_profile, page_start, remember, result_store, stored
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",

@@ -13,7 +13,7 @@ from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmea
                            rfm_scores, rfm_summary, segment_assignments, suggest_transaction_columns)
 from core.segments import charts
 from core.segments.preprocess import suggest_features, suggest_id_column
-from core.workspace import Workspace
+from core.data.workspace import Workspace
 from pages.common import (cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, stored, table_picker)
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.workspace import Workspace, close_all  # noqa: E402
+from core.data.workspace import Workspace, close_all  # noqa: E402
 
 
 @pytest.fixture

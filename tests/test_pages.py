@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.workspace import Workspace
+from core.data.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/segments.py", "pages/models.py", "pages/experiments.py"]

@@ -14,7 +14,7 @@ import pytest
 
 from core.demo import SAMPLE_DIR
 from core.errors import DataError
-from core.workspace import Workspace, close_all
+from core.data.workspace import Workspace, close_all
 
 CSV = "customer_id,region,spend,signup\n1,North,10.5,2024-01-02\n2,South,,2024-02-03\n3,North,7.25,2024-03-04\n"
 

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import DataError
-from core.identifiers import quote_ident, quote_literal, unique_column_names
+from core.data.identifiers import quote_ident, quote_literal, unique_column_names
 
 SAMPLE_BYTES = 1 << 20  # bytes looked at for encoding and dialect detection
 SAMPLE_ROWS = 20_000  # rows used to verify types before loading

@@ -16,9 +16,9 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 
-from core.csv_detect import CsvPlan, _duckdb_message
+from core.data.csv_detect import CsvPlan, _duckdb_message
 from core.errors import DataError
-from core.identifiers import quote_ident
+from core.data.identifiers import quote_ident
 
 Progress = Callable[[float, str], None]
 MODES = ("create", "replace", "append")
