@@ -32,3 +32,43 @@ def reject_warn_share() -> float:
         return float(os.environ.get("MW_REJECT_WARN_SHARE", DEFAULT_REJECT_WARN_SHARE))
     except ValueError:
         return DEFAULT_REJECT_WARN_SHARE
+
+
+def _env_number(name: str, default: float | None, minimum: float) -> float | None:
+    """A positive number from the environment; a malformed or too small value falls back to the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value >= minimum else default
+
+
+def sql_timeout_s() -> float:
+    """Seconds a console query may run before it is interrupted (MW_SQL_TIMEOUT_S, default 30)."""
+    return float(_env_number("MW_SQL_TIMEOUT_S", 30.0, 0.01) or 30.0)
+
+
+def duckdb_threads() -> int:
+    """DuckDB worker threads (MW_DUCKDB_THREADS); default: the cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    value = _env_number("MW_DUCKDB_THREADS", None, 1)
+    return int(value) if value else max(1, cores)
+
+
+def duckdb_memory() -> str | None:
+    """DuckDB's memory limit as DuckDB reads it ('4GB', '512MB'); None keeps DuckDB's default (80% of RAM)."""
+    raw = os.environ.get("MW_DUCKDB_MEMORY", "").strip()
+    return raw or None
+
+
+def max_columns() -> int:
+    """Most columns an uploaded file may have (MW_MAX_COLUMNS, default 5,000)."""
+    return int(_env_number("MW_MAX_COLUMNS", 5000, 1) or 5000)
+
+
+def max_decompressed_mb() -> float:
+    """Largest size a compressed upload may expand to, in MB (MW_MAX_DECOMPRESSED_MB, default 4,096)."""
+    return float(_env_number("MW_MAX_DECOMPRESSED_MB", 4096.0, 0.001) or 4096.0)

@@ -7,6 +7,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from core.data.engine import scratch_backend
 from core.errors import DataError
 
 
@@ -27,7 +28,7 @@ def as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tupl
                 kinds = {type(v) for v in s.dropna().head(1000)}
                 if len(kinds) > 1:  # mixed ints and strings (e.g. ids): compare them as text
                     frame[c] = s.astype("string")
-        return ibis.memtable(frame), ibis.duckdb.connect()
+        return ibis.memtable(frame), scratch_backend()
     if isinstance(transactions, ibis.Table):
         missing = [c for c in columns if c not in transactions.columns]
         if missing:

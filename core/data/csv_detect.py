@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core import config
 from core.errors import DataError
 from core.data.identifiers import quote_ident, quote_literal, unique_column_names
 
@@ -209,6 +210,53 @@ def _read_sample(path: Path) -> tuple[bytes, str | None]:
         if head.startswith(magic):
             raise DataError(f"This file is {what}, not a CSV text file. {advice}")
     return head, None
+
+
+def _check_expansion(path: Path) -> None:
+    """Refuse a compressed file that expands past MW_MAX_DECOMPRESSED_MB (a 'zip bomb'), in seconds.
+
+    The size in the gzip trailer can lie, so the file is decompressed (and thrown away) up to the cap.
+    """
+    cap_mb = config.max_decompressed_mb()
+    cap = int(cap_mb * 1_000_000)
+    seen = 0
+    try:
+        with gzip.open(path, "rb") as g:
+            while True:
+                block = g.read(1 << 22)
+                if not block:
+                    return
+                seen += len(block)
+                if seen > cap:
+                    break
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(
+            f"The compressed file is damaged ({e}) after {seen / 1e6:,.0f} MB. Compress the CSV "
+            "again with gzip, or upload it uncompressed."
+        ) from None
+    packed = path.stat().st_size
+    raise DataError(
+        f"The compressed file expands to more than {cap_mb:,g} MB (from {packed / 1e6:,.1f} MB), more than "
+        "this workbench loads from one compressed file (MW_MAX_DECOMPRESSED_MB). Split it into smaller "
+        "files, or ask an admin to raise the limit."
+    )
+
+
+def _check_width(sample: bytes, delimiter: str | None) -> None:
+    """Refuse a file whose first line has more fields than MW_MAX_COLUMNS, before any parsing."""
+    cap = config.max_columns()
+    end = sample.find(b"\n")
+    line = sample if end < 0 else sample[:end]
+    candidates = [delimiter] if delimiter else list(DELIMITERS)
+    for delim in candidates:
+        # A quoted field may hold delimiters, so count only when the line has no quotes or is huge.
+        fields = line.count(delim.encode("utf-8", "ignore") or b",") + 1
+        if fields > cap and (b'"' not in line or fields > 4 * cap):
+            raise DataError(
+                f"The file's first line has about {fields:,} columns, more than the {cap:,} this workbench "
+                "loads (MW_MAX_COLUMNS). Check the delimiter (Data page, 'Correct the detection'), or "
+                "split the file into narrower tables."
+            )
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -428,6 +476,9 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
     if src.is_dir():
         raise DataError(f"{src} is a folder, not a file. Choose a CSV file inside it.")
     sample, compression = _read_sample(src)
+    if compression == "gzip":
+        _check_expansion(src)
+    _check_width(sample, opts.get("delimiter"))
     truncated = len(sample) >= SAMPLE_BYTES
     encoding = opts.get("encoding") or _detect_encoding(sample, truncated)
     try:

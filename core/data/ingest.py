@@ -50,12 +50,14 @@ class IngestReport:
 
 def run_with_progress(cur: duckdb.DuckDBPyConnection, sql: str, progress: Progress | None,
                       message: str, span: tuple[float, float] = (0.0, 1.0)) -> None:
-    """Run one statement; while it runs, report DuckDB's own query progress through `progress`."""
+    """Run one statement; while it runs, report DuckDB's own query progress through `progress`.
+
+    `cur` should be one of the workspace's progress cursors (core.data.engine); on another cursor
+    DuckDB reports no progress and only the step names are shown.
+    """
     if progress is None:
         cur.execute(sql).fetchall()
         return
-    cur.execute("SET enable_progress_bar=true").fetchall()
-    cur.execute("SET enable_progress_bar_print=false").fetchall()
     outcome: dict[str, BaseException] = {}
 
     def work() -> None:

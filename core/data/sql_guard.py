@@ -1,4 +1,10 @@
-"""Keep the SQL console read-only: one SELECT, no file access, run in a read-only transaction."""
+"""Keep the SQL console read-only: one SELECT on workspace tables, run in a read-only transaction.
+
+This is the second layer. The first is the engine's own sandbox (core.data.engine): DuckDB refuses
+file access outside the workspace's folders and any configuration change on every route, including
+SQL run from inside a string. This guard adds what the engine cannot know: that the console is for
+one SELECT, and that server settings, paths and the workbench's internal tables are not for users.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,17 @@ from typing import Any
 
 import duckdb
 
+from core.data.identifiers import INTERNAL_PREFIX
 from core.errors import DataError
 
-# Table and scalar functions that read or list files, other databases or the environment.
+# Table and scalar functions that read or list files, run SQL from a string, or show the server's
+# settings, paths, extensions and secrets.
 _BLOCKED_FUNCTIONS = re.compile(
     r"^(read_\w+|glob|sniff_csv|parquet_\w+|iceberg_\w+|delta_\w+|sqlite_\w+|postgres_\w+|mysql_\w+"
-    r"|query|query_table|getenv|load_\w+|install_\w+|\w+_scan|duckdb_secrets|which_secret|"
-    r"checkpoint|force_checkpoint|duckdb_logs)$",
+    r"|query|query_table|json_execute_serialized_sql|json_serialize_sql|json_deserialize_sql|sql_auto_complete"
+    r"|getenv|current_setting|load_\w+|install_\w+|\w+_scan|pragma_\w+|checkpoint|force_checkpoint"
+    r"|duckdb_(settings|databases|secrets|extensions|temporary_files|memory|logs\w*|external_file_cache"
+    r"|variables|optimizers|approx_database_count)|which_secret|enable_\w+|disable_\w+)$",
     re.IGNORECASE,
 )
 
@@ -58,6 +68,11 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
             )
         if node.get("type") == "BASE_TABLE":
             name = str(node.get("table_name", ""))
+            if name.lower().startswith(INTERNAL_PREFIX):
+                raise DataError(
+                    f"'{name}' is internal to the workbench and cannot be queried. Query your own "
+                    "tables (see the table list on this page); admins read the audit log on the Data page."
+                )
             if re.search(r"[/\\:.]|^~", name):
                 raise DataError(
                     f"The SQL console only queries workspace tables, not files ('{name}'). "

@@ -4,33 +4,43 @@ One DuckDB connection per database file per process; every operation gets its ow
 sessions and threads read concurrently. Catalog changes (load, replace, append, drop) are
 serialised by a per-database lock and done in one transaction each (datasette's "one writer,
 many readers").
+
+The database runs in DuckDB's own sandbox (core.data.engine): it may touch files only in the
+workspace's temporary folder and the import folder. A Workspace object carries the user and role
+of whoever uses it; every action checks the role (core.roles) and is written to the audit log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import queue
 import shutil
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import duckdb
 import ibis
 import pandas as pd
 
 from core import config
+from core.data.console import QueryResult, run_read_only
 from core.data.csv_detect import CsvPlan, plan_csv
-from core.errors import DataError
-from core.data.export import FORMATS, frame_to_bytes
+from core.data.engine import connect_sandboxed, ibis_backend
+from core.data.export import FORMATS, frame_to_bytes, neutralise_sql
 from core.data.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, sanitize_table_name
 from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
-from core.data.sql_guard import check_read_only
+from core.errors import DataError, redact
+from core.roles import Role, check_role, require
 
 META = "__mw_meta_tables"
+AUDIT = "__mw_audit"
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".gz")
 EXCEL_MAX_ROWS = 1_048_575  # one row of Excel's 1,048,576 is the header
 EXCEL_MAX_COLUMNS = 16_384
 
@@ -38,9 +48,9 @@ EXCEL_MAX_COLUMNS = 16_384
 class _Database:
     """The process-wide handle of one workspace file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, allowed: list[Path]) -> None:
         try:
-            self.con = duckdb.connect(str(path))
+            self.con, progress_cursors = connect_sandboxed(path, allowed)
         except duckdb.IOException as e:
             raise DataError(
                 f"The workspace {path} is open in another program ({str(e).splitlines()[0]}). "
@@ -52,25 +62,52 @@ class _Database:
                 "Point MW_WORKSPACE at a new file to start an empty workspace."
             ) from None
         self.path = path
+        self.allowed = [p.resolve() for p in allowed]  # the folders DuckDB itself may touch
         self.write_lock = threading.RLock()
         self.cursor_lock = threading.Lock()
+        self.progress_cursors: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+        for cur in progress_cursors:
+            self.progress_cursors.put(cur)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self.cursor_lock:
             return self.con.cursor()
+
+    @contextlib.contextmanager
+    def progress_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor that reports query progress when one is free, else a plain one (no progress)."""
+        try:
+            cur = self.progress_cursors.get_nowait()
+        except queue.Empty:
+            plain = self.cursor()
+            try:
+                yield plain
+            finally:
+                plain.close()
+            return
+        try:
+            yield cur
+        finally:
+            self.progress_cursors.put(cur)
 
 
 _DATABASES: dict[Path, _Database] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def _database(path: Path) -> tuple[_Database, bool]:
+def _database(path: Path, allowed: list[Path]) -> tuple[_Database, bool]:
     with _REGISTRY_LOCK:
         db = _DATABASES.get(path)
         if db is not None:
             return db, False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _Database(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(
+                f"The workspace folder {path.parent} cannot be created ({e.strerror}). Check that the "
+                "server may write there, or set MW_WORKSPACE to a folder it can write to."
+            ) from None
+        db = _Database(path, allowed)
         _DATABASES[path] = db
         return db, True
 
@@ -98,18 +135,42 @@ class TableInfo:
 class Workspace:
     """A folder holding the workspace database (and nothing written outside it).
 
-    Workspace(path=None): path is the database file; None means $MW_WORKSPACE or
-    ./workspace/workbench.duckdb. Tables survive restarts: they live in that file.
+    Workspace(path=None, *, user="local", role="admin"): path is the database file; None means
+    $MW_WORKSPACE or ./workspace/workbench.duckdb. Tables survive restarts: they live in that file.
+    `user` and `role` say who acts: every method checks the role (a refused action raises DataError
+    naming the role it needs) and every change, export, query and backup is written to the audit log.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, user: str = "local",
+                 role: Role = "admin") -> None:
+        self.user = str(user)
+        self.role: Role = check_role(role)
         self.path = config.workspace_path(path)
         self.folder = self.path.parent
         self.tmp_dir = self.folder / ".tmp"
-        self._db, fresh = _database(self.path)
+        try:
+            self._db, fresh = _database(self.path, [self.tmp_dir, config.import_dir(self.path)])
+        except DataError as e:
+            raise DataError(self._public(str(e))) from None
         self._local = threading.local()
         if fresh:
             self._initialise()
+
+    def as_user(self, user: str, role: Role) -> Workspace:
+        """The same workspace, used by another user and role (the database stays open once)."""
+        return Workspace(self.path, user=user, role=role)
+
+    def _public(self, message: str) -> str:
+        """The message as this user may see it: no server paths or process ids unless an admin."""
+        return message if self.role == "admin" else redact(message)
+
+    def require(self, action: str) -> None:
+        """Raise DataError (naming the role needed) unless this user's role may perform `action`."""
+        try:
+            require(self.role, action)
+        except DataError:
+            self.record("refused", detail=f"{action} (role {self.role})")
+            raise
 
     # ------------------------------------------------------------ plumbing
     def _initialise(self) -> None:
@@ -120,6 +181,10 @@ class Workspace:
             ).fetchall()
             # Versions only ever grow, even across drops, so (table, version) is a safe cache key.
             cur.execute("CREATE SEQUENCE IF NOT EXISTS __mw_version_seq").fetchall()
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {AUDIT} (\"when\" TIMESTAMP, \"user\" VARCHAR, role VARCHAR, "
+                "action VARCHAR, \"table\" VARCHAR, rows BIGINT, detail VARCHAR)"
+            ).fetchall()
             # Leftovers of a load interrupted by a crash: never visible, safe to remove.
             for (name,) in cur.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
@@ -203,58 +268,50 @@ class Workspace:
         with self._cursor() as cur:
             return cur.execute(q).df()
 
-    def table(self, name: str) -> ibis.Table:
-        """An Ibis table expression for queries that run in the database."""
-        resolved = self._resolve(name)
+    def _backend(self) -> Any:
         backend = getattr(self._local, "ibis", None)
         if backend is None:
             # Each thread gets its own cursor-backed Ibis backend (a connection is not thread-safe).
             self._local.cursor = self._db.cursor()
-            backend = self._local.ibis = ibis.duckdb.from_connection(self._local.cursor)
-        return backend.table(resolved)
+            backend = self._local.ibis = ibis_backend(self._local.cursor)
+        return backend
+
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table expression for queries that run in the database."""
+        return self._backend().table(self._resolve(name))
 
     @property
     def ibis(self) -> Any:
         """This thread's Ibis backend on the workspace (for building joined queries)."""
-        tables = self.tables()
-        if tables:
-            self.table(tables[0])
-        elif getattr(self._local, "ibis", None) is None:
-            self._local.cursor = self._db.cursor()
-            self._local.ibis = ibis.duckdb.from_connection(self._local.cursor)
-        return self._local.ibis
+        return self._backend()
 
-    def sql(self, query: str, limit: int | None = None) -> pd.DataFrame:
-        """Run one read-only SELECT; anything that could write (or read files) raises DataError."""
+    def sql(self, query: str, limit: int | None = None, timeout_s: float | None = None) -> pd.DataFrame:
+        """Run one read-only SELECT; anything that could write (or read files) raises DataError.
+
+        A query running longer than `timeout_s` (default MW_SQL_TIMEOUT_S, 30 s) is interrupted and
+        raises DataError; the workspace answers the next query normally.
+        """
+        return self.query(query, limit=limit, timeout_s=timeout_s).frame
+
+    def query(self, query: str, *, limit: int | None = None, timeout_s: float | None = None,
+              cancel: threading.Event | None = None,
+              on_wait: Callable[[float], None] | None = None) -> QueryResult:
+        """The console's query: rows (at most `limit`), whether more existed, and the run time.
+
+        `cancel` (set from another thread) or an exception raised by `on_wait(elapsed_s)`, called
+        about every 0.1 s while the query runs, interrupts it.
+        """
+        self.require("sql")
+        limit_s = config.sql_timeout_s() if timeout_s is None else float(timeout_s)
+        detail = query if len(query) <= 2000 else query[:2000] + " ..."
         with self._cursor() as cur:
-            check_read_only(cur, query)
-            cur.execute("BEGIN TRANSACTION READ ONLY").fetchall()
             try:
-                result = cur.execute(query)
-                if limit is None:
-                    df = result.df()
-                else:
-                    chunks, got = [], 0
-                    while got < limit:
-                        chunk = result.fetch_df_chunk()
-                        if chunk.empty:
-                            break
-                        chunks.append(chunk)
-                        got += len(chunk)
-                    if got >= limit:
-                        result.abort()  # stop the query: the rest is not needed
-                    else:
-                        result.fetchall()
-                    df = pd.concat(chunks, ignore_index=True).head(limit) if chunks else \
-                        pd.DataFrame(columns=[d[0] for d in result.description or []])
-            except duckdb.Error as e:
-                raise DataError(f"The query failed: {str(e).splitlines()[0]}") from None
-            finally:
-                try:
-                    cur.execute("ROLLBACK").fetchall()
-                except duckdb.Error:
-                    pass
-        return df
+                result = run_read_only(cur, query, limit=limit, timeout_s=limit_s, cancel=cancel, on_wait=on_wait)
+            except DataError as e:
+                self.record("query", detail=f"{detail} -- refused or failed: {str(e)[:300]}")
+                raise DataError(self._public(str(e))) from None
+        self.record("query", rows=len(result.frame), detail=detail)
+        return result
 
     def profile(self, table: str) -> pd.DataFrame:
         """One row per column: type, non-null, missing %, distinct, min, max, mean, top values."""
@@ -263,38 +320,98 @@ class Workspace:
         return profile_table(self.table(table))
 
     def export(self, table: str, fmt: str) -> bytes:
-        """The whole table as CSV, Parquet or Excel (xlsx) bytes."""
+        """The whole table as CSV, Parquet or Excel (xlsx) bytes.
+
+        CSV and Excel cells that a spreadsheet would run as a formula are neutralised (see
+        core.data.export); Parquet keeps every value as stored.
+        """
+        self.require("download")
         fmt = str(fmt).lower().lstrip(".")
         if fmt not in FORMATS:
             raise DataError(f"Unknown export format '{fmt}'. Choose one of: {', '.join(FORMATS)}.")
         name = self._resolve(table)
+        info = self.info(name)
         if fmt == "xlsx":
-            info = self.info(name)
             if info.rows > EXCEL_MAX_ROWS or info.columns > EXCEL_MAX_COLUMNS:
                 raise DataError(
                     f"'{name}' has {info.rows:,} rows and {info.columns:,} columns, more than an Excel "
                     f"sheet holds ({EXCEL_MAX_ROWS:,} rows, {EXCEL_MAX_COLUMNS:,} columns). "
                     "Download it as CSV or Parquet instead."
                 )
-            return frame_to_bytes(self.read(name), "xlsx", sheet_name=name)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            data = frame_to_bytes(self.read(name), "xlsx", sheet_name=name)
+        else:
+            data = self._copy_out(name, fmt)
+        self.record("export", table=name, rows=info.rows, detail=fmt)
+        return data
+
+    def _copy_out(self, name: str, fmt: str) -> bytes:
+        """COPY a table to a temporary CSV or Parquet file and return its bytes (the file is removed)."""
         out = self.tmp_dir / f"export-{uuid.uuid4().hex}.{fmt}"
-        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
+        if fmt == "csv":
+            select = neutralise_sql(self.columns(name))
+            options = "FORMAT csv, HEADER true"
+        else:
+            select, options = "*", "FORMAT parquet, COMPRESSION zstd"
         try:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
             with self._cursor() as cur:
                 cur.execute(
-                    f"COPY (SELECT * FROM {quote_ident(name)}) TO {quote_literal(str(out))} ({options})"
+                    f"COPY (SELECT {select} FROM {quote_ident(name)}) TO {quote_literal(str(out))} ({options})"
                 ).fetchall()
             return out.read_bytes()
+        except (OSError, duckdb.IOException) as e:
+            raise self._disk_error(e, "export the table") from None
         finally:
-            out.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                out.unlink(missing_ok=True)
+
+    def _disk_error(self, e: BaseException, doing: str) -> DataError:
+        """A DataError for a failed file operation, with advice, and no path unless an admin."""
+        text = str(e)
+        if getattr(e, "errno", None) == errno.ENOSPC or "No space left" in text or "disk is full" in text.lower():
+            msg = (f"Could not {doing}: the server's disk is full. Nothing in the workspace was changed. "
+                   "Ask an admin to free disk space (or move the workspace, MW_WORKSPACE), then try again.")
+        elif getattr(e, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS) or "Permission denied" in text:
+            msg = (f"Could not {doing}: the server may not write to the workspace folder ({self.folder}). "
+                   "Nothing in the workspace was changed. Ask an admin to fix the folder's permissions.")
+        else:
+            first = text.splitlines()[0] if text else type(e).__name__
+            msg = f"Could not {doing}: {first}. Nothing in the workspace was changed; try again."
+        return DataError(self._public(msg))
+
+    # ------------------------------------------------------------ audit
+    def record(self, action: str, *, table: str | None = None, rows: int | None = None,
+               detail: str | None = None) -> None:
+        """Write one row to the audit log: when, who (user and role), what, on which table, rows, detail.
+
+        Any role may write its own actions; only admins read the log (`audit`).
+        """
+        try:
+            with self._db.write_lock, self._cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO {AUDIT} VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                    [self.user, self.role, action, table, rows, detail],
+                ).fetchall()
+        except duckdb.Error:
+            pass  # a full disk must not turn a finished action into a failure; the action's own error says it
+
+    def audit(self, limit: int | None = None) -> pd.DataFrame:
+        """The audit log, newest first (admins only): when, user, role, action, table, rows, detail."""
+        self.require("audit")
+        q = f'SELECT "when", "user", role, action, "table", rows, detail FROM {AUDIT} ORDER BY rowid DESC'
+        if limit is not None:
+            q += f" LIMIT {max(0, int(limit))}"
+        with self._cursor() as cur:
+            return cur.execute(q).df()
 
     # ------------------------------------------------------------ writing
     def drop(self, table: str) -> None:
-        """Delete a table from the workspace."""
+        """Delete a table from the workspace (admins only)."""
+        self.require("drop")
         with self._db.write_lock:
             name = self._resolve(table)
             with self._cursor() as cur:
+                rows = cur.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
                 cur.execute("BEGIN TRANSACTION").fetchall()
                 try:
                     cur.execute(f"DROP TABLE {quote_ident(name)}").fetchall()
@@ -303,6 +420,7 @@ class Workspace:
                 except BaseException:
                     cur.execute("ROLLBACK").fetchall()
                     raise
+        self.record("drop", table=name, rows=int(rows))
 
     def _bump(self, cur: duckdb.DuckDBPyConnection, name: str, source: str | None, rows: int | None) -> int:
         version = cur.execute("SELECT nextval('__mw_version_seq')").fetchall()[0][0]
@@ -314,6 +432,7 @@ class Workspace:
 
     def save_frame(self, df: pd.DataFrame, table: str, *, mode: str = "create", source: str = "python") -> str:
         """Store a pandas DataFrame as a table (create, replace or append), atomically."""
+        self.require("save")
         if mode not in MODES:
             raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
         name = sanitize_table_name(table)
@@ -322,6 +441,8 @@ class Workspace:
             cur.register("__mw_frame", df)
             try:
                 cur.execute(f"CREATE TABLE {quote_ident(token)} AS SELECT * FROM __mw_frame").fetchall()
+            except duckdb.IOException as e:
+                raise self._disk_error(e, "save the table") from None
             finally:
                 cur.unregister("__mw_frame")
             try:
@@ -329,6 +450,7 @@ class Workspace:
                 self._commit(cur, token, name, mode, columns, source=source)
             finally:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(token)}").fetchall()
+        self.record(_MODE_ACTION[mode], table=name, rows=len(df), detail=source)
         return name
 
     def _commit(self, cur: duckdb.DuckDBPyConnection, staging: str, table: str, mode: str,
@@ -364,6 +486,8 @@ class Workspace:
                         cur.execute(
                             f"INSERT INTO {quote_ident(existing)} BY NAME SELECT * FROM {quote_ident(staging)}"
                         ).fetchall()
+                    except duckdb.IOException:
+                        raise
                     except duckdb.Error as e:
                         raise DataError(
                             f"Cannot append to '{existing}': {str(e).splitlines()[0]}. The column types "
@@ -378,44 +502,95 @@ class Workspace:
                 rows = cur.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
                 self._bump(cur, name, source, rows)
                 cur.execute("COMMIT").fetchall()
+            except duckdb.IOException as e:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK").fetchall()
+                raise self._disk_error(e, "save the table") from None
             except BaseException:
-                cur.execute("ROLLBACK").fetchall()
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK").fetchall()
                 raise
             return int(rows)
 
     # ------------------------------------------------------------ CSV
     def spill_upload(self, source: IO[bytes]) -> Path:
-        """Copy an uploaded file object to a temp file in the workspace folder (DuckDB reads files)."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        out = self.tmp_dir / f"upload-{uuid.uuid4().hex}.csv"
+        """Copy an uploaded file object to a temp file in the workspace folder (DuckDB reads files).
+
+        The file's name (when it has one) must end in a CSV suffix; a full disk or an unwritable
+        folder raises DataError and leaves no partial file behind.
+        """
+        self.require("load")
+        check_upload_name(getattr(source, "name", None))
         if hasattr(source, "seek"):
             try:
                 source.seek(0)
             except (OSError, ValueError):
                 pass
-        with open(out, "wb") as f:
-            shutil.copyfileobj(source, f, 1 << 20)
+        return self._write_temp(lambda f: shutil.copyfileobj(source, f, 1 << 20), "upload", "csv")
+
+    def _write_temp(self, write: Callable[[IO[bytes]], object], kind: str, suffix: str) -> Path:
+        out = self.tmp_dir / f"{kind}-{uuid.uuid4().hex}.{suffix}"
+        try:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            with open(out, "wb") as f:
+                write(f)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                out.unlink(missing_ok=True)
+            raise self._disk_error(e, "store the uploaded file") from None
         return out
+
+    def _inside_sandbox(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return any(resolved.is_relative_to(root) for root in self._db.allowed)
 
     @contextlib.contextmanager
     def _source_path(self, source: str | os.PathLike[str] | IO[bytes]) -> Iterator[tuple[Path, str]]:
-        if isinstance(source, (str, os.PathLike)):
-            yield Path(source), Path(source).name
-            return
+        """A path DuckDB may read: files outside its sandbox are linked (or copied) into the temp folder."""
         if isinstance(source, (bytes, bytearray)):
             raise DataError("Pass a path or a binary file object (e.g. open(path, 'rb') or io.BytesIO).")
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if not path.is_file() or self._inside_sandbox(path):
+                yield path, path.name
+                return
+            staged = self._stage(path)
+            try:
+                yield staged, path.name
+            finally:
+                staged.unlink(missing_ok=True)
+            return
         spilled = self.spill_upload(source)
         try:
             yield spilled, getattr(source, "name", "upload")
         finally:
             spilled.unlink(missing_ok=True)
 
+    def _stage(self, path: Path) -> Path:
+        """A hard link to `path` in the temp folder (instant), or a copy across file systems."""
+        suffix = "csv.gz" if path.name.lower().endswith(".gz") else "csv"
+        target = self.tmp_dir / f"staged-{uuid.uuid4().hex}.{suffix}"
+        try:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+            return target
+        except OSError:
+            pass
+        with open(path, "rb") as src:
+            return self._write_temp(lambda f: shutil.copyfileobj(src, f, 1 << 20), "staged", suffix)
+
     def inspect_csv(self, source: str | os.PathLike[str] | IO[bytes], **csv_options: Any) -> CsvPlan:
         """Detect how a CSV would be read (without loading it): options, column types, preview."""
-        with self._source_path(source) as (path, _), self._cursor() as cur:
-            plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
-            plan.cleanup()
-            return plan
+        self.require("load")
+        try:
+            with self._source_path(source) as (path, _), self._cursor() as cur:
+                plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
+                plan.cleanup()
+                return plan
+        except DataError as e:
+            raise DataError(self._public(str(e))) from None
+        except OSError as e:
+            raise self._disk_error(e, "read the file") from None
 
     def ingest_csv(self, source: str | os.PathLike[str] | IO[bytes], table: str, *, mode: str = "create",
                    progress: Progress | None = None, **csv_options: Any) -> IngestReport:
@@ -425,7 +600,10 @@ class Workspace:
         csv_options override detection: delimiter, header, encoding, quote, escape, skip,
         dateformat, timestampformat, decimal_separator, nullstr, null_padding, types={col: type}.
         progress(fraction, message) is called while loading. Existing tables are untouched on failure.
+        Files over MW_MAX_COLUMNS columns, or compressed files expanding past MW_MAX_DECOMPRESSED_MB,
+        are refused before loading.
         """
+        self.require("load")
         if mode not in MODES:
             raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
         name = sanitize_table_name(table)
@@ -434,20 +612,27 @@ class Workspace:
                 f"A table named '{name}' already exists. Choose another name, or choose 'replace' "
                 "to overwrite it or 'append' to add these rows to it."
             )
-        with self._source_path(source) as (path, label), self._cursor() as cur:
-            if progress:
-                progress(0.0, "Detecting the file format")
-            plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
-            try:
-                report = load_plan(
-                    cur, plan, name, mode,
-                    lambda c, stg, tbl, m, cols: self._commit(c, stg, tbl, m, cols, source=label),
-                    progress,
-                )
-            finally:
-                plan.cleanup()
+        try:
+            with self._source_path(source) as (path, label), self._db.progress_cursor() as cur:
+                if progress:
+                    progress(0.0, "Detecting the file format")
+                plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
+                try:
+                    report = load_plan(
+                        cur, plan, name, mode,
+                        lambda c, stg, tbl, m, cols: self._commit(c, stg, tbl, m, cols, source=label),
+                        progress,
+                    )
+                finally:
+                    plan.cleanup()
+        except DataError as e:
+            raise DataError(self._public(str(e))) from None
+        except (OSError, duckdb.IOException) as e:
+            raise self._disk_error(e, "load the file") from None
         if name != str(table).strip():
             report.warnings.insert(0, f"Saved as table '{name}' (table names use letters, digits and _).")
+        self.record(_MODE_ACTION[mode], table=report.table, rows=report.rows,
+                    detail=f"{label}; {report.rejected_rows:,} rejected")
         return report
 
     # ------------------------------------------------------------ server-side files
@@ -461,6 +646,12 @@ class Workspace:
         """Where saved models and the leaderboard of training runs live (inside the workspace folder)."""
         return self.folder / "models"
 
+    def model_store(self) -> Any:
+        """The saved models of this workspace, with this user's role checked and audited."""
+        from core.models.store import ModelStore
+
+        return ModelStore(self.models_dir, workspace=self)
+
     def import_files(self) -> list[str]:
         """CSV files available in the import folder (relative paths)."""
         root = self.import_dir
@@ -468,7 +659,7 @@ class Workspace:
             return []
         found = []
         for p in sorted(root.rglob("*")):
-            if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".txt", ".gz")):
+            if p.is_file() and p.name.lower().endswith(UPLOAD_SUFFIXES):
                 found.append(str(p.relative_to(root)))
         return found
 
@@ -477,7 +668,38 @@ class Workspace:
         root = self.import_dir.resolve()
         target = (root / relative).resolve()
         if not target.is_relative_to(root):
-            raise DataError(f"'{relative}' is outside the import folder {root}. Copy the file into that folder.")
+            raise DataError(self._public(
+                f"'{relative}' is outside the import folder {root}. Copy the file into that folder."))
         if not target.is_file():
-            raise DataError(f"'{relative}' is not a file in the import folder {root}.")
+            raise DataError(self._public(f"'{relative}' is not a file in the import folder {root}."))
+        check_upload_name(target.name)
         return target
+
+    # ------------------------------------------------------------ backups
+    def backup(self, dest: str | os.PathLike[str], *, key: str | bytes | None = None) -> Path:
+        """Write a consistent snapshot of every table, the models and the metadata to `dest` (admins).
+
+        With `key` (a passphrase or key bytes) the file is encrypted and authenticated (AES-GCM).
+        Restore it with core.workspace.restore_backup.
+        """
+        from core.data.backup import write_backup
+
+        self.require("backup")
+        out = write_backup(self, Path(dest), key=key)
+        self.record("backup", detail=f"{'encrypted' if key else 'plain'}; {out.stat().st_size:,} bytes")
+        return out
+
+
+_MODE_ACTION = {"create": "load", "replace": "replace", "append": "append"}
+
+
+def check_upload_name(name: str | None) -> None:
+    """Refuse uploads whose name says they are not CSV text (checked on the server, not only by the browser)."""
+    if not name:
+        return
+    if not str(name).lower().endswith(UPLOAD_SUFFIXES):
+        suffix = Path(str(name)).suffix or "(none)"
+        raise DataError(
+            f"'{Path(str(name)).name}' is not a CSV file (its type is {suffix}). Upload a .csv, .tsv or .txt "
+            "file, or one compressed with gzip (.csv.gz); save spreadsheets as CSV first."
+        )

@@ -28,11 +28,28 @@ def _slug(text: str) -> str:
 
 
 class ModelStore:
-    """Models and runs of one workspace (files under `<workspace folder>/models`)."""
+    """Models and runs of one workspace (files under `<workspace folder>/models`).
 
-    def __init__(self, folder: str | Path) -> None:
+    Given the `workspace` (as `Workspace.model_store()` does), saving and recording need the
+    analyst role and deleting the admin role, and each is written to the workspace's audit log.
+    """
+
+    def __init__(self, folder: str | Path, *, workspace: Any = None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.workspace = workspace
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"The models folder cannot be created ({e.strerror}). Ask an admin to check "
+                            "that the server may write to the workspace folder.") from None
+
+    def _check(self, action: str) -> None:
+        if self.workspace is not None:
+            self.workspace.require(action)
+
+    def _record(self, action: str, table: str | None, detail: str) -> None:
+        if self.workspace is not None:
+            self.workspace.record(action, table=table, detail=detail)
 
     # ------------------------------------------------------------ models
     def _path(self, model_id: str) -> Path:
@@ -42,6 +59,7 @@ class ModelStore:
 
     def save(self, model: TrainedModel, name: str | None = None, table: str | None = None) -> str:
         """Save a trained model; returns its id (name + time, unique)."""
+        self._check("save_model")
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         base = _slug(name or f"{table or 'table'}-{model.target}-{model.algorithm}")
         model_id = f"{base}-{stamp}"
@@ -49,7 +67,14 @@ class ModelStore:
             model.info["table"] = table
         model.info["name"] = name or base
         model.info["id"] = model_id
-        model.save(self._path(model_id))
+        try:
+            model.save(self._path(model_id))
+        except OSError as e:
+            for leftover in (self._path(model_id), self._path(model_id).with_suffix(".json")):
+                leftover.unlink(missing_ok=True)
+            raise DataError(f"The model could not be saved ({e.strerror}); nothing was kept. Free disk "
+                            "space on the server and save it again.") from None
+        self._record("save_model", table, f"{model_id} ({model.algorithm}, target {model.target})")
         return model_id
 
     def list(self) -> pd.DataFrame:
@@ -76,16 +101,20 @@ class ModelStore:
         return load_model(self._path(model_id))
 
     def delete(self, model_id: str) -> None:
+        """Delete a saved model (admins only when the store belongs to a workspace)."""
+        self._check("delete_model")
         path = self._path(model_id)
         if not path.exists():
             raise DataError(f"No saved model '{model_id}'.")
         path.unlink()
         path.with_suffix(".json").unlink(missing_ok=True)
+        self._record("delete_model", None, model_id)
 
     # ------------------------------------------------------------ runs
     def record_run(self, model: TrainedModel, table: str, table_version: int | None = None,
                    saved_as: str | None = None) -> dict[str, Any]:
         """Append one training run to the leaderboard."""
+        self._check("train")
         cv = model.cv_metrics.drop(columns="fold", errors="ignore")
         run = {"table": table, "table_version": table_version, "target": model.target, "task": model.task,
                "algorithm": model.algorithm, "features": len(model.features), "metrics": model.metrics,
