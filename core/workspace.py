@@ -3,6 +3,6 @@
 The implementation lives in `core.data.workspace`.
 """
 
-from core.data.workspace import TableInfo, Workspace, close_all
+from core.data.workspace import TableInfo, Workspace, close_all, restore_backup
 
-__all__ = ["TableInfo", "Workspace", "close_all"]
+__all__ = ["TableInfo", "Workspace", "close_all", "restore_backup"]

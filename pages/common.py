@@ -10,23 +10,46 @@ import streamlit as st
 from core.errors import DataError
 from core.data.export import FORMATS, MIME, frame_to_bytes
 from core.data.workspace import Workspace
+from core.roles import REQUIRED_ROLE, allowed
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 
 
 @st.cache_resource(show_spinner=False)
 def workspace() -> Workspace:
-    """The process-wide workspace (read-only handle; it hands out its own cursors per call)."""
+    """The process-wide workspace for shared cached reads (it hands out its own cursors per call)."""
     return Workspace()
 
 
+def session_workspace() -> Workspace:
+    """The workspace as this session's signed-in user and role (roles are enforced in core)."""
+    from pages.account import current
+
+    visitor = current()
+    if visitor is None:  # app.py stops before any page for visitors who have not signed in
+        raise DataError("Sign in first.")
+    return workspace().as_user(visitor.user, visitor.role)
+
+
 def get_workspace() -> Workspace | None:
-    """The workspace, or None after showing why it cannot be opened."""
+    """This session's workspace, or None after showing why it cannot be opened."""
     try:
-        return workspace()
+        return session_workspace()
     except DataError as e:
         st.error(str(e))
         return None
+
+
+def can(ws: Workspace, action: str) -> bool:
+    """Whether this session's role may perform `action` (pages show only what the role may do)."""
+    return allowed(ws.role, action)
+
+
+def role_note(ws: Workspace, action: str, what: str) -> None:
+    """Say, once, why a part of the page is not shown to this role."""
+    st.info(f"Your role ({ws.role}) can read results here; {what} needs the "
+            f"{REQUIRED_ROLE[action]} role. Ask an admin of this workbench for access.",
+            icon=":material/lock:")
 
 
 def page_start(title: str, caption: str | None = None) -> Workspace:
@@ -58,14 +81,22 @@ def table_picker(ws: Workspace, label: str = "Table", key: str = "table") -> str
 
 def download_buttons(make_frame: Callable[[], pd.DataFrame] | None, basename: str, key: str,
                      make_bytes: Callable[[str], bytes] | None = None) -> None:
-    """One download button per format; bytes are produced only when a button is clicked."""
+    """One download button per format; bytes are produced only when a button is clicked.
+
+    Every download is written to the audit log (table exports record themselves in core).
+    CSV and Excel bytes cannot carry live spreadsheet formulas (core.data.export).
+    """
     cols = st.columns(len(FORMATS))
+    ws = get_workspace()
     for col, fmt in zip(cols, FORMATS):
         def payload(fmt: str = fmt) -> bytes:
             if make_bytes is not None:
                 return make_bytes(fmt)
             assert make_frame is not None
-            return frame_to_bytes(make_frame(), fmt, sheet_name=basename)
+            frame = make_frame()
+            if ws is not None:
+                ws.record("download", table=basename, rows=len(frame), detail=fmt)
+            return frame_to_bytes(frame, fmt, sheet_name=basename)
 
         col.download_button(
             f"Download {FORMAT_LABELS[fmt]}", data=payload, file_name=f"{basename}.{fmt}",

@@ -10,11 +10,12 @@ import streamlit as st
 
 from core import config
 from core.data.csv_detect import CsvPlan
+from core.data.export import frame_to_bytes
 from core.errors import DataError
 from core.data.identifiers import sanitize_table_name
 from core.data.ingest import IngestReport
 from core.data.workspace import Workspace
-from pages.common import cached_profile, download_buttons, page_start
+from pages.common import cached_profile, can, download_buttons, page_start
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
@@ -154,14 +155,25 @@ def _show_report(report: IngestReport) -> None:
         else:
             st.warning(msg)
         st.dataframe(report.rejects.head(PREVIEW_ROWS), hide_index=True, width="stretch")
-        st.download_button("Download rejected rows (CSV)", report.rejects.to_csv(index=False).encode(),
+        st.download_button("Download rejected rows (CSV)", frame_to_bytes(report.rejects, "csv"),
                            file_name=f"{report.table}_rejected_rows.csv", mime="text/csv",
                            on_click="ignore", key="dl-rejects")
 
 
-tab_load, tab_browse, tab_sql = st.tabs(["Load a CSV", "Browse tables", "SQL console"])
+def _tabs(ws: Workspace) -> dict[str, object]:
+    """The tabs this role may use: viewers browse and download; analysts also load and query;
+    admins also read the audit log and back up or restore."""
+    names = (["Load a CSV"] if can(ws, "load") else []) + ["Browse tables"]
+    names += ["SQL console"] if can(ws, "sql") else []
+    names += ["Audit log", "Backup and restore"] if can(ws, "audit") else []
+    return dict(zip(names, st.tabs(names)))
 
-with tab_load:
+
+tabs = _tabs(ws)
+tab_load = tabs.get("Load a CSV")
+
+
+def _load_tab() -> None:
     chosen = _source(ws)
     if chosen is not None:
         path, label = chosen
@@ -204,8 +216,13 @@ with tab_load:
         _show_report(report)
 
 
+if tab_load is not None:
+    with tab_load:
+        _load_tab()
+
+
 # ------------------------------------------------------------------ browse
-with tab_browse:
+with tabs["Browse tables"]:
     tables = ws.tables()
     if not tables:
         st.info("No tables yet: load a CSV above, or the demo data on the Home page.")
@@ -235,34 +252,136 @@ with tab_browse:
         )
         st.markdown("**Download the whole table**")
         download_buttons(None, table, key=f"export-{table}", make_bytes=lambda fmt, t=table: ws.export(t, fmt))
-        with st.expander("Delete this table"):
-            sure = st.checkbox(f"Yes, delete '{table}' from the workspace", key=f"drop-sure-{table}")
-            if st.button("Delete table", disabled=not sure, key=f"drop-{table}", icon=":material/delete:"):
-                ws.drop(table)
-                st.session_state.pop("browse-table", None)
-                st.rerun()
+        if can(ws, "drop"):
+            with st.expander("Delete this table"):
+                sure = st.checkbox(f"Yes, delete '{table}' from the workspace", key=f"drop-sure-{table}")
+                if st.button("Delete table", disabled=not sure, key=f"drop-{table}", icon=":material/delete:"):
+                    try:
+                        ws.drop(table)
+                    except DataError as e:
+                        st.error(str(e), icon=":material/error:")
+                    else:
+                        st.session_state.pop("browse-table", None)
+                        st.rerun()
 
 
 # ------------------------------------------------------------------ SQL
-with tab_sql:
-    st.caption("Read-only SQL (DuckDB dialect) over the workspace tables: one SELECT at a time. "
-               "Quote names with spaces or capitals in double quotes.")
-    default_sql = f'SELECT * FROM "{ws.tables()[0]}" LIMIT 100' if ws.tables() else "SELECT 42 AS answer"
-    query = st.text_area("Query", value=default_sql, height=140, key="sql-text")
-    if st.button("Run query", type="primary", icon=":material/play_arrow:", key="sql-run"):
-        try:
-            with st.spinner("Running...", show_time=True):
-                st.session_state["sql-result"] = (query, ws.sql(query, limit=SQL_PREVIEW_ROWS))
-            st.session_state.pop("sql-error", None)
-        except DataError as e:
+def _run_console(ws: Workspace, query: str) -> None:
+    """Run the query with a live elapsed time; leaving the page or pressing Cancel interrupts it."""
+    status = st.empty()
+    st.session_state["sql-running"] = True
+    started = {"s": 0.0}
+
+    def tick(elapsed: float) -> None:
+        started["s"] = elapsed
+        status.caption(f":material/hourglass_top: Running for {elapsed:.1f} s. Press **Cancel** to stop it.")
+
+    try:
+        result = ws.query(query, limit=SQL_PREVIEW_ROWS, on_wait=tick)
+        st.session_state["sql-result"] = (query, result)
+        st.session_state.pop("sql-error", None)
+    except DataError as e:
+        st.session_state.pop("sql-result", None)
+        st.session_state["sql-error"] = str(e)
+    finally:
+        # Reached also when Streamlit stops this run (Cancel clicked, page left, tab closed):
+        # core has already interrupted the query by then.
+        if st.session_state.pop("sql-running", False) and "sql-result" not in st.session_state \
+                and "sql-error" not in st.session_state:
+            st.session_state["sql-error"] = f"The query was stopped after {started['s']:.1f} s."
+        status.empty()
+
+
+if "SQL console" in tabs:
+    with tabs["SQL console"]:
+        st.caption("Read-only SQL (DuckDB dialect) over the workspace tables: one SELECT at a time, no "
+                   f"file access, at most {config.sql_timeout_s():g} s per query (MW_SQL_TIMEOUT_S). "
+                   "Quote names with spaces or capitals in double quotes.")
+        default_sql = f'SELECT * FROM "{ws.tables()[0]}" LIMIT 100' if ws.tables() else "SELECT 42 AS answer"
+        query = st.text_area("Query", value=default_sql, height=140, key="sql-text")
+        c_run, c_cancel, _ = st.columns([1, 1, 4])
+        run = c_run.button("Run query", type="primary", icon=":material/play_arrow:", key="sql-run")
+        if c_cancel.button("Cancel", icon=":material/stop:", key="sql-cancel",
+                           help="Stops the running query (it is also stopped when you leave the page)."):
             st.session_state.pop("sql-result", None)
-            st.session_state["sql-error"] = str(e)
-    if st.session_state.get("sql-error"):
-        st.error(st.session_state["sql-error"], icon=":material/error:")
-    result = st.session_state.get("sql-result")
-    if result is not None:
-        ran, df = result
-        note = f" (first {SQL_PREVIEW_ROWS:,} shown; downloads hold every row)" if len(df) >= SQL_PREVIEW_ROWS else ""
-        st.caption(f"{len(df):,} rows{note}")
-        st.dataframe(df, hide_index=True, width="stretch")
-        download_buttons(lambda q=ran: ws.sql(q), "query_result", key="sql-dl")
+        if run:
+            st.session_state.pop("sql-result", None)
+            st.session_state.pop("sql-error", None)
+            _run_console(ws, query)
+        if st.session_state.get("sql-error"):
+            st.error(st.session_state["sql-error"], icon=":material/error:")
+        result = st.session_state.get("sql-result")
+        if result is not None:
+            ran, res = result
+            note = (f" (the first {SQL_PREVIEW_ROWS:,} are shown; downloads hold every row)" if res.truncated
+                    else "")
+            st.caption(f"{len(res.frame):,}{'+' if res.truncated else ''} rows in {res.elapsed_s:.2f} s{note}")
+            st.dataframe(res.frame, hide_index=True, width="stretch")
+            download_buttons(lambda q=ran: ws.sql(q), "query_result", key="sql-dl")
+
+
+# ------------------------------------------------------------------ admin
+def _audit_tab(ws: Workspace) -> None:
+    st.caption("Every load, replace, append, delete, export, download, model change, scoring, backup, "
+               "restore, sign-in and console query, newest first.")
+    log = ws.audit()
+    c1, c2 = st.columns(2)
+    who = c1.multiselect("User", sorted(log["user"].dropna().unique()), key="audit-user")
+    what = c2.multiselect("Action", sorted(log["action"].dropna().unique()), key="audit-action")
+    mask = pd.Series(True, index=log.index)
+    if who:
+        mask &= log["user"].isin(who)
+    if what:
+        mask &= log["action"].isin(what)
+    shown = log[mask]
+    st.caption(f"{len(shown):,} of {len(log):,} entries")
+    st.dataframe(shown.head(5000), hide_index=True, width="stretch",
+                 column_config={"when": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+    download_buttons(lambda: shown, "audit_log", key="audit-dl")
+
+
+def _backup_tab(ws: Workspace) -> None:
+    st.markdown("**Back up** every table, the saved models and the metadata into one file.")
+    key = st.text_input("Passphrase (leave empty for an unencrypted backup)", type="password", key="backup-key",
+                        help="AES-GCM encryption; without the passphrase the backup cannot be restored.")
+    if st.button("Create backup", icon=":material/backup:", key="backup-run"):
+        try:
+            with st.spinner("Writing a consistent snapshot...", show_time=True):
+                out = ws.backup(ws.tmp_dir / "backups", key=key or None)
+            st.session_state["backup-file"] = (out.name, out.read_bytes())
+            out.unlink(missing_ok=True)
+        except DataError as e:
+            st.error(str(e), icon=":material/error:")
+    made = st.session_state.get("backup-file")
+    if made:
+        name, data = made
+        st.download_button(f"Download {name} ({len(data) / 1e6:,.1f} MB)", data, file_name=name,
+                           mime="application/octet-stream", on_click="ignore", key="backup-dl",
+                           icon=":material/download:")
+    st.divider()
+    st.markdown("**Restore** a backup: the workspace then holds exactly the backup's tables and models. "
+                "Tables not in the backup are removed. The backup is checked completely first; a wrong "
+                "passphrase or a damaged file changes nothing.")
+    up = st.file_uploader("Backup file", key="restore-file")
+    rkey = st.text_input("Passphrase of this backup (if encrypted)", type="password", key="restore-key")
+    sure = st.checkbox("Yes, replace the workspace's tables and models with the backup", key="restore-sure")
+    if st.button("Restore", disabled=up is None or not sure, icon=":material/restore:", key="restore-run"):
+        assert up is not None
+        try:
+            spilled = ws._write_temp(lambda f: f.write(up.getvalue()), "restore-upload", "mwbackup")
+            try:
+                with st.spinner("Checking and restoring...", show_time=True):
+                    names = ws.restore(spilled, key=rkey or None)
+            finally:
+                spilled.unlink(missing_ok=True)
+        except DataError as e:
+            st.error(str(e), icon=":material/error:")
+        else:
+            st.success(f"Restored {len(names)} table(s): {', '.join(names) or 'none'}.")
+
+
+if "Audit log" in tabs:
+    with tabs["Audit log"]:
+        _audit_tab(ws)
+    with tabs["Backup and restore"]:
+        _backup_tab(ws)

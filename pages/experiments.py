@@ -15,8 +15,9 @@ from core.experiments import (ExperimentResult, analyze, analyze_summary, breakd
                               detectable_effect, duration_days, sample_size, timeline)
 from core.experiments import charts
 from core.experiments.data import read_summary_csv, variant_counts, with_segments
+from core.data.export import frame_to_bytes
 from core.data.workspace import Workspace
-from pages.common import cached_profile, page_start, remember, result_store, stored
+from pages.common import can, cached_profile, page_start, remember, result_store, role_note, stored
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
@@ -32,9 +33,15 @@ ws = page_start("Experiments",
                 "checks, CUPED, safe peeking, and a verdict in plain words.")
 db = str(ws.path)
 
-source = st.radio("Data", ["Per-user table from the workspace", "Totals per variant (typed in or uploaded)"],
-                  horizontal=True, key="exp-source")
-tab_results, tab_time, tab_segments, tab_plan = st.tabs(["Results", "Over time", "By segment", "Planning"])
+analyst = can(ws, "analyze")
+if analyst:
+    source = st.radio("Data", ["Per-user table from the workspace", "Totals per variant (typed in or uploaded)"],
+                      horizontal=True, key="exp-source")
+    tab_results, tab_time, tab_segments, tab_plan = st.tabs(["Results", "Over time", "By segment", "Planning"])
+else:
+    role_note(ws, "analyze", "analysing a test")
+    source = ""
+    (tab_plan,) = st.tabs(["Planning"])
 
 
 def guess(columns: list[str], pattern: re.Pattern[str], fallback: str | None = None) -> str | None:
@@ -108,7 +115,7 @@ def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], l
                    "significant (small samples with large lifts): trust the direction, not the size.")
     st.caption(CHANCE_NOTE)
     c1, c2 = st.columns(2)
-    c1.download_button("Download results (CSV)", data=lambda: charts.results_frame(res.table).to_csv(index=False).encode(),
+    c1.download_button("Download results (CSV)", data=lambda: frame_to_bytes(charts.results_frame(res.table), "csv"),
                        file_name=f"{title}_results.csv", mime="text/csv", key=f"{title}-csv", on_click="ignore",
                        icon=":material/download:", width="stretch")
     c2.download_button("Download report (HTML)", key=f"{title}-html", on_click="ignore", icon=":material/description:",
@@ -309,7 +316,9 @@ def summary_input(ws: Workspace) -> None:
         st.info("Breakdowns need a per-user table with attributes such as device or segment.")
 
 
-if source.startswith("Per-user"):
+if not analyst:
+    pass
+elif source.startswith("Per-user"):
     per_user(ws)
 else:
     summary_input(ws)

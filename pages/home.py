@@ -32,7 +32,8 @@ if ws is not None:
     left, right = st.columns([2, 1])
     with left:
         st.subheader("Your workspace")
-        st.caption(f"Stored in `{ws.path}` (set `MW_WORKSPACE` to use another file).")
+        if ws.role == "admin":
+            st.caption(f"Stored in `{ws.path}` (set `MW_WORKSPACE` to use another file).")
         if tables:
             rows = [ws.info(t) for t in tables]
             st.dataframe(
@@ -47,7 +48,9 @@ if ws is not None:
             "Generated customers, order lines, a randomised e-mail test and daily campaign results: "
             + ", ".join(f"`{t}`" for t in DEMO_TABLES) + ". Reloading replaces those tables."
         )
-        if st.button("Load demo data", type="primary", icon=":material/download:", key="load-demo"):
+        if ws.role == "viewer":
+            st.caption("Loading data needs the analyst role.")
+        elif st.button("Load demo data", type="primary", icon=":material/download:", key="load-demo"):
             bar = st.progress(0.0, text="Starting")
             try:
                 reports = load_demo(ws, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))

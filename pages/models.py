@@ -10,13 +10,13 @@ import streamlit as st
 
 from core.columns import looks_like_outcome
 from core.errors import DataError
-from core.models import ALGORITHMS, ModelStore, TrainedModel, detect_task, score_table, suggest_features, train
+from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, suggest_features, train
 from core.models import charts
 from core.models.estimators import LABELS
 from core.models.evaluate import HIGHER_IS_BETTER
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
-from pages.common import (cached_frame, download_buttons, page_start, remember, result_store,
+from pages.common import (can, role_note, cached_frame, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, table_picker)
 
 VALUE_TARGET = re.compile(r"revenue|spend|value", re.IGNORECASE)
@@ -26,10 +26,15 @@ METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy
 
 ws = page_start("Models",
                 "Predict who will buy, churn or spend: train on demand, read honest hold-out metrics, then score customers.")
-store = ModelStore(ws.models_dir)
+store = ws.model_store()
 db = str(ws.path)
 
-tab_train, tab_board, tab_score = st.tabs(["Train", "Leaderboard and saved models", "Score customers"])
+if can(ws, "train"):
+    tab_train, tab_board, tab_score = st.tabs(["Train", "Leaderboard and saved models", "Score customers"])
+else:
+    role_note(ws, "train", "training and scoring")
+    (tab_board,) = st.tabs(["Leaderboard and saved models"])
+    tab_train = tab_score = None
 
 
 # ------------------------------------------------------------------ train
@@ -89,6 +94,7 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict) -> 
     with st.status(f"Training {LABELS[settings['algorithm']].lower()} on `{table}` ...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
         try:
+            ws.require("train")
             model = train(df, settings["target"], settings["features"], task=settings["task"],
                           algorithm=settings["algorithm"], cv=settings["cv"], test_size=settings["test_size"],
                           search=settings["search"], class_weight=settings["class_weight"],
@@ -198,7 +204,7 @@ def show_importance(model: TrainedModel) -> None:
                 st.dataframe(frame, hide_index=True)
 
 
-with tab_train:
+def _train_tab() -> None:
     table = table_picker(ws, "Training table", key="model-table")
     if table is not None:
         info = ws.info(table)
@@ -232,9 +238,18 @@ with tab_train:
                     c1, c2 = st.columns([3, 1])
                     name = c1.text_input("Model name", value=f"{table} {model.target} {model.algorithm}", key="model-name")
                     if c2.button("Save model", key="model-save", icon=":material/save:"):
-                        model_id = store.save(model, name, table=table)
-                        store.mark_saved(model.info["trained_at"], model_id)
-                        st.success(f"Saved as `{model_id}`. Use it on **Score customers**.")
+                        try:
+                            model_id = store.save(model, name, table=table)
+                        except DataError as e:
+                            st.error(str(e))
+                        else:
+                            store.mark_saved(model.info["trained_at"], model_id)
+                            st.success(f"Saved as `{model_id}`. Use it on **Score customers**.")
+
+
+if tab_train is not None:
+    with tab_train:
+        _train_tab()
 
 
 # ------------------------------------------------------------------ leaderboard and saved models
@@ -253,16 +268,17 @@ with tab_board:
         st.caption("No saved models yet.")
     else:
         st.dataframe(saved, hide_index=True)
-        c1, c2, c3 = st.columns([3, 1, 1])
-        victim = c1.selectbox("Model", saved["id"], key="board-delete-id")
-        sure = c2.checkbox("Yes, delete it", key="board-delete-sure")
-        if c3.button("Delete model", key="board-delete", disabled=not sure):
-            store.delete(victim)
-            st.rerun()
+        if can(ws, "delete_model"):
+            c1, c2, c3 = st.columns([3, 1, 1])
+            victim = c1.selectbox("Model", saved["id"], key="board-delete-id")
+            sure = c2.checkbox("Yes, delete it", key="board-delete-sure")
+            if c3.button("Delete model", key="board-delete", disabled=not sure):
+                store.delete(victim)
+                st.rerun()
 
 
 # ------------------------------------------------------------------ scoring
-with tab_score:
+def _score_tab() -> None:
     saved = store.list()
     if saved.empty:
         st.info("Save a trained model first (Train tab); then apply it to any table with the same columns.")
@@ -283,10 +299,12 @@ with tab_score:
                                      index=1 if seg_tables else 0)
             if st.button("Score", type="primary", key="score-run"):
                 try:
+                    ws.require("score")
                     model = store.load(model_id)
                     segs = ws.read(seg_table) if seg_table != "(none)" else None
                     with st.spinner("Scoring ..."):
                         scored = score_table(model, sdf, None if id_col == "(none)" else id_col, segs)
+                    ws.record("score", table=score_table_name, rows=len(scored), detail=model_id)
                     st.session_state["score-result"] = (model_id, score_table_name, sinfo.version)
                     remember(("score", model_id, score_table_name, sinfo.version), scored)
                     for w in model.warnings:
@@ -310,3 +328,8 @@ with tab_score:
                     except DataError as e:
                         st.error(str(e))
                 download_buttons(lambda: scored, f"{score_table_name}_scores", "score-dl")
+
+
+if tab_score is not None:
+    with tab_score:
+        _score_tab()

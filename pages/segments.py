@@ -14,7 +14,7 @@ from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmea
 from core.segments import charts
 from core.segments.preprocess import suggest_features, suggest_id_column
 from core.data.workspace import Workspace
-from pages.common import (cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
+from pages.common import (can, role_note, cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, stored, table_picker)
 
 NONE = "(none)"
@@ -23,6 +23,11 @@ SCALE_CHOICES = {"Standard (mean 0, sd 1)": "standard", "Robust (median 0, IQR 1
 
 ws = page_start("Segments",
                 "Group customers who behave alike, read each group in words, and export them to your email or ads tool.")
+
+if not can(ws, "segment"):
+    role_note(ws, "segment", "building segments")
+    st.caption("Saved segment tables (`*_segments`) can be read and downloaded on the **Data** page.")
+    st.stop()
 
 if "seg-table-next" in st.session_state:  # a table was just built: select it before the picker exists
     st.session_state["seg-table"] = st.session_state.pop("seg-table-next")

@@ -690,6 +690,42 @@ class Workspace:
         return out
 
 
+    def restore(self, src: str | os.PathLike[str], *, key: str | bytes | None = None) -> list[str]:
+        """Make this workspace hold exactly the backup's tables and models (admins); returns the tables.
+
+        Everything is checked first (key, checksums, contents); a wrong key or a damaged file
+        raises DataError and leaves the workspace as it was.
+        """
+        from core.data.backup import load_backup, open_backup
+
+        self.require("restore")
+        with open_backup(Path(src), self.tmp_dir, key=key) as contents:
+            names = load_backup(self, contents)
+        self.record("restore", rows=len(names),
+                    detail=f"backup of {contents.manifest.get('created_at')}: {', '.join(names)[:500]}")
+        return names
+
+
+def restore_backup(src: str | os.PathLike[str], dest_path: str | os.PathLike[str], *,
+                   key: str | bytes | None = None) -> Workspace:
+    """Restore a backup into the workspace file `dest_path` (new or existing) and return it.
+
+    The backup is decrypted and verified before anything is created: a wrong key or a damaged
+    file raises DataError and writes nothing at `dest_path`.
+    """
+    from core.data.backup import load_backup, open_backup
+
+    dest = config.workspace_path(dest_path)
+    scratch = dest.parent
+    while not scratch.exists() and scratch != scratch.parent:
+        scratch = scratch.parent
+    with open_backup(Path(src), scratch, key=key) as contents:
+        ws = Workspace(dest)
+        names = load_backup(ws, contents)
+    ws.record("restore", rows=len(names), detail=f"backup of {contents.manifest.get('created_at')}")
+    return ws
+
+
 _MODE_ACTION = {"create": "load", "replace": "replace", "append": "append"}
 
 
