@@ -227,10 +227,6 @@ def test_damaged_plain_backup_is_refused(ws, tmp_path):
     assert _entries(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: _unpack catches only zipfile.BadZipFile, ValueError and KeyError; a flipped byte inside a "
-    "deflated entry makes zipfile.testzip() raise zlib.error (or EOFError / OSError) instead, which "
-    "escapes as a raw exception rather than a DataError"))
 def test_any_flipped_byte_in_a_plain_backup_gives_data_error(ws, tmp_path):
     _populate(ws, models=False)
     plain = ws.backup(tmp_path / "b.zip")
@@ -256,11 +252,6 @@ def test_any_flipped_byte_in_a_plain_backup_gives_data_error(ws, tmp_path):
     assert escaped == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: DataError subclasses ValueError, so the precise DataErrors raised inside _unpack's try "
-    "(checksum failure, no manifest/snapshot, unexpected entry) are caught by its "
-    "`except (ValueError, KeyError)` and re-worded as \"The backup's manifest cannot be read (...)\", "
-    "blaming the manifest for a damaged snapshot"))
 def test_snapshot_checksum_failure_is_not_blamed_on_the_manifest(ws, tmp_path):
     _populate(ws, models=False)
     plain = _stored_copy(ws.backup(tmp_path / "b0.zip"), tmp_path / "b.zip")

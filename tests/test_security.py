@@ -1,8 +1,5 @@
 """Security: the SQL sandbox (both layers), time limits, upload caps, export neutralising, roles,
 audit log and failure messages, all through the public Workspace API.
-
-Tests marked xfail(strict=True) show product bugs: they pass once the bug is fixed (and then the
-mark has to go).
 """
 
 from __future__ import annotations
@@ -10,7 +7,6 @@ from __future__ import annotations
 import errno
 import gzip
 import io
-import os
 import subprocess
 import sys
 import threading
@@ -82,8 +78,6 @@ def _tmp_files(ws: Workspace) -> list[Path]:
     return sorted(ws.tmp_dir.glob("*")) if ws.tmp_dir.exists() else []
 
 
-_GUARD_GAP = ("sql_guard blocks settings/database-listing *functions* by name, but DuckDB's built-in "
-              "catalog views over them (no parentheses) pass: the query returns server paths/settings")
 
 
 # ---------------------------------------------------------------- 1. escape attempts (console)
@@ -173,7 +167,7 @@ def _escape_attempts() -> list:
                              "WHERE name IN ('allowed_directories', 'temp_directory')"),
     ]
     params = [pytest.param(q, id=i) for i, q in plain]
-    params += [pytest.param(q, id=i, marks=pytest.mark.xfail(strict=True, reason=_GUARD_GAP)) for i, q in gaps]
+    params += [pytest.param(q, id=i) for i, q in gaps]
     return params
 
 
@@ -307,13 +301,11 @@ def test_engine_allows_copy_inside_tmp_dir(loaded, raw):
     assert _count(loaded) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine gap: allowed_directories is documented as the only folders DuckDB may read, but DuckDB "
-    "always lets a database read its own file, so read_blob(ws.path) on a raw cursor returns the whole "
-    "database (audit log included); only the name guard stops it in the console"))
-def test_engine_refuses_reading_the_database_file(loaded, raw):
-    with pytest.raises(duckdb.Error):
-        raw.execute(f"SELECT octet_length(content) FROM read_blob('{loaded.path}')").fetchall()
+def test_database_file_is_readable_by_the_engine_so_the_guard_refuses_it(loaded, raw):
+    """DuckDB always lets a database read its own file: the name guard is what keeps it from the console."""
+    raw.execute(f"SELECT octet_length(content) FROM read_blob('{loaded.path}')").fetchall()
+    with pytest.raises(DataError):
+        loaded.sql(f"SELECT octet_length(content) FROM read_blob('{loaded.path}')")
 
 
 # ---------------------------------------------------------------- 2. time limit, cancel, results
@@ -409,9 +401,6 @@ def test_max_columns_cap(ws, write, monkeypatch):
     assert ws.ingest_csv(write("ok.csv", f"{narrow}\n{','.join('1' for _ in range(40))}\n"), "ok").rows == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_check_width skips the count when the first line has a quote and at most 4x MW_MAX_COLUMNS "
-    "fields: a header of 60 quoted names loads a 60-column table under MW_MAX_COLUMNS=50"))
 def test_max_columns_cap_with_quoted_header(ws, write, monkeypatch):
     monkeypatch.setenv("MW_MAX_COLUMNS", "50")
     header = ",".join(f'"c{i}"' for i in range(60))
@@ -529,9 +518,7 @@ def test_workspace_parquet_export_keeps_raw_values(ws):
 
 
 @pytest.mark.parametrize("fmt", [
-    pytest.param("csv", marks=pytest.mark.xfail(strict=True, reason=(
-        "frame_to_bytes CSV writes a cell holding a bare carriage return unquoted (pandas quotes only "
-        "for '\\n'), so \"'\\rCR\" splits the row in two on reading"))),
+    pytest.param("csv"),
     "xlsx",
 ])
 def test_frame_to_bytes_neutralises(fmt):
@@ -550,9 +537,6 @@ def test_frame_to_bytes_csv_without_carriage_returns():
     assert (back["'=bad"] == "'=1+1").all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "CSV injection through frame_to_bytes: 'ok\\r=cmd|...' is not neutralised (it does not start "
-    "with a formula character) and is written unquoted, so the reader starts a new row with =cmd|..."))
 def test_frame_to_bytes_csv_carriage_return_cannot_start_a_formula_row():
     df = pd.DataFrame({"name": ["ok\r=cmd|' /C calc'!A0", "b"], "n": [1, 2]})
     back = pd.read_csv(io.BytesIO(frame_to_bytes(df, "csv")), dtype=str)
@@ -785,9 +769,6 @@ def test_redact_removes_paths_and_pids():
     assert redact("no paths here, 3 rows") == "no paths here, 3 rows"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "redact stops a path at the first space: '/home/alice smith/Marketing Data/workbench.duckdb' "
-    "becomes '<server path> smith/Marketing Data/workbench.duckdb'"))
 def test_redact_paths_with_spaces():
     out = redact('Could not set lock on file "/home/alice smith/Marketing Data/workbench.duckdb"')
     assert "smith" not in out and "workbench.duckdb" not in out

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -60,6 +61,8 @@ def write_backup(ws: Workspace, dest: Path, *, key: str | bytes | None = None) -
     if dest.is_dir():
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         dest = dest / f"workbench-backup-{stamp}.mwbackup"
+        if dest.exists():  # two backups in the same second never overwrite each other
+            dest = dest.with_name(f"workbench-backup-{stamp}-{uuid.uuid4().hex[:6]}.mwbackup")
     work = ws.tmp_dir / f"backup-{uuid.uuid4().hex}"
     try:
         work.mkdir(parents=True)
@@ -187,9 +190,11 @@ def _unpack(archive: Path, work: Path) -> BackupContents:
             for name in names:
                 if name.startswith("models/") and not name.endswith("/"):
                     z.extract(name, work)
-    except zipfile.BadZipFile:
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
         raise DataError("The backup is damaged or is not a Marketing Workbench backup (not a valid archive). "
-                        "If it is encrypted, check that the whole file was copied.") from None
+                        "Check that the whole file was copied, or use another copy of the backup.") from None
     except (ValueError, KeyError) as e:
         raise DataError(f"The backup's manifest cannot be read ({e}).") from None
     if manifest.get("format") != FORMAT:

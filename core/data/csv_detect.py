@@ -248,10 +248,11 @@ def _check_width(sample: bytes, delimiter: str | None) -> None:
     end = sample.find(b"\n")
     line = sample if end < 0 else sample[:end]
     candidates = [delimiter] if delimiter else list(DELIMITERS)
+    # Delimiters inside quoted fields do not separate columns: count with those fields blanked out.
+    line = re.sub(rb'"[^"]*"', b'""', line)
     for delim in candidates:
-        # A quoted field may hold delimiters, so count only when the line has no quotes or is huge.
         fields = line.count(delim.encode("utf-8", "ignore") or b",") + 1
-        if fields > cap and (b'"' not in line or fields > 4 * cap):
+        if fields > cap:
             raise DataError(
                 f"The file's first line has about {fields:,} columns, more than the {cap:,} this workbench "
                 "loads (MW_MAX_COLUMNS). Check the delimiter (Data page, 'Correct the detection'), or "

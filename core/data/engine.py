@@ -5,7 +5,8 @@ own configuration, set once when the database opens and then locked:
 
 1. extension auto-install and auto-load off (nothing is downloaded or loaded behind our back);
 2. `allowed_directories`: the only folders DuckDB may read or write (the workspace's temporary
-   folder, where uploads are spilled and exports written, and the import folder);
+   folder, where uploads are spilled and exports written, and the import folder). DuckDB always
+   lets a database read its own file (and its .wal); only the name guard stops `read_blob` on it;
 3. `enable_external_access=false`: every other file, `getenv`, ATTACH of other files, INSTALL/LOAD
    are refused on every route, SQL inside a string (json_execute_serialized_sql) included;
 4. no Python replacement scans (a query cannot read a pandas variable of the server by its name);

@@ -79,7 +79,8 @@ def frame_to_bytes(df: pd.DataFrame, fmt: str, *, sheet_name: str = "data") -> b
     """A DataFrame as CSV (UTF-8, header, no index), Parquet or xlsx bytes; CSV and xlsx neutralised."""
     fmt = fmt.lower().lstrip(".")
     if fmt == "csv":
-        return neutralise_frame(df).to_csv(index=False).encode("utf-8")
+        # CRLF line ends (RFC 4180) so that a cell holding a bare CR or LF is quoted, not split.
+        return neutralise_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
     if fmt == "parquet":
         buf = io.BytesIO()
         out = df.copy()

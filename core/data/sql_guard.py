@@ -24,7 +24,7 @@ _BLOCKED_FUNCTIONS = re.compile(
     r"|query|query_table|json_execute_serialized_sql|json_serialize_sql|json_deserialize_sql|sql_auto_complete"
     r"|getenv|current_setting|load_\w+|install_\w+|\w+_scan|pragma_\w+|checkpoint|force_checkpoint"
     r"|duckdb_(settings|databases|secrets|extensions|temporary_files|memory|logs\w*|external_file_cache"
-    r"|variables|optimizers|approx_database_count)|which_secret|enable_\w+|disable_\w+)$",
+    r"|variables|optimizers|approx_database_count)|which_secret|enable_\w+|disable_\w+|pg_settings)$",
     re.IGNORECASE,
 )
 
@@ -68,6 +68,11 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
             )
         if node.get("type") == "BASE_TABLE":
             name = str(node.get("table_name", ""))
+            if _BLOCKED_FUNCTIONS.match(name):  # the catalog views over those functions
+                raise DataError(
+                    f"The SQL console cannot read {name}: it shows the server's settings or files. "
+                    "Query your own tables (duckdb_tables() and duckdb_columns() list them)."
+                )
             if name.lower().startswith(INTERNAL_PREFIX):
                 raise DataError(
                     f"'{name}' is internal to the workbench and cannot be queried. Query your own "

@@ -5,6 +5,7 @@ Skips with a reason when Chromium or playwright is missing, unless REQUIRE_BROWS
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -42,13 +43,14 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def _running_app(tmp: Path, **env_extra: str):
+    """The app as a subprocess on a free port, on a fresh workspace; yields its URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, MW_WORKSPACE=str(tmp / "ws" / "workbench.duckdb"), MW_IMPORT_DIR=str(tmp / "imports"))
+    env = dict(os.environ, MW_WORKSPACE=str(tmp / "ws" / "workbench.duckdb"), MW_IMPORT_DIR=str(tmp / "imports"),
+               **env_extra)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
@@ -69,6 +71,12 @@ def app_url(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with _running_app(tmp_path_factory.mktemp("browser")) as url:
+        yield url
 
 
 def _idle(page) -> None:
@@ -203,3 +211,59 @@ def test_experiment_readout_and_report(browser, app_url):
     page.get_by_text("Cumulative lift against control").wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_login_roles_and_console(browser, tmp_path):
+    """A shared server: sign in, see only what the role may do, and the console refuses file access."""
+    sys.path.insert(0, str(ROOT))
+    from argon2 import PasswordHasher
+
+    from core.auth import UsersFile
+
+    users = UsersFile(tmp_path / "users.json", hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    users.add("vera", "viewer-pass-1", "viewer")
+    users.add("ana", "analyst-pass-1", "analyst")
+    with _running_app(tmp_path, MW_USERS_FILE=str(users.path)) as url:
+        page = browser.new_page()
+        page.goto(url + "/data")
+        _idle(page)
+        assert page.get_by_role("tab", name="Browse tables").count() == 0  # nothing before signing in
+        page.get_by_label("User name").fill("vera")
+        page.get_by_label("Password").fill("wrong-password")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_text("Wrong user name or password").wait_for(timeout=30_000)
+        page.get_by_label("Password").fill("viewer-pass-1")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_text("Signed in as").wait_for(timeout=30_000)
+        page.goto(url + "/data")  # a new page load keeps the session only through the app: sign in again
+        _idle(page)
+        if page.get_by_label("User name").count():
+            page.get_by_label("User name").fill("vera")
+            page.get_by_label("Password").fill("viewer-pass-1")
+            page.get_by_role("button", name="Sign in", exact=True).click()
+            page.get_by_text("Signed in as").wait_for(timeout=30_000)
+            page.get_by_role("link", name="Data").first.click()
+            _idle(page)
+        page.get_by_role("tab", name="Browse tables").wait_for(timeout=30_000)
+        assert page.get_by_role("tab", name="SQL console").count() == 0
+        assert page.get_by_role("tab", name="Load a CSV").count() == 0
+        page.get_by_role("button", name="Sign out").click()
+        _idle(page)
+        page.get_by_label("User name").fill("ana")
+        page.get_by_label("Password").fill("analyst-pass-1")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_text("Signed in as").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Data").first.click()
+        _idle(page)
+        page.get_by_role("tab", name="SQL console").click()
+        box = page.get_by_label("Query")
+        box.fill("SELECT * FROM read_text('/etc/passwd')")
+        box.press("Control+Enter")
+        _idle(page)
+        page.get_by_role("button", name="Run query").click()
+        _idle(page)
+        page.get_by_text("cannot use read_text").wait_for(timeout=30_000)
+        assert page.get_by_text("root:x:0:0").count() == 0
+        assert page.get_by_role("tab", name="Audit log").count() == 0
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.close()
