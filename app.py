@@ -13,9 +13,15 @@ from pages import account  # noqa: E402
 
 st.set_page_config(page_title="Marketing Workbench", page_icon=":material/insights:", layout="wide")
 
+st.session_state[account.ENTRY_KEY] = True  # pages opened by URL before this ran are sent here first
 visitor = account.current()
 if visitor is None:  # login is configured and this session has not signed in
-    account.login_page()
+    # Navigation with the sign-in page only: any other URL (/data ...) lands here too, and
+    # Streamlit never falls back to running files of pages/ on its own.
+    sign_in = [st.Page(account.login_page, title="Sign in", icon=":material/login:", default=True)]
+    sign_in += [st.Page(account.login_page, title=f"Sign in ({name})", url_path=name)
+                for name in ("data", "segments", "models", "experiments")]
+    st.navigation(sign_in, position="hidden").run()
     st.stop()
 assert visitor is not None
 account.sidebar(visitor)
@@ -27,4 +33,8 @@ pages = [
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
     st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+wanted = st.session_state.pop(account.WANTED_KEY, None)
+if wanted:  # a page opened by URL before app.py ran: open it now, through the navigation
+    st.switch_page(wanted)
+navigation.run()

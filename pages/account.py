@@ -19,6 +19,34 @@ from core.roles import Role
 from core.workspace import Workspace
 
 SESSION_KEY = "mw-account"
+ENTRY_KEY = "mw-entered-through-app"
+
+
+def ensure_entry() -> None:
+    """Send a page opened directly by URL through app.py (sign-in and navigation) first.
+
+    On a session's very first request Streamlit may run a file of pages/ by its URL without
+    app.py; this makes that impossible to use for skipping the sign-in.
+    """
+    if not st.session_state.get(ENTRY_KEY):
+        st.session_state[WANTED_KEY] = _calling_page()
+        st.switch_page("app.py")
+
+
+WANTED_KEY = "mw-wanted-page"
+
+
+def _calling_page() -> str | None:
+    """The pages/<name>.py file that is running (so app.py can open it after sign-in)."""
+    import inspect
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for frame in inspect.stack():
+        path = Path(frame.filename).resolve()
+        if path.parent == here and path.name not in ("account.py", "common.py", "__init__.py"):
+            return f"pages/{path.name}"
+    return None
 
 
 @dataclass(frozen=True)

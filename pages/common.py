@@ -33,6 +33,9 @@ def session_workspace() -> Workspace:
 
 def get_workspace() -> Workspace | None:
     """This session's workspace, or None after showing why it cannot be opened."""
+    from pages.account import ensure_entry
+
+    ensure_entry()
     try:
         return session_workspace()
     except DataError as e:
