@@ -796,3 +796,28 @@ def test_locked_workspace_message_for_viewer(tmp_path):
         holder.kill()
         holder.wait()
         close_all()
+
+
+# ---------------------------------------------------------------- engine settings from the environment
+
+def test_duckdb_memory_and_threads_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MW_DUCKDB_MEMORY", "512MB")
+    monkeypatch.setenv("MW_DUCKDB_THREADS", "1")
+    ws = Workspace(tmp_path / "limits" / "workbench.duckdb")
+    try:
+        cur = ws._db.cursor()
+        threads, memory = cur.execute(
+            "SELECT current_setting('threads'), current_setting('memory_limit')").fetchall()[0]
+        assert threads == 1
+        assert memory.replace(" ", "").upper() in ("512.0MB", "488.2MIB", "512MB", "488.2MB")
+        with pytest.raises(duckdb.Error):  # locked: a user cannot lift them
+            cur.execute("SET memory_limit='20GB'").fetchall()
+    finally:
+        close_all()
+
+
+def test_malformed_memory_setting_says_which_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("MW_DUCKDB_MEMORY", "lots")
+    with pytest.raises(DataError, match="MW_DUCKDB_MEMORY"):
+        Workspace(tmp_path / "bad" / "workbench.duckdb")
+    close_all()

@@ -50,7 +50,13 @@ def connect_sandboxed(path: Path, allowed: Sequence[Path]
     memory = config.duckdb_memory()
     if memory:
         settings["memory_limit"] = memory
-    con = duckdb.connect(str(path), config=settings)
+    try:
+        con = duckdb.connect(str(path), config=settings)
+    except (duckdb.ParserException, duckdb.InvalidInputException) as e:
+        raise DataError(
+            f"The DuckDB settings are not valid: {str(e).splitlines()[0]}. Check MW_DUCKDB_MEMORY "
+            f"(now {memory!r}; e.g. 4GB) and MW_DUCKDB_THREADS (a whole number)."
+        ) from None
     try:
         folders = ", ".join(quote_literal(str(p).rstrip("/") + "/") for p in allowed)
         for statement in (
