@@ -48,6 +48,8 @@ import os
 import struct
 import tempfile
 from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -204,6 +206,21 @@ def _discard(tmp: Path | None, out: BinaryIO | None) -> None:
             pass
 
 
+@contextmanager
+def _atomic_output(dest: Path) -> Iterator[BinaryIO]:
+    """A private temporary file next to dest that replaces dest only if the block finishes.
+
+    On any failure inside the block the temporary file is closed and deleted, and dest is left as it was.
+    """
+    tmp, out = _open_temp(dest)
+    try:
+        yield out
+        _finish(tmp, out, dest)
+    except BaseException:
+        _discard(tmp, out)
+        raise
+
+
 def encrypt_file(src: Path, dest: Path, key: str | bytes, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Encrypt src into dest with a key derived from the passphrase (format in the module docstring).
 
@@ -218,11 +235,8 @@ def encrypt_file(src: Path, dest: Path, key: str | bytes, *, chunk_size: int = D
     prefix = os.urandom(NONCE_PREFIX_SIZE)
     header = _HEADER.pack(MAGIC, VERSION, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P, salt, prefix, chunk_size)
     aead = AESGCM(_scrypt(key, salt, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P))
-    tmp: Path | None = None
-    out: BinaryIO | None = None
     try:
-        with open(src, "rb") as f:
-            tmp, out = _open_temp(dest)
+        with open(src, "rb") as f, _atomic_output(dest) as out:
             out.write(header)
             chunk = _read_up_to(f, chunk_size)
             counter = 0
@@ -242,13 +256,8 @@ def encrypt_file(src: Path, dest: Path, key: str | bytes, *, chunk_size: int = D
                     break
                 chunk = following
                 counter += 1
-        _finish(tmp, out, dest)
     except OSError as e:
-        _discard(tmp, out)
         raise _os_error(e, "encrypting the backup") from e
-    except BaseException:
-        _discard(tmp, out)
-        raise
 
 
 def _read_header(f: BinaryIO) -> tuple[bytes, int, int, int, bytes, bytes, int]:
@@ -318,8 +327,6 @@ def decrypt_file(src: Path, dest: Path, key: str | bytes) -> None:
     """
     src, dest = Path(src), Path(dest)
     key_bytes = _key_bytes(key)
-    tmp: Path | None = None
-    out: BinaryIO | None = None
     try:
         with open(src, "rb") as f:
             header, log2_n, r, p, salt, prefix, chunk_size = _read_header(f)
@@ -341,33 +348,34 @@ def decrypt_file(src: Path, dest: Path, key: str | bytes) -> None:
             length = read_length(1)
             if length is None:  # header only: the file was cut before its first chunk
                 raise _damaged(1)
-            tmp, out = _open_temp(dest)
-            counter = 0
-            while True:
-                sealed = _read_up_to(f, length)
-                if len(sealed) < length:
-                    raise _damaged(counter + 1)
-                # Look ahead: this chunk is the last one exactly when nothing follows it.
-                following = read_length(counter + 2)
-                last = following is None
-                if not last and length != max_length:  # only the last chunk may be short
-                    raise _damaged(counter + 1)
-                if counter >= MAX_CHUNKS:
-                    raise _damaged(counter + 1)
-                try:
-                    plain = aead.decrypt(_nonce(prefix, counter, last), sealed, header)
-                except InvalidTag:
-                    raise _chunk_failure(aead, header, prefix, counter, last, sealed) from None
-                out.write(plain)
-                if last:
-                    break
-                assert following is not None
-                length = following
-                counter += 1
-        _finish(tmp, out, dest)
+            with _atomic_output(dest) as out:
+                _decrypt_chunks(f, out, aead, header, prefix, length, max_length, read_length)
     except OSError as e:
-        _discard(tmp, out)
         raise _os_error(e, "decrypting the backup") from e
-    except BaseException:
-        _discard(tmp, out)
-        raise
+
+
+def _decrypt_chunks(f: BinaryIO, out: BinaryIO, aead: AESGCM, header: bytes, prefix: bytes, length: int,
+                    max_length: int, read_length: Callable[[int], int | None]) -> None:
+    """Decrypt and write chunk after chunk, checking order, size and the last-chunk flag."""
+    counter = 0
+    while True:
+        sealed = _read_up_to(f, length)
+        if len(sealed) < length:
+            raise _damaged(counter + 1)
+        # Look ahead: this chunk is the last one exactly when nothing follows it.
+        following = read_length(counter + 2)
+        last = following is None
+        if not last and length != max_length:  # only the last chunk may be short
+            raise _damaged(counter + 1)
+        if counter >= MAX_CHUNKS:
+            raise _damaged(counter + 1)
+        try:
+            plain = aead.decrypt(_nonce(prefix, counter, last), sealed, header)
+        except InvalidTag:
+            raise _chunk_failure(aead, header, prefix, counter, last, sealed) from None
+        out.write(plain)
+        if last:
+            break
+        assert following is not None
+        length = following
+        counter += 1
