@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Iterator
 import duckdb
 
 from core.data.backup_crypto import decrypt_file, encrypt_file, is_encrypted
-from core.data.identifiers import quote_ident, quote_literal
+from core.data.engine import attached, transaction
+from core.data.identifiers import quote_ident
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -83,9 +84,7 @@ def write_backup(ws: Workspace, dest: Path, *, key: str | bytes | None = None) -
                     z.write(path, "models/" + str(path.relative_to(work / "models")))
         _place(archive, dest, key)
         return dest.resolve()
-    except OSError as e:
-        raise ws._disk_error(e, "write the backup") from None
-    except duckdb.IOException as e:
+    except (OSError, duckdb.IOException) as e:
         raise ws._disk_error(e, "write the backup") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -93,29 +92,16 @@ def write_backup(ws: Workspace, dest: Path, *, key: str | bytes | None = None) -
 
 def _snapshot(ws: Workspace, snapshot: Path, meta: str, audit: str) -> list[dict]:
     """Copy every user table, the metadata and the audit log into `snapshot` in one transaction."""
-    alias = "__mw_snap_" + uuid.uuid4().hex[:8]
-    with ws._cursor() as cur:
-        cur.execute(f"ATTACH {quote_literal(str(snapshot))} AS {alias}").fetchall()
-        try:
-            cur.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                tables = []
-                for name in ws.tables():
-                    cur.execute(f"CREATE TABLE {alias}.{quote_ident(name)} AS SELECT * FROM main.{quote_ident(name)}"
-                                ).fetchall()
-                    rows = cur.execute(f"SELECT count(*) FROM {alias}.{quote_ident(name)}").fetchall()[0][0]
-                    cols = cur.execute(f"DESCRIBE {alias}.{quote_ident(name)}").fetchall()
-                    tables.append({"name": name, "rows": int(rows), "columns": {c[0]: c[1] for c in cols}})
-                cur.execute(f"CREATE TABLE {alias}.{_META_COPY} AS SELECT * FROM main.{meta}").fetchall()
-                cur.execute(f"CREATE TABLE {alias}.{_AUDIT_COPY} AS SELECT * FROM main.{audit}").fetchall()
-                cur.execute("COMMIT").fetchall()
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK").fetchall()
-                raise
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                cur.execute(f"DETACH {alias}").fetchall()
+    tables = []
+    with ws._cursor() as cur, attached(cur, snapshot) as alias, transaction(cur):
+        for name in ws.tables():
+            copy = f"{alias}.{quote_ident(name)}"
+            cur.execute(f"CREATE TABLE {copy} AS SELECT * FROM main.{quote_ident(name)}").fetchall()
+            rows = cur.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0]
+            cols = cur.execute(f"DESCRIBE {copy}").fetchall()
+            tables.append({"name": name, "rows": int(rows), "columns": {c[0]: c[1] for c in cols}})
+        cur.execute(f"CREATE TABLE {alias}.{_META_COPY} AS SELECT * FROM main.{meta}").fetchall()
+        cur.execute(f"CREATE TABLE {alias}.{_AUDIT_COPY} AS SELECT * FROM main.{audit}").fetchall()
     return tables
 
 
@@ -231,43 +217,33 @@ def load_backup(ws: Workspace, contents: BackupContents) -> list[str]:
     """Make `ws` hold exactly the backup's tables and models (one transaction); returns the table names."""
     from core.data.workspace import AUDIT, META
 
-    staged = ws.tmp_dir / f"restore-{uuid.uuid4().hex}.duckdb"
-    ws.tmp_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(contents.snapshot, staged)
-    alias = "__mw_restore_" + uuid.uuid4().hex[:8]
-    names = [t["name"] for t in contents.manifest.get("tables", [])]
+    staged = contents.snapshot
+    if not ws._inside_sandbox(staged):  # DuckDB may ATTACH only files in the workspace's folders
+        staged = ws.tmp_dir / f"restore-{uuid.uuid4().hex}.duckdb"
+        ws.tmp_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(contents.snapshot, staged)
+    tables = contents.manifest.get("tables", [])
+    source = f"restored from backup of {contents.manifest.get('created_at')}"
     try:
-        with ws._db.write_lock, ws._cursor() as cur:
-            cur.execute(f"ATTACH {quote_literal(str(staged))} AS {alias} (READ_ONLY)").fetchall()
-            try:
-                cur.execute("BEGIN TRANSACTION").fetchall()
-                try:
-                    for existing in ws.tables():
-                        cur.execute(f"DROP TABLE main.{quote_ident(existing)}").fetchall()
-                    cur.execute(f"DELETE FROM main.{META}").fetchall()
-                    for name in names:
-                        cur.execute(f"CREATE TABLE main.{quote_ident(name)} AS SELECT * FROM "
-                                    f"{alias}.{quote_ident(name)}").fetchall()
-                        ws._bump(cur, name, f"restored from backup of {contents.manifest.get('created_at')}",
-                                 next(t["rows"] for t in contents.manifest["tables"] if t["name"] == name))
-                    empty_log = cur.execute(f"SELECT count(*) = 0 FROM main.{AUDIT}").fetchall()[0][0]
-                    if empty_log:  # a new workspace takes over the backup's history
-                        cur.execute(f"INSERT INTO main.{AUDIT} SELECT * FROM {alias}.{_AUDIT_COPY}").fetchall()
-                    cur.execute("COMMIT").fetchall()
-                except BaseException:
-                    with contextlib.suppress(duckdb.Error):
-                        cur.execute("ROLLBACK").fetchall()
-                    raise
-            finally:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute(f"DETACH {alias}").fetchall()
+        with ws._db.write_lock:
+            with ws._cursor() as cur, attached(cur, staged, read_only=True) as alias, transaction(cur):
+                for existing in ws.tables():
+                    cur.execute(f"DROP TABLE main.{quote_ident(existing)}").fetchall()
+                cur.execute(f"DELETE FROM main.{META}").fetchall()
+                for table in tables:
+                    name = quote_ident(table["name"])
+                    cur.execute(f"CREATE TABLE main.{name} AS SELECT * FROM {alias}.{name}").fetchall()
+                    ws._bump(cur, table["name"], source, table["rows"])
+                empty_log = cur.execute(f"SELECT count(*) = 0 FROM main.{AUDIT}").fetchall()[0][0]
+                if empty_log:  # a new workspace takes over the backup's history
+                    cur.execute(f"INSERT INTO main.{AUDIT} SELECT * FROM {alias}.{_AUDIT_COPY}").fetchall()
             _swap_models(contents.models, ws.models_dir)
     except (OSError, duckdb.IOException) as e:
         raise ws._disk_error(e, "restore the backup") from None
     finally:
         staged.unlink(missing_ok=True)
         Path(str(staged) + ".wal").unlink(missing_ok=True)
-    return names
+    return [t["name"] for t in tables]
 
 
 def _swap_models(src: Path, dest: Path) -> None:

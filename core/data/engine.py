@@ -18,8 +18,10 @@ change once the configuration is locked.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import duckdb
 import ibis
@@ -102,3 +104,31 @@ def scratch_backend() -> Any:
     """An in-memory DuckDB for queries on pandas input, limited to the configured threads."""
     return ibis.duckdb.connect(threads=config.duckdb_threads(), enable_external_access=False,
                                autoinstall_known_extensions=False, autoload_known_extensions=False)
+
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT on `cur`, rolled back if the block raises (the error goes on)."""
+    cur.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        yield
+        cur.execute("COMMIT").fetchall()
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK").fetchall()
+        raise
+
+
+@contextlib.contextmanager
+def attached(cur: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool = False) -> Iterator[str]:
+    """Another database file ATTACHed on `cur` under a fresh alias (detached afterwards).
+
+    The file must lie in an allowed folder of the sandbox.
+    """
+    alias = "__mw_attached_" + uuid.uuid4().hex[:8]
+    cur.execute(f"ATTACH {quote_literal(str(path))} AS {alias}{' (READ_ONLY)' if read_only else ''}").fetchall()
+    try:
+        yield alias
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            cur.execute(f"DETACH {alias}").fetchall()

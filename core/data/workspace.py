@@ -31,7 +31,7 @@ import pandas as pd
 from core import config
 from core.data.console import QueryResult, run_read_only
 from core.data.csv_detect import CsvPlan, plan_csv
-from core.data.engine import connect_sandboxed, ibis_backend
+from core.data.engine import connect_sandboxed, ibis_backend, transaction
 from core.data.export import FORMATS, frame_to_bytes, neutralise_sql
 from core.data.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, sanitize_table_name
 from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
@@ -412,14 +412,9 @@ class Workspace:
             name = self._resolve(table)
             with self._cursor() as cur:
                 rows = cur.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
-                cur.execute("BEGIN TRANSACTION").fetchall()
-                try:
+                with transaction(cur):
                     cur.execute(f"DROP TABLE {quote_ident(name)}").fetchall()
                     self._bump(cur, name, None, None)
-                    cur.execute("COMMIT").fetchall()
-                except BaseException:
-                    cur.execute("ROLLBACK").fetchall()
-                    raise
         self.record("drop", table=name, rows=int(rows))
 
     def _bump(self, cur: duckdb.DuckDBPyConnection, name: str, source: str | None, rows: int | None) -> int:
@@ -479,38 +474,36 @@ class Workspace:
                         f"Cannot append to '{existing}': the columns differ ({'; '.join(parts)}). "
                         "Load the file as a new table, or choose 'replace'."
                     )
-            cur.execute("BEGIN TRANSACTION").fetchall()
             try:
-                if mode == "append" and existing:
-                    try:
-                        cur.execute(
-                            f"INSERT INTO {quote_ident(existing)} BY NAME SELECT * FROM {quote_ident(staging)}"
-                        ).fetchall()
-                    except duckdb.IOException:
-                        raise
-                    except duckdb.Error as e:
-                        raise DataError(
-                            f"Cannot append to '{existing}': {str(e).splitlines()[0]}. The column types "
-                            "differ; set the column types in the load options to match the table."
-                        ) from None
-                    name = existing
-                else:
-                    if existing:
-                        cur.execute(f"DROP TABLE {quote_ident(existing)}").fetchall()
-                    cur.execute(f"ALTER TABLE {quote_ident(staging)} RENAME TO {quote_ident(table)}").fetchall()
-                    name = table
-                rows = cur.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
-                self._bump(cur, name, source, rows)
-                cur.execute("COMMIT").fetchall()
+                with transaction(cur):
+                    name = self._swap_in(cur, staging, table, existing, mode)
+                    rows = cur.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
+                    self._bump(cur, name, source, rows)
             except duckdb.IOException as e:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK").fetchall()
                 raise self._disk_error(e, "save the table") from None
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK").fetchall()
-                raise
             return int(rows)
+
+    @staticmethod
+    def _swap_in(cur: duckdb.DuckDBPyConnection, staging: str, table: str, existing: str | None,
+                 mode: str) -> str:
+        """Append the staging table to `existing`, or rename it into place; returns the table's name."""
+        if mode == "append" and existing:
+            try:
+                cur.execute(
+                    f"INSERT INTO {quote_ident(existing)} BY NAME SELECT * FROM {quote_ident(staging)}"
+                ).fetchall()
+            except duckdb.IOException:
+                raise
+            except duckdb.Error as e:
+                raise DataError(
+                    f"Cannot append to '{existing}': {str(e).splitlines()[0]}. The column types "
+                    "differ; set the column types in the load options to match the table."
+                ) from None
+            return existing
+        if existing:
+            cur.execute(f"DROP TABLE {quote_ident(existing)}").fetchall()
+        cur.execute(f"ALTER TABLE {quote_ident(staging)} RENAME TO {quote_ident(table)}").fetchall()
+        return table
 
     # ------------------------------------------------------------ CSV
     def spill_upload(self, source: IO[bytes]) -> Path:
