@@ -7,8 +7,6 @@ from __future__ import annotations
 import errno
 import gzip
 import io
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -774,28 +772,16 @@ def test_redact_paths_with_spaces():
     assert "smith" not in out and "workbench.duckdb" not in out
 
 
-def test_locked_workspace_message_for_viewer(tmp_path):
-    path = tmp_path / "locked" / "w.duckdb"
-    path.parent.mkdir(parents=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb,sys,time; c=duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(DataError, match="open in another program") as viewer_error:
-            Workspace(path, user="v", role="viewer")
-        message = str(viewer_error.value)
-        assert str(holder.pid) not in message and "PID" not in message
-        assert str(path) not in message and str(tmp_path) not in message and "/tmp" not in message
-        with pytest.raises(DataError) as admin_error:  # admins get the details to fix it
-            Workspace(path, user="a", role="admin")
-        assert str(path) in str(admin_error.value)
-    finally:
-        holder.kill()
-        holder.wait()
-        close_all()
+def test_locked_workspace_message_for_viewer(locked_workspace):
+    path, pid = locked_workspace
+    with pytest.raises(DataError, match="open in another program") as viewer_error:
+        Workspace(path, user="v", role="viewer")
+    message = str(viewer_error.value)
+    assert str(pid) not in message and "PID" not in message
+    assert str(path) not in message and "/tmp" not in message
+    with pytest.raises(DataError) as admin_error:  # admins get the details to fix it
+        Workspace(path, user="a", role="admin")
+    assert str(path) in str(admin_error.value)
 
 
 # ---------------------------------------------------------------- engine settings from the environment

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -268,22 +266,10 @@ def test_stale_staging_tables_removed_on_open(tmp_path):
     close_all()
 
 
-def test_workspace_locked_by_another_process(tmp_path):
-    path = tmp_path / "locked" / "w.duckdb"
-    path.parent.mkdir(parents=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb,sys,time; c=duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(DataError, match="open in another program"):
-            Workspace(path)
-    finally:
-        holder.kill()
-        holder.wait()
-        close_all()
+def test_workspace_locked_by_another_process(locked_workspace):
+    path, _ = locked_workspace
+    with pytest.raises(DataError, match="open in another program"):
+        Workspace(path)
 
 
 def test_concurrent_ingest_and_reads(ws, tmp_path):

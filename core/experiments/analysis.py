@@ -9,7 +9,6 @@ from typing import Any, Iterable
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from core.errors import DataError
