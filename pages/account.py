@@ -42,7 +42,7 @@ def _calling_page() -> str | None:
     from pathlib import Path
 
     here = Path(__file__).resolve().parent
-    for frame in inspect.stack():
+    for frame in inspect.stack(context=0):  # no source lines needed
         path = Path(frame.filename).resolve()
         if path.parent == here and path.name not in ("account.py", "common.py", "__init__.py"):
             return f"pages/{path.name}"

@@ -11,6 +11,7 @@ from core.errors import DataError
 from core.data.export import FORMATS, MIME, frame_to_bytes
 from core.data.workspace import Workspace
 from core.roles import REQUIRED_ROLE, allowed
+from pages.account import current, ensure_entry
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 
@@ -23,8 +24,6 @@ def workspace() -> Workspace:
 
 def session_workspace() -> Workspace:
     """The workspace as this session's signed-in user and role (roles are enforced in core)."""
-    from pages.account import current
-
     visitor = current()
     if visitor is None:  # app.py stops before any page for visitors who have not signed in
         raise DataError("Sign in first.")
@@ -33,8 +32,6 @@ def session_workspace() -> Workspace:
 
 def get_workspace() -> Workspace | None:
     """This session's workspace, or None after showing why it cannot be opened."""
-    from pages.account import ensure_entry
-
     ensure_entry()
     try:
         return session_workspace()

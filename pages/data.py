@@ -368,12 +368,8 @@ def _backup_tab(ws: Workspace) -> None:
     if st.button("Restore", disabled=up is None or not sure, icon=":material/restore:", key="restore-run"):
         assert up is not None
         try:
-            spilled = ws._write_temp(lambda f: f.write(up.getvalue()), "restore-upload", "mwbackup")
-            try:
-                with st.spinner("Checking and restoring...", show_time=True):
-                    names = ws.restore(spilled, key=rkey or None)
-            finally:
-                spilled.unlink(missing_ok=True)
+            with st.spinner("Checking and restoring...", show_time=True):
+                names = ws.restore(up, key=rkey or None)
         except DataError as e:
             st.error(str(e), icon=":material/error:")
         else:

@@ -93,7 +93,7 @@ def test_viewer_pages_offer_no_heavy_work(shared):
     assert not [b for b in at.button if b.label == "Load demo data"]
 
 
-def test_analyst_console_and_admin_audit(shared):
+def test_analyst_console_and_admin_audit(shared, monkeypatch):
     at = _signed_in("ana")
     at.switch_page("pages/data.py").run()
     at.text_area(key="sql-text").input("SELECT count(*) AS n FROM customers")
@@ -104,13 +104,8 @@ def test_analyst_console_and_admin_audit(shared):
     at.button(key="sql-run").click().run()
     assert at.error and "root:" not in at.error[0].value
     at.text_area(key="sql-text").input("SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3")
-    at.button(key="sql-run").click()
-    import os
-    os.environ["MW_SQL_TIMEOUT_S"] = "0.5"
-    try:
-        at.run()
-    finally:
-        del os.environ["MW_SQL_TIMEOUT_S"]
+    monkeypatch.setenv("MW_SQL_TIMEOUT_S", "0.5")
+    at.button(key="sql-run").click().run()
     assert any("took too long" in e.value for e in at.error)
 
     admin = _signed_in("adam")
@@ -127,3 +122,29 @@ def test_login_off_by_default_is_the_local_admin(app_env):
     at.switch_page("pages/data.py").run()
     assert "Audit log" in _tab_labels(at)
     assert not [c for c in at.sidebar.caption if "Signed in as" in c.value]
+
+
+def test_admin_backs_up_and_restores_on_the_data_page(shared, tmp_path):
+    at = _signed_in("adam")
+    at.switch_page("pages/data.py").run()
+    at.text_input(key="backup-key").input("page passphrase")
+    at.button(key="backup-run").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any(b.label.startswith("Download workbench-backup-") for b in at.get("download_button"))
+
+    ws = Workspace(shared)
+    backup = ws.backup(tmp_path / "b.mwbackup", key="page passphrase")
+    ws.drop("customers")
+    at.file_uploader(key="restore-file").upload("b.mwbackup", backup.read_bytes(), "application/octet-stream")
+    at.text_input(key="restore-key").input("wrong passphrase")
+    at.checkbox(key="restore-sure").check().run()
+    at.button(key="restore-run").click().run()
+    assert any("key is wrong or the file is damaged" in e.value for e in at.error)
+    assert "customers" not in ws.tables()  # nothing changed
+    at.text_input(key="restore-key").input("page passphrase")
+    at.button(key="restore-run").click().run()
+    assert not at.exception
+    assert any("Restored" in s.value and "customers" in s.value for s in at.success)
+    assert "customers" in ws.tables()
+    assert {"backup", "restore"} <= set(ws.audit()["action"])

@@ -59,7 +59,7 @@ def write_backup(ws: Workspace, dest: Path, *, key: str | bytes | None = None) -
     from core.data.workspace import AUDIT, META
 
     dest = Path(dest).expanduser()
-    if dest.is_dir():
+    if dest.is_dir() or not dest.suffix:  # a folder (existing or to be made): a dated file inside it
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         dest = dest / f"workbench-backup-{stamp}.mwbackup"
         if dest.exists():  # two backups in the same second never overwrite each other

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import queue
 import shutil
@@ -22,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 import duckdb
 import ibis
@@ -38,6 +39,10 @@ from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load
 from core.errors import DataError, redact
 from core.roles import Role, check_role, require
 
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
+
+_LOG = logging.getLogger(__name__)
 META = "__mw_meta_tables"
 AUDIT = "__mw_audit"
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".gz")
@@ -392,8 +397,9 @@ class Workspace:
                     f"INSERT INTO {AUDIT} VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
                     [self.user, self.role, action, table, rows, detail],
                 ).fetchall()
-        except duckdb.Error:
-            pass  # a full disk must not turn a finished action into a failure; the action's own error says it
+        except duckdb.Error as e:
+            # A full disk must not turn a finished action into a failure, but the gap is logged.
+            _LOG.warning("audit row not written (%s %s by %s): %s", action, table, self.user, e)
 
     def audit(self, limit: int | None = None) -> pd.DataFrame:
         """The audit log, newest first (admins only): when, user, role, action, table, rows, detail."""
@@ -639,7 +645,7 @@ class Workspace:
         """Where saved models and the leaderboard of training runs live (inside the workspace folder)."""
         return self.folder / "models"
 
-    def model_store(self) -> Any:
+    def model_store(self) -> ModelStore:
         """The saved models of this workspace, with this user's role checked and audited."""
         from core.models.store import ModelStore
 
@@ -672,6 +678,9 @@ class Workspace:
     def backup(self, dest: str | os.PathLike[str], *, key: str | bytes | None = None) -> Path:
         """Write a consistent snapshot of every table, the models and the metadata to `dest` (admins).
 
+        `dest` is a file, or a folder (an existing one, or a path without a suffix) that gets a
+        dated file name such as workbench-backup-20261201-221034.mwbackup.
+
         With `key` (a passphrase or key bytes) the file is encrypted and authenticated (AES-GCM).
         Restore it with core.workspace.restore_backup.
         """
@@ -683,17 +692,28 @@ class Workspace:
         return out
 
 
-    def restore(self, src: str | os.PathLike[str], *, key: str | bytes | None = None) -> list[str]:
+    def restore(self, src: str | os.PathLike[str] | IO[bytes], *, key: str | bytes | None = None) -> list[str]:
         """Make this workspace hold exactly the backup's tables and models (admins); returns the tables.
 
-        Everything is checked first (key, checksums, contents); a wrong key or a damaged file
-        raises DataError and leaves the workspace as it was.
+        `src` is a backup file's path or a binary file object (an upload). Everything is checked
+        first (key, checksums, contents); a wrong key or a damaged file raises DataError and leaves
+        the workspace as it was.
         """
         from core.data.backup import load_backup, open_backup
 
         self.require("restore")
-        with open_backup(Path(src), self.tmp_dir, key=key) as contents:
-            names = load_backup(self, contents)
+        if isinstance(src, (str, os.PathLike)):
+            path, spilled = Path(src), None
+        else:
+            if hasattr(src, "seek"):
+                src.seek(0)
+            path = spilled = self._write_temp(lambda f: shutil.copyfileobj(src, f, 1 << 20), "restore", "mwbackup")
+        try:
+            with open_backup(path, self.tmp_dir, key=key) as contents:
+                names = load_backup(self, contents)
+        finally:
+            if spilled is not None:
+                spilled.unlink(missing_ok=True)
         self.record("restore", rows=len(names),
                     detail=f"backup of {contents.manifest.get('created_at')}: {', '.join(names)[:500]}")
         return names
