@@ -303,7 +303,10 @@ if "SQL console" in tabs:
         run = c_run.button("Run query", type="primary", icon=":material/play_arrow:", key="sql-run")
         if c_cancel.button("Cancel", icon=":material/stop:", key="sql-cancel",
                            help="Stops the running query (it is also stopped when you leave the page)."):
-            st.session_state.pop("sql-result", None)
+            # The click itself stopped the running script (and so the query, in core); the stopped
+            # run may still be finishing on its own thread, so say it here too.
+            if st.session_state.get("sql-running") and not st.session_state.get("sql-error"):
+                st.session_state["sql-error"] = "The query was cancelled."
         if run:
             st.session_state.pop("sql-result", None)
             st.session_state.pop("sql-error", None)

@@ -6,6 +6,7 @@ Skips with a reason when Chromium or playwright is missing, unless REQUIRE_BROWS
 from __future__ import annotations
 
 import contextlib
+import re
 import os
 import socket
 import subprocess
@@ -258,6 +259,22 @@ def test_login_roles_and_console(browser, tmp_path):
         _idle(page)
         page.get_by_text("cannot use read_text").wait_for(timeout=30_000)
         assert page.get_by_text("root:x:0:0").count() == 0
+        # A query that would run for hours: Cancel stops it, and the next query answers at once.
+        box.fill("SELECT count(*) AS n FROM range(1000000000000) a WHERE a.range % 7 = 3")
+        box.press("Control+Enter")
+        _idle(page)
+        page.get_by_role("button", name="Run query").click()
+        page.get_by_text("Running for").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text(re.compile("The query was (cancelled|stopped after)")).wait_for(timeout=30_000)
+        _idle(page)
+        box.fill("SELECT 42 AS answer")
+        box.press("Control+Enter")
+        _idle(page)
+        started = time.perf_counter()
+        page.get_by_role("button", name="Run query").click()
+        page.get_by_text("1 rows in").wait_for(timeout=30_000)
+        assert time.perf_counter() - started < 10
         assert page.get_by_role("tab", name="Audit log").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
         page.close()
