@@ -39,8 +39,11 @@ def neutralise_text(value: str) -> str:
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells and column names cannot run as spreadsheet formulas."""
-    out = df.copy()
+    """A copy whose text cells and column names cannot run as spreadsheet formulas.
+
+    The copy is shallow (pandas copy-on-write): only columns that change are written anew.
+    """
+    out = df.copy(deep=False)
     out.columns = [neutralise_text(str(c)) for c in out.columns]
     for position in range(out.shape[1]):
         s = out.iloc[:, position]
