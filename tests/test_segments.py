@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,25 +125,84 @@ def test_suggest_transaction_columns() -> None:
 
 
 # ----------------------------------------------------------------- RFM
-def test_quintile_scores_are_equal_count_and_monotonic() -> None:
+def reference_quintiles(values: pd.Series, higher_is_better: bool = True) -> list[int]:
+    """Independent reference: count worse and equal values, exact fractions, no ranking code."""
+    from fractions import Fraction
+    x = values.tolist()
+    n = len(x)
+    out = []
+    for v in x:
+        worse = sum(1 for w in x if (w < v if higher_is_better else w > v))
+        equal = sum(1 for w in x if w == v)
+        percentile = Fraction(2 * worse + equal, 2 * n)  # middle of the tie group
+        out.append(min(5, int(percentile * 5) + 1))
+    return out
+
+
+def test_quintile_scores_without_ties_are_equal_count_and_monotonic() -> None:
+    x = pd.Series(np.random.default_rng(1).permutation(1000).astype(float))
+    s = quintile_score(x)
+    assert s.value_counts().sort_index().tolist() == [200] * 5
+    assert s.astype(int).tolist() == reference_quintiles(x)
+    assert s[x.sort_values().index].is_monotonic_increasing
+    r = quintile_score(x, higher_is_better=False)
+    assert (r.astype(int) == 6 - s.astype(int)).all()
+
+
+def test_quintile_scores_equal_values_share_a_score() -> None:
     rng = np.random.default_rng(1)
     x = pd.Series(rng.integers(1, 4, size=1000))  # heavy ties: only three distinct values
     s = quintile_score(x)
-    assert s.value_counts().sort_index().tolist() == [200] * 5
-    ref = pd.qcut(x.rank(method="first"), 5, labels=False) + 1
-    assert (s.astype(int) == ref).all()
+    assert s.groupby(x).nunique().eq(1).all()  # every tie group has one score
+    assert s.astype(int).tolist() == reference_quintiles(x)
     order = x.sort_values(kind="stable").index
     assert s[order].is_monotonic_increasing  # a larger value never gets a lower score
     r = quintile_score(x, higher_is_better=False)
-    assert (r[x == 1] >= r[x == 3].max()).all()
+    assert r.astype(int).tolist() == reference_quintiles(x, higher_is_better=False)
+    assert (r[x == 1] > r[x == 3].max()).all()
+    # a mixed case: a big tie at the bottom (one purchase), a few ties elsewhere, a missing value
+    mixed = pd.Series([1] * 40 + [2] * 15 + [3, 3, 4, 5, 6, 7, 7, 7, 8, 9] * 3 + [20, 50, np.nan], dtype="float64")
+    got = quintile_score(mixed)
+    assert pd.isna(got.iloc[-1])
+    ok = mixed.notna()
+    assert got[ok].astype(int).tolist() == reference_quintiles(mixed[ok])
+    assert got[ok].groupby(mixed[ok]).nunique().eq(1).all()
+    # 40 of 87 share the lowest value: their middle is the 23rd percentile, so all get 2 and no one gets 1
+    assert set(got[mixed == 1]) == {2} and 1 not in set(got[ok]) and got[mixed == 50].iloc[0] == 5
+
+
+def test_rfm_identical_customers_are_one_segment() -> None:
+    same = pd.DataFrame({"customer_id": range(300), "recency_days": 30, "frequency": 2, "monetary": 99.5})
+    scored = rfm_scores(same, customer="customer_id")
+    assert scored["rfm_segment"].nunique() == 1 and scored["rfm_code"].nunique() == 1
+    assert set(scored["rfm_code"]) == {"333"}  # the middle of one tie group
+    one_differs = same.assign(monetary=[99.5] * 299 + [1000.0])
+    scored = rfm_scores(one_differs, customer="customer_id")
+    assert scored["r_score"].nunique() == 1 and scored["f_score"].nunique() == 1
+    assert scored["m_score"].iloc[:-1].nunique() == 1 and scored["m_score"].iloc[-1] == 5
+
+
+def test_rfm_mixed_ties_match_independent_scores() -> None:
+    rng = np.random.default_rng(5)
+    n = 250
+    df = pd.DataFrame({"id": range(n), "recency_days": rng.integers(1, 30, n),
+                       "frequency": rng.choice([1, 1, 1, 2, 2, 3, 5, 8], n),
+                       "monetary": np.round(rng.gamma(1.5, 40, n), 0)})
+    scored = rfm_scores(df, customer="id")
+    assert scored["r_score"].astype(int).tolist() == reference_quintiles(df["recency_days"], higher_is_better=False)
+    assert scored["f_score"].astype(int).tolist() == reference_quintiles(df["frequency"])
+    assert scored["m_score"].astype(int).tolist() == reference_quintiles(df["monetary"])
+    same = scored.groupby(["recency_days", "frequency", "monetary"])["rfm_segment"].nunique()
+    assert (same == 1).all()  # customers with equal R, F and M always land in the same segment
 
 
 def test_rfm_scores_and_segments(transactions: pd.DataFrame) -> None:
     feats = customer_features(transactions, "customer_id", "order_date", "amount")
     scored = rfm_scores(feats, customer="customer_id")
-    for col in ("r_score", "f_score", "m_score"):
-        counts = scored[col].value_counts()
-        assert set(counts.index) == {1, 2, 3, 4, 5} and counts.max() - counts.min() <= 1
+    for col, source in (("r_score", "recency_days"), ("f_score", "frequency"), ("m_score", "monetary")):
+        assert scored.groupby(source)[col].nunique().eq(1).all()  # ties share a score
+    counts = scored["m_score"].value_counts()  # spend has (almost) no ties: five near-equal fifths
+    assert set(counts.index) == {1, 2, 3, 4, 5} and counts.max() - counts.min() <= 0.02 * len(scored)
     best = scored.loc[scored["recency_days"].idxmin()]
     worst = scored.loc[scored["recency_days"].idxmax()]
     assert best["r_score"] == 5 and worst["r_score"] == 1
@@ -295,14 +356,47 @@ def test_unknown_preprocessing_option() -> None:
 
 
 # ----------------------------------------------------------------- edge cases found in review
-def test_two_clear_groups_recommend_two():
+def test_two_very_clear_groups_recommend_two_with_the_reason():
     rng = np.random.default_rng(0)
     one = pd.DataFrame({"spend": np.r_[rng.normal(10, 1, 200), rng.normal(50, 1, 200)]})
-    assert kmeans_segments(one, ["spend"], log_transform=False).k == 2
-    X, y = make_blobs(1000, centers=2, n_features=3, cluster_std=0.5, random_state=2)
+    res = kmeans_segments(one, ["spend"], log_transform=False)
+    assert res.k == 2 and "margin" in res.reason, res.reason
+    X, y = make_blobs(1000, centers=2, n_features=3, cluster_std=0.5, random_state=4)
     res = kmeans_segments(pd.DataFrame(X, columns=list("abc")), list("abc"))
     assert res.k == 2 and adjusted_rand_score(y, res.labels) == 1.0
+    sil = res.selection.set_index("k")["silhouette"]
+    assert sil[2] >= sil.loc[3:8].max() + 0.1 and sil[2] >= 0.5  # the documented margin
+    assert f"{sil[2]:.3f}" in res.reason and f"{sil.loc[3:8].max():.3f}" in res.reason
     assert list(res.selection.columns) == ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]
+
+
+def test_three_clear_groups_recommend_three():
+    X, y = make_blobs(1200, centers=3, n_features=3, cluster_std=1.0, center_box=(-10, 10), random_state=1)
+    res = kmeans_segments(pd.DataFrame(X, columns=list("abc")), list("abc"))
+    assert res.k == 3 and adjusted_rand_score(y, res.labels) >= 0.95
+    assert res.reason.startswith("k = 3 ranks best among k = 3..8"), res.reason
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise_recommends_within_three_to_eight(seed: int):
+    rng = np.random.default_rng(seed)
+    noise = pd.DataFrame(rng.normal(size=(1000, 4)), columns=list("abcd"))
+    res = kmeans_segments(noise, list(noise.columns))
+    assert 3 <= res.k <= 8, res.selection
+    assert res.selection["k"].tolist() == list(range(2, 11))  # the whole sweep is still shown
+
+
+def test_continuum_does_not_get_two_segments_for_a_small_silhouette_lead():
+    """Spend-like, correlated, skewed columns (like real retail): k = 2 scores highest but not clearly."""
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(1500, 1))
+    spend = pd.DataFrame(np.exp(z + 0.7 * rng.normal(size=(1500, 3)) + 3), columns=["monetary", "orders", "aov"])
+    res = kmeans_segments(spend, list(spend.columns))
+    sil = res.selection.set_index("k")["silhouette"]
+    assert sil[2] > sil.loc[3:8].max()  # the coarsest cut scores best ...
+    assert 3 <= res.k <= 8  # ... but not by the margin, so a k that can be acted on is recommended
+    assert "k = 2 has a higher silhouette" in res.reason and "not clearly" in res.reason, res.reason
+    assert "rarely actionable" in res.reason
 
 
 def test_small_tables_and_impossible_k():
@@ -331,3 +425,122 @@ def test_customer_features_text_dates_and_mixed_ids():
     f = customer_features(tx, "cust", "when", "amount").set_index("cust")
     assert f.loc["1", "frequency"] == 2 and f.loc["1", "recency_days"] == 2  # as of 2010-12-07
     assert f.loc["a", "monetary"] == pytest.approx(6.0)
+
+
+# ----------------------------------------------------------------- real and real-looking data (issue 10)
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ONLINE_RETAIL = SHARED / "online_retail" / "online_retail.csv"
+
+
+@pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason="../shared/data is absent")
+def test_online_retail_recommends_three_to_eight_and_says_why_not_two(ws) -> None:
+    ws.ingest_csv(ONLINE_RETAIL, "online_retail")
+    feats = customer_features(ws.table("online_retail"), "CustomerID", "InvoiceDate", "UnitPrice",
+                              quantity="Quantity", order="InvoiceNo", product="StockCode", exclude_non_positive=True)
+    assert len(feats) == 4338
+    res = kmeans_segments(feats, ["recency_days", "frequency", "monetary", "tenure_days", "avg_order_value",
+                                  "n_products"], id_column="CustomerID")
+    sil = res.selection.set_index("k")["silhouette"]
+    assert sil[2] > sil.loc[3:8].max() and sil[2] < 0.5  # k = 2 leads a little: a continuum
+    assert 3 <= res.k <= 8 and "k = 2 has a higher silhouette" in res.reason, res.reason
+
+
+def ifood_like(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Synthetic data with the columns of Kaggle's iFood "marketing_campaign" file (values invented)."""
+    rng = np.random.default_rng(seed)
+    kids, teens = rng.choice([0, 1, 2], n, p=[0.58, 0.4, 0.02]), rng.choice([0, 1, 2], n, p=[0.52, 0.46, 0.02])
+    wealth = rng.normal(size=n)
+    income = np.round(np.exp(10.8 + 0.35 * wealth), 0)
+    income[rng.choice(n, 24, replace=False)] = np.nan
+    appetite = np.exp(0.9 * wealth - 0.6 * kids - 0.3 * teens + 0.5 * rng.normal(size=n))
+    df = pd.DataFrame({
+        "ID": rng.permutation(11_000)[:n],
+        "Year_Birth": rng.integers(1940, 2000, n),
+        "Education": rng.choice(["Graduation", "PhD", "Master", "Basic", "2n Cycle"], n),
+        "Marital_Status": rng.choice(["Married", "Together", "Single", "Divorced", "Widow"], n),
+        "Income": income, "Kidhome": kids, "Teenhome": teens,
+        "Dt_Customer": pd.to_datetime("2012-07-30") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        "Recency": rng.integers(0, 100, n),
+    })
+    for col, scale in (("MntWines", 300), ("MntFruits", 25), ("MntMeatProducts", 160), ("MntFishProducts", 35),
+                       ("MntSweetProducts", 25), ("MntGoldProds", 40)):
+        df[col] = np.round(scale * appetite * rng.gamma(2, 0.5, n))
+    for col, lam in (("NumDealsPurchases", 2), ("NumWebPurchases", 4), ("NumCatalogPurchases", 2.5),
+                     ("NumStorePurchases", 5)):
+        df[col] = rng.poisson(lam * np.sqrt(appetite))
+    df["NumWebVisitsMonth"] = rng.poisson(5 / np.sqrt(appetite).clip(0.3))
+    for col in ("AcceptedCmp3", "AcceptedCmp4", "AcceptedCmp5", "AcceptedCmp1", "AcceptedCmp2"):
+        df[col] = rng.binomial(1, (0.05 * appetite).clip(0, 0.6))
+    df["Complain"] = rng.binomial(1, 0.01, n)
+    df["Z_CostContact"], df["Z_Revenue"] = 3, 11
+    df["Response"] = rng.binomial(1, (0.1 * appetite).clip(0, 0.8))
+    return df
+
+
+FLAGS = ["AcceptedCmp1", "AcceptedCmp2", "AcceptedCmp3", "AcceptedCmp4", "AcceptedCmp5", "Response", "Complain"]
+
+
+def test_ifood_default_features_leave_out_flags_ids_and_constants() -> None:
+    from core.segments.preprocess import feature_suggestions, suggest_features, suggest_id_column
+    df = ifood_like()
+    id_column = suggest_id_column(df)
+    found = feature_suggestions(df, id_column)
+    assert not set(FLAGS + ["ID", "Z_CostContact", "Z_Revenue"]) & set(found.suggested)
+    assert set(found.suggested) == {"Year_Birth", "Income", "Kidhome", "Teenhome", "Recency", "MntWines", "MntFruits",
+                                    "MntMeatProducts", "MntFishProducts", "MntSweetProducts", "MntGoldProds",
+                                    "NumDealsPurchases", "NumWebPurchases", "NumCatalogPurchases",
+                                    "NumStorePurchases", "NumWebVisitsMonth"}
+    for flag in FLAGS:  # still offered, with the reason they are not suggested
+        assert flag in found.numeric and "0/1" in found.left_out[flag]
+    assert "outcome" in found.left_out["Response"] and "flag" in found.left_out["AcceptedCmp1"]
+    assert "same value" in found.left_out["Z_CostContact"] and "same value" in found.left_out["Z_Revenue"]
+    assert id_column == "ID" or "identifier" in found.left_out["ID"]
+    assert {"Education", "Marital_Status"} <= set(found.categorical)
+    table = found.left_out_table()
+    assert list(table.columns) == ["column", "reason"] and set(FLAGS) <= set(table["column"])
+    assert suggest_features(df, id_column) == (found.suggested, found.numeric, found.categorical)
+    # a 0/1 column of any name is a flag; a count with three levels is not
+    extra = feature_suggestions(pd.DataFrame({"has_app": [0, 1] * 50, "kids": [0, 1, 2, 1] * 25,
+                                              "vip": [True, False] * 50, "spend": np.arange(100.0)}))
+    assert extra.suggested == ["kids", "spend"] and set(extra.left_out) == {"has_app", "vip"}
+
+
+@pytest.mark.parametrize("feature, high, low", [
+    ("MntMeatProducts", "high spend on meat", "low spend on meat"),
+    ("MntWines", "high spend on wines", "low spend on wines"),
+    ("MntGoldProds", "high spend on gold", "low spend on gold"),
+    ("total_spend", "high spend", "low spend"),
+    ("amount_electronics", "high spend on electronics", "low spend on electronics"),
+    ("monetary", "high spend", "low spend"),
+    ("NumWebPurchases", "many web purchases", "few web purchases"),
+    ("NumDealsPurchases", "many deal purchases", "few deal purchases"),
+    ("NumWebVisitsMonth", "many web visits", "few web visits"),
+    ("n_products", "broad range", "narrow range"),
+    ("avg_order_value", "big baskets", "small baskets"),
+    ("Recency", "lapsed", "recent"),
+    ("Income", "high income", "low income"),
+])
+def test_feature_words(feature: str, high: str, low: str) -> None:
+    from core.segments.naming import describe_feature
+    assert describe_feature(feature, True) == high and describe_feature(feature, False) == low
+
+
+def test_ifood_segments_call_amounts_spend_and_counts_purchases() -> None:
+    from core.segments.naming import segment_names
+    from core.segments.preprocess import feature_suggestions
+    df = ifood_like()
+    found = feature_suggestions(df, "ID")
+    res = kmeans_segments(df, found.suggested, id_column="ID")
+    assert 3 <= res.k <= 8, res.reason
+    names = " | ".join(res.names.values()).lower()
+    assert "range" not in names, names
+    assert "spend" in names, names
+    # the biggest meat spenders are named for spend, not for a product range
+    meat = res.effects["MntMeatProducts"].idxmax()
+    assert "spend" in res.names[meat].lower() and "range" not in res.names[meat].lower()
+    # hand-made effects: every amount reads as spend, every count as purchases or visits
+    effects = pd.DataFrame({"MntMeatProducts": [1.5, -1.2], "MntWines": [1.2, -1.0], "NumWebVisitsMonth": [-0.9, 1.1],
+                            "NumCatalogPurchases": [0.5, -0.2]}, index=[1, 2])
+    named = segment_names(effects)
+    assert named[1] == "High spend on meat, wines · few web visits · many catalog purchases"
+    assert named[2] == "Low spend on meat, wines · many web visits"

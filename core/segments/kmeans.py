@@ -38,6 +38,9 @@ SWEEP_INITS = 4  # k-means++ restarts per k on the sample; 2 when the data is la
 MAP_SAMPLE = 4_000
 STABILITY_RUNS = 5
 MIN_SEGMENT_SHARE = 0.01
+PREFERRED_K = range(3, 9)  # recommended unless a k outside is clearly better separated (see _recommend)
+OUTSIDE_MARGIN = 0.1  # silhouette lead over the best k in PREFERRED_K that a k outside it needs
+OUTSIDE_MIN_SILHOUETTE = 0.5  # ... and the silhouette it needs at least ("reasonable structure")
 
 
 @dataclass
@@ -97,26 +100,12 @@ def _report(progress: Progress | None, share: float, message: str) -> None:
         progress(min(max(share, 0.0), 1.0), message)
 
 
-def _recommend(selection: pd.DataFrame, smallest: pd.Series, n: int) -> tuple[int, str]:
-    """Best weighted mean rank: silhouette (high), Calinski-Harabasz (high, counted twice), Davies-Bouldin (low).
+def _ordinal(place: int) -> str:
+    return {1: "best", 2: "2nd best", 3: "3rd best"}.get(place, f"{place}th")
 
-    In a simulation of 60 random Gaussian blob sets (2-8 clusters, 2-8 features) Calinski-Harabasz
-    alone found the planted k in 85% of cases, silhouette 80%, Davies-Bouldin 72%; the weighted
-    rank matched Calinski-Harabasz and avoided its failures at k = 10 on two-cluster data. Rank sums
-    ignore how large the differences are, so a k whose silhouette is clearly higher (by 0.1 or more)
-    overrides the rank choice: on one or two well-separated groups Calinski-Harabasz keeps rising
-    with k while silhouette and Davies-Bouldin say plainly that k = 2 is right. k values that leave
-    a segment under 1% of customers (or under 5 customers) are not recommended.
-    """
-    floor = max(MIN_SEGMENT_SHARE, MIN_SEGMENT_ROWS / max(n, 1))
-    too_small = smallest.reindex(selection.index) < floor
-    eligible = selection[~too_small]
-    note = ""
-    if eligible.empty:
-        eligible = selection
-    elif too_small.any():
-        note = (f" k = {', '.join(str(int(k)) for k in selection.loc[too_small, 'k'])}"
-                f" left out: a segment under {floor:.0%} of customers.")
+
+def _rank_choice(eligible: pd.DataFrame) -> tuple[Any, bool, pd.DataFrame]:
+    """(row label of the best k, whether the silhouette override picked it, the per-measure ranks)."""
     ranks = pd.DataFrame({
         "silhouette": eligible["silhouette"].rank(ascending=False, method="min"),
         "calinski_harabasz": eligible["calinski_harabasz"].rank(ascending=False, method="min"),
@@ -127,22 +116,77 @@ def _recommend(selection: pd.DataFrame, smallest: pd.Series, n: int) -> tuple[in
         ["score", "sil", "k"])
     best = order.index[0]
     by_silhouette = eligible["silhouette"].idxmax()
-    override = eligible.loc[by_silhouette, "silhouette"] >= eligible.loc[best, "silhouette"] + SILHOUETTE_OVERRIDE
-    if override:
-        best = by_silhouette
-    row = eligible.loc[best]
+    override = bool(eligible.loc[by_silhouette, "silhouette"]
+                    >= eligible.loc[best, "silhouette"] + SILHOUETTE_OVERRIDE)
+    return (by_silhouette if override else best), override, ranks
+
+
+def _recommend(selection: pd.DataFrame, smallest: pd.Series, n: int) -> tuple[int, str]:
+    """The recommended k and why: the best of k = 3..8 unless a k outside is clearly better separated.
+
+    Inside the preferred range PREFERRED_K (3..8: few enough to act on, enough to differ from a plain
+    high/low split) the best weighted mean rank wins: silhouette (high), Calinski-Harabasz (high,
+    counted twice), Davies-Bouldin (low). In a simulation of 60 random Gaussian blob sets (2-8
+    clusters, 2-8 features) Calinski-Harabasz alone found the planted k in 85% of cases, silhouette
+    80%, Davies-Bouldin 72%; the weighted rank matched Calinski-Harabasz and avoided its failures at
+    k = 10. Rank sums ignore how large the differences are, so a k whose silhouette is higher by
+    SILHOUETTE_OVERRIDE (0.1) or more overrides the rank choice.
+
+    A k outside 3..8 (k = 2, or 9 and 10) is recommended only when the data say so clearly: its
+    silhouette is at least OUTSIDE_MIN_SILHOUETTE (0.5, "reasonable structure" by Kaufman and
+    Rousseeuw) and beats the best silhouette of k = 3..8 by OUTSIDE_MARGIN (0.1). Real customer
+    bases are mostly a continuum where k = 2 scores a little higher on every measure just because it
+    is the coarsest cut (UCI Online Retail: 0.314 against 0.283 at k = 3); two planted, well
+    separated groups give 0.8 against 0.5. k values that leave a segment under 1% of customers (or
+    under 5 customers) are not recommended.
+    """
+    floor = max(MIN_SEGMENT_SHARE, MIN_SEGMENT_ROWS / max(n, 1))
+    too_small = smallest.reindex(selection.index) < floor
+    eligible = selection[~too_small]
+    note = ""
+    if eligible.empty:
+        eligible = selection
+    elif too_small.any():
+        note = (f" k = {', '.join(str(int(k)) for k in selection.loc[too_small, 'k'])}"
+                f" left out: a segment under {floor:.0%} of customers.")
+    inside = eligible["k"].isin(list(PREFERRED_K))
+    preferred = eligible[inside] if inside.any() else eligible
+    span = f"k = {PREFERRED_K.start}..{PREFERRED_K.stop - 1}"
+    best, override, ranks = _rank_choice(preferred)
+    row = preferred.loc[best]
     k = int(row["k"])
     places = {m: int(ranks.loc[best, m]) for m in ranks.columns}
-    ordinal = lambda r: {1: "best", 2: "2nd best", 3: "3rd best"}.get(r, f"{r}th")  # noqa: E731
-    reason = (f"k = {k} ranks best over the quality measures: silhouette "
-              f"{row['silhouette']:.3f} ({ordinal(places['silhouette'])}), Calinski-Harabasz "
-              f"{row['calinski_harabasz']:,.0f} ({ordinal(places['calinski_harabasz'])}), Davies-Bouldin "
-              f"{row['davies_bouldin']:.3f} ({ordinal(places['davies_bouldin'])}; lower is better).{note}")
+    among = f" among {span}" if inside.any() and not inside.all() else ""
+    reason = (f"k = {k} ranks best{among} over the quality measures: silhouette "
+              f"{row['silhouette']:.3f} ({_ordinal(places['silhouette'])}), Calinski-Harabasz "
+              f"{row['calinski_harabasz']:,.0f} ({_ordinal(places['calinski_harabasz'])}), Davies-Bouldin "
+              f"{row['davies_bouldin']:.3f} ({_ordinal(places['davies_bouldin'])}; lower is better).")
     if override:
-        reason = (f"k = {k} has a clearly higher silhouette ({row['silhouette']:.3f}) than any other k, so the "
-                  f"segments are well separated; Calinski-Harabasz {row['calinski_harabasz']:,.0f}, Davies-Bouldin "
-                  f"{row['davies_bouldin']:.3f} (lower is better).{note}")
-    return k, reason
+        reason = (f"k = {k} has a clearly higher silhouette ({row['silhouette']:.3f}) than any other k{among}, so "
+                  f"the segments are well separated; Calinski-Harabasz {row['calinski_harabasz']:,.0f}, "
+                  f"Davies-Bouldin {row['davies_bouldin']:.3f} (lower is better).")
+    outside = eligible[~inside] if inside.any() else eligible.iloc[0:0]
+    if not outside.empty:
+        best_inside = float(preferred["silhouette"].max())
+        other = outside.loc[outside["silhouette"].idxmax()]
+        k_other, sil_other = int(other["k"]), float(other["silhouette"])
+        lead = sil_other - best_inside
+        if sil_other >= OUTSIDE_MIN_SILHOUETTE and lead >= OUTSIDE_MARGIN:
+            k = k_other
+            reason = (f"k = {k}: its silhouette {sil_other:.3f} beats the best of {span} ({best_inside:.3f}) by "
+                      f"{lead:.3f}, more than the {OUTSIDE_MARGIN} margin a k outside {span} needs, so the "
+                      f"customers fall clearly into {k} well-separated groups; Calinski-Harabasz "
+                      f"{other['calinski_harabasz']:,.0f}, Davies-Bouldin {other['davies_bouldin']:.3f} "
+                      "(lower is better).")
+        elif lead > 0:
+            weak = (f"; its silhouette is under {OUTSIDE_MIN_SILHOUETTE}, so the customers form more a continuum "
+                    "than separate groups") if sil_other < OUTSIDE_MIN_SILHOUETTE else ""
+            reason += (f" k = {k_other} has a higher silhouette ({sil_other:.3f} against {best_inside:.3f}), but not "
+                       f"clearly: a k outside {span} needs a silhouette of at least {OUTSIDE_MIN_SILHOUETTE} and "
+                       f"{OUTSIDE_MARGIN} above the best of {span}{weak}"
+                       + (". Two segments are rarely actionable" if k_other == 2 else "")
+                       + f". Choose k = {k_other} yourself if you want it.")
+    return k, reason + note
 
 
 def _effects(X: np.ndarray, labels: np.ndarray, names: list[str], segments: list[int]) -> pd.DataFrame:
@@ -208,8 +252,9 @@ def kmeans_segments(
 ) -> SegmentResult:
     """Segment customers (one row each) with K-means on the chosen features.
 
-    With k=None the best k in k_range is recommended from inertia, silhouette (on a sample),
-    Calinski-Harabasz and Davies-Bouldin. Preprocessing options (see Preprocessing): impute,
+    With k=None a k in k_range is recommended from silhouette (on a sample), Calinski-Harabasz and
+    Davies-Bouldin, preferring k = 3..8 (a k outside only with a clearly higher silhouette; the
+    reason says which and why, see _recommend). Preprocessing options (see Preprocessing): impute,
     log_transform, scale, clip, categorical, max_levels. `id_column` (or an obvious customer id
     column) must not repeat.
     """

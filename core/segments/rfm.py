@@ -33,20 +33,23 @@ NOT_SCORED = "Not scored (missing values)"
 
 
 def quintile_score(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1..5 by quintile of the rank (ties broken by rank order, so bins never collapse).
+    """Scores 1..5 by quintile of the mid-rank percentile; equal values always share a score.
 
-    Equal values are ranked in their order in the data ("first"), then the ranks are cut into five
-    equal-count groups; 5 is the best group. Missing values get no score (<NA>).
+    Each customer's percentile is (number of worse values + half the number of equal values) / n,
+    i.e. the middle of its tie group, and the score is the fifth it falls in (0-20% -> 1, ...,
+    80-100% -> 5; 5 is the best). Without ties the five scores have equal counts (+-1); a tie group
+    stays whole, so 300 identical customers all get 3, and a value shared by 40% of customers gets
+    one score (some scores may then be empty). Missing values get no score (<NA>).
     """
     x = pd.to_numeric(values, errors="coerce").astype("float64")
-    ranked = x.rank(method="first", ascending=higher_is_better, na_option="keep")
+    ranked = x.rank(method="average", ascending=higher_is_better, na_option="keep")
     score = pd.Series(pd.NA, index=values.index, dtype="Int64")
     ok = ranked.notna()
     n = int(ok.sum())
-    if n >= 5:
-        score[ok] = pd.qcut(ranked[ok], 5, labels=[1, 2, 3, 4, 5]).astype("int64")
-    elif n > 0:
-        score[ok] = np.ceil(ranked[ok] * 5 / n).astype("int64")
+    if n > 0:
+        # percentile = (rank - 1/2) / n; its fifth floor(5 * percentile) in exact integers (average ranks are halves)
+        twice_rank = np.rint(ranked[ok].to_numpy() * 2).astype("int64")
+        score[ok] = np.clip((5 * (twice_rank - 1)) // (2 * n) + 1, 1, 5)
     return score
 
 
