@@ -35,6 +35,8 @@ MAX_LINE_SIZE = 64 * 1024 * 1024  # longest line accepted (a 1 MB field is fine)
 ISO_DATE, ISO_TIMESTAMP = "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"
 MARKER_SCAN = 256 * 1024  # missing-value markers are looked for in the first 256 KB (the careful re-read covers the rest)
 _CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or (13 < b and b != 27))
+HEADER_REPEAT_NOTE = "such lines are skipped when loading and counted"
+WHITESPACE = " \t\r\n\u00a0"  # a cell holding only these is blank: a missing value
 NULL_STRINGS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "NaN", "nan", "-"]
 DELIMITERS = [",", ";", "\t", "|"]
 NATIVE_ENCODINGS = {
@@ -106,6 +108,10 @@ class CsvPlan:
     temp_files: list[Path] = field(default_factory=list)
     sample_nulls: list[str] | None = None  # missing-value markers seen in the sample (None: not known)
     long_lines: bool = True  # the sample has lines near DuckDB's default 2 MB line limit
+    header_names: list[str] = field(default_factory=list)  # column names as written in the header
+    header_line: str | None = None  # the header line as written (to spot it repeated further down)
+    header_repeats: int = 0  # lines equal to the header seen in the sample
+    newlines_normalised: bool = False  # a copy with uniform line endings is read
 
     @property
     def final_types(self) -> dict[str, str]:
@@ -317,6 +323,53 @@ def _detect_encoding(sample: bytes, truncated: bool) -> str:
     return enc
 
 
+def mixed_newlines(text: str) -> bool:
+    """Whether the text has Windows (CRLF) and Unix (LF) line endings side by side."""
+    return "\r\n" in text and re.search(r"(?<!\r)\n", text) is not None
+
+
+NEWLINES_NOTE = ("The file mixes Windows (CRLF) and Unix (LF) line endings; it was read with uniform line "
+                 "endings (a CRLF inside a quoted text value reads as LF).")
+
+
+def _uniform_newlines(path: Path, compression: str | None, tmp_dir: Path) -> Path:
+    """A copy of the file with every CRLF turned into LF (streamed, never all in memory).
+
+    DuckDB's parser stops with "state machine reached an invalid state" on a file mixing both.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / f"newlines-{uuid.uuid4().hex}.csv"
+    opener = gzip.open if compression == "gzip" else open
+    try:
+        with opener(path, "rb") as src, open(out, "wb") as dst:
+            carry = b""
+            while True:
+                block = src.read(1 << 22)
+                if not block:
+                    dst.write(carry)
+                    break
+                block = carry + block
+                carry = b"\r" if block.endswith(b"\r") else b""
+                if carry:
+                    block = block[:-1]
+                dst.write(block.replace(b"\r\n", b"\n"))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def normalise_newlines(plan: CsvPlan, tmp_dir: Path) -> None:
+    """Make the plan read a copy of its file with uniform (LF) line endings."""
+    out = _uniform_newlines(plan.path, plan.compression, tmp_dir)
+    for old in [t for t in plan.temp_files if t == plan.path]:
+        old.unlink(missing_ok=True)
+        plan.temp_files.remove(old)
+    plan.path, plan.compression, plan.newlines_normalised = out, None, True
+    plan.temp_files.append(out)
+    plan.warnings.append(NEWLINES_NOTE)
+
+
 def _transcode(path: Path, compression: str | None, encoding: str, tmp_dir: Path) -> Path:
     """Write a UTF-8 copy of a file in another encoding (streamed, never all in memory)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -395,6 +448,7 @@ def normalise_type(typ: str) -> str:
 
 _NUM_US = re.compile(r"^[+-]?[$€£]?\s?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
 _NUM_EU = re.compile(r"^[+-]?[$€£]?\s?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s?[€]?$")
+_PHONE_NAME = re.compile(r"phone|tel|mobile|fax|msisdn|whatsapp", re.IGNORECASE)
 _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _DATE_FORMATS_ANY = ["%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y"]
 
@@ -432,8 +486,14 @@ def _text_conversion(name: str, values: list[str], prefer_eu: bool) -> Conversio
             cleaned = f"regexp_replace(trim({col}), '[,$€£\\s]', '', 'g')"
             note = "numbers written with thousands separators or currency signs"
             integer = not any("." in v for v in vals)
-        if not any(re.search(r"[,.$€£]", v) for v in vals):
+        signed = any(v.startswith("+") for v in vals)
+        if not any(re.search(r"[,.$€£]", v) for v in vals) and not signed:
             return None  # plain numbers DuckDB would have typed itself; kept as text on purpose
+        if signed and (_PHONE_NAME.search(name) or all(v.startswith("+") and len(re.sub(r"\D", "", v)) >= 7
+                                                        for v in vals)):
+            return None  # international phone numbers (+4930...) are text, not amounts
+        if not any(re.search(r"[,$€£]", v) for v in vals) and not (use_eu and any("." in v for v in vals)):
+            note = "numbers with a leading + sign" if signed else "numbers"
         if integer:
             expr = f"CASE WHEN {cleaned} ~ '^[+-]?[0-9]+$' THEN TRY_CAST({cleaned} AS BIGINT) END"
             return Conversion("number_eu" if use_eu else "number_us", "BIGINT", expr, note)
@@ -502,6 +562,25 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
         text = text[: text.rfind("\n") + 1]  # drop the partial last line
     if not text.strip():
         raise DataError("The file holds only blank lines. Export the data again and upload the new file.")
+    hint = re.match(r'"?sep=(.)"?[ \t]*\r?\n', text, re.IGNORECASE)
+    if hint and "skip" not in opts:
+        # Excel writes "sep=;" as the first line of a CSV to name its delimiter: a hint, not data
+        hinted = hint.group(1)
+        opts.setdefault("delimiter", hinted)
+        opts["skip"] = 1
+        shown = {"\t": "tab"}.get(hinted, hinted)
+        warnings.append(
+            f"The first line 'sep={shown}' is Excel's delimiter hint, not data: the file was read with "
+            f"'{shown}' as the delimiter and that line was skipped."
+        )
+    if mixed_newlines(text):
+        uniform = _uniform_newlines(read_path, read_compression, tmp_dir)
+        for p in [t for t in temp_files if t == read_path]:
+            p.unlink(missing_ok=True)
+            temp_files.remove(p)
+        read_path, read_compression = uniform, None
+        temp_files.append(uniform)
+        warnings.append(NEWLINES_NOTE)
 
     delim = opts.get("delimiter") or _choose_delimiter(text) or ","
     quote = opts.get("quote")
@@ -592,6 +671,15 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
             f"Type given for unknown column(s) {', '.join(map(repr, unknown))}. "
             f"The file's columns are: {', '.join(list(columns)[:30])}."
         )
+    for n, t in columns.items():
+        if t in ("HUGEINT", "UHUGEINT") and n not in overrides:
+            # pandas and Excel would turn such ids into one rounded float: keep them exact as text
+            columns[n] = "VARCHAR"
+            warnings.append(
+                f"Column '{n}' holds whole numbers wider than 64 bits (more than 18 digits); it "
+                "is loaded as text so that every value stays exact (as numbers, pandas and Excel would "
+                "round them and distinct ids could become one)."
+            )
     columns.update(overrides)
     if infer:
         infer = set(columns) - set(overrides)
@@ -609,6 +697,12 @@ def plan_csv(con: duckdb.DuckDBPyConnection, path: str | Path, tmp_dir: Path, **
     if "nullstr" not in opts:
         plan.sample_nulls = _markers_in(text, delim, plan.nullstr)
     plan.long_lines = long_lines
+    if header:
+        plan.header_names = list(raw)
+        lines = text.split("\n")
+        if len(lines) > skip:
+            plan.header_line = lines[skip].rstrip("\r")
+    plan.newlines_normalised = NEWLINES_NOTE in warnings
     _verify_types(con, plan, set(overrides), prefer_eu=(delim == ";" or plan.decimal_separator == ","),
                   infer=infer)
     return plan
@@ -639,7 +733,7 @@ def _misfit_counts(con: duckdb.DuckDBPyConnection, checks: dict[str, str]) -> di
         exprs = []
         for _, spec in chunk:
             col, conv = spec.split("|", 1)
-            exprs.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND ({conv}) IS NULL)")
+            exprs.append(f"count(*) FILTER (WHERE {filled_sql(col)} AND ({conv}) IS NULL)")
         row = con.execute(f"SELECT {', '.join(exprs)} FROM __mw_sample").fetchall()[0]
         out.update({key: int(v) for (key, _), v in zip(chunk, row)})
     return out
@@ -652,12 +746,36 @@ def _conversion_sql(plan: CsvPlan, col: str, typ: str) -> str:
         return f"try_strptime({col}, {quote_literal(plan.timestampformat)})"
     if plan.decimal_separator != "." and typ in ("DOUBLE", "FLOAT"):
         return f"TRY_CAST(replace({col}, {quote_literal(plan.decimal_separator)}, '.') AS {typ})"
+    return _try_cast(col, typ)
+
+
+_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "UHUGEINT")
+
+
+def _try_cast(col: str, typ: str) -> str:
+    """TRY_CAST, except that text with a decimal point never becomes an integer (DuckDB rounds '29.85' to 30)."""
+    if typ in _INTEGER_TYPES:
+        return f"CASE WHEN regexp_matches(trim({col}), '^[+-]?[0-9]+$') THEN TRY_CAST(trim({col}) AS {typ}) END"
     return f"TRY_CAST({col} AS {typ})"
+
+
+def blank_sql(col: str) -> str:
+    """SQL that is true for a cell holding only spaces, tabs or line breaks (but not for NULL)."""
+    return f"trim({col}, {quote_literal(WHITESPACE)}) = ''"
+
+
+def filled_sql(col: str) -> str:
+    """SQL that is true for a cell with something other than whitespace in it."""
+    return f"nullif(trim({col}, {quote_literal(WHITESPACE)}), '') IS NOT NULL"
 
 
 def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str], prefer_eu: bool,
                   infer: set[str] = frozenset()) -> None:
-    """Check sniffed types against a text sample; demote misfits to text and plan conversions."""
+    """Check sniffed types against a text sample; demote misfits to text and plan conversions.
+
+    Lines equal to the header (concatenated exports) are left out of the sample and counted; blank
+    and whitespace-only cells are missing values, never a reason to read a column as text.
+    """
     # The sample lives in a temp table of this cursor: fast to query column by column, even when wide.
     try:
         con.execute("DROP TABLE IF EXISTS __mw_sample").fetchall()
@@ -672,6 +790,23 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
             "encoding in the load options and try again."
         ) from None
     try:
+        names = list(plan.columns)
+        # The temp table has DuckDB's own names; map ours onto it by position.
+        actual = [d[0] for d in con.execute("SELECT * FROM __mw_sample LIMIT 0").description]
+        cols = {n: quote_ident(a) for n, a in zip(names, actual)}
+        infer = set(infer)
+        repeated = header_repeat_sql(plan, [cols[n] for n in names])
+        if repeated:
+            plan.header_repeats = con.execute(f"SELECT count(*) FROM __mw_sample WHERE {repeated}").fetchall()[0][0]
+            if plan.header_repeats:
+                con.execute(f"DELETE FROM __mw_sample WHERE {repeated}").fetchall()
+                # the sniffer saw the header lines as data: every column looked like text
+                infer |= {n for n in names if n not in fixed and plan.columns[n] == "VARCHAR"}
+                plan.warnings.append(
+                    f"{plural(plan.header_repeats, 'line')} in the first rows "
+                    f"{'repeats' if plan.header_repeats == 1 else 'repeat'} the header (files joined "
+                    f"together?): {HEADER_REPEAT_NOTE}."
+                )
         preview = con.execute("SELECT * FROM __mw_sample LIMIT 20").df()
         preview.columns = list(plan.columns)
         plan.preview = preview
@@ -680,18 +815,21 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
             raise DataError(
                 "The file has column names but no data rows. Export the data again including the rows."
             )
-        names = list(plan.columns)
-        # The temp table has DuckDB's own names; map ours onto it by position.
-        actual = [d[0] for d in con.execute("SELECT * FROM __mw_sample LIMIT 0").description]
-        cols = {n: quote_ident(a) for n, a in zip(names, actual)}
+        blanks = dict(zip(names, con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {blank_sql(cols[n])})" for n in names) + " FROM __mw_sample"
+        ).fetchall()[0])) if names else {}
+        # a text column whose only non-numbers are blank cells is a number column with missing values
+        infer |= {n for n in names if n not in fixed and plan.columns[n] == "VARCHAR" and blanks[n]}
         if infer:
+            infer_list = [n for n in names if n in infer]
             order = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN")
-            checks = {f"{n}\x00{t}": f"{cols[n]}|TRY_CAST({cols[n]} AS {t})" for n in infer for t in order}
+            checks = {f"{n}\x00{t}": f"{cols[n]}|{_try_cast(cols[n], t)}" for n in infer_list for t in order}
             bad = _misfit_counts(con, checks)
             nonnull = con.execute(
-                "SELECT " + ", ".join(f"count({cols[n]})" for n in infer) + " FROM __mw_sample"
-            ).fetchall()[0] if infer else []
-            for n, filled in zip(list(infer), nonnull):
+                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {filled_sql(cols[n])})" for n in infer_list)
+                + " FROM __mw_sample"
+            ).fetchall()[0]
+            for n, filled in zip(infer_list, nonnull):
                 fits = [t for t in order if filled and bad[f"{n}\x00{t}"] == 0]
                 plan.columns[n] = fits[0] if fits else "VARCHAR"
         typed = {n: t for n, t in plan.columns.items() if n not in fixed and t != "VARCHAR"}
@@ -699,7 +837,17 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
         for n, misfits in bad.items():
             if misfits:
                 plan.columns[n] = "VARCHAR"
-        text_cols = [n for n, t in plan.columns.items() if n not in fixed and t == "VARCHAR"]
+        for n, t in list(plan.columns.items()):
+            if t != "VARCHAR" and blanks.get(n):
+                # DuckDB's reader rejects a row whose number cell holds a space: read the column as
+                # text and convert it with blank cells as missing values
+                col = quote_ident(n)
+                plan.conversions[n] = Conversion(
+                    "blank", t, _conversion_sql(plan, f"nullif(trim({col}, {quote_literal(WHITESPACE)}), '')", t),
+                    "blank cells as missing values")
+                plan.columns[n] = "VARCHAR"
+        text_cols = [n for n, t in plan.columns.items()
+                     if n not in fixed and t == "VARCHAR" and n not in plan.conversions]
         for start in range(0, len(text_cols), 200):
             chunk = text_cols[start : start + 200]
             rows = con.execute(
@@ -711,6 +859,18 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
                     plan.conversions[n] = conversion
     finally:
         con.execute("DROP TABLE IF EXISTS __mw_sample").fetchall()
+
+
+def header_repeat_sql(plan: CsvPlan, cols: list[str]) -> str | None:
+    """SQL true for a row (read as text) equal to the header line, or None without a header."""
+    if not plan.header or not plan.header_names or len(plan.header_names) != len(cols):
+        return None
+    return " AND ".join(f"coalesce({c}, '') = {quote_literal(h)}" for c, h in zip(cols, plan.header_names))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 row', '2 rows', '7,032 rows' (many: the plural when it is not word + 's')."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import pandas as pd
 
@@ -62,6 +63,56 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+EXCEL_EXACT_INT = 2**53  # Excel stores numbers as doubles: larger integers lose digits there
+EXCEL_DIGITS = 15  # significant digits Excel keeps
+
+
+def _too_wide_for_excel(v: object) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):  # Python and NumPy ints alike (np.integer is not int: handled below)
+        return abs(v) > EXCEL_EXACT_INT
+    if isinstance(v, Decimal):
+        return v.is_finite() and len(v.as_tuple().digits) > EXCEL_DIGITS
+    return False
+
+
+def exact_for_excel(df: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy whose integers beyond 2**53 (and decimals over 15 digits) are written as text.
+
+    Excel would round them to a double, so two distinct ids could show as one number.
+    """
+    out = df.copy(deep=False)
+    for position in range(out.shape[1]):
+        s = out.iloc[:, position]
+        if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            if s.notna().any() and (s.abs().max() > EXCEL_EXACT_INT if s.dtype.kind == "i" else s.max() > EXCEL_EXACT_INT):
+                out.isetitem(position, s.astype(object).map(lambda v: str(v) if pd.notna(v) else v))
+        elif s.dtype == object:
+            wide = s.map(_too_wide_for_excel).astype(bool)
+            if wide.any():
+                fixed = s.copy()
+                fixed[wide] = s[wide].map(str)
+                out.isetitem(position, fixed)
+    return out
+
+
+def exact_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy whose Python ints beyond int64 become exact decimals (text past 38 digits)."""
+    out = df.copy(deep=False)
+    for position in range(out.shape[1]):
+        s = out.iloc[:, position]
+        if s.dtype != object:
+            continue
+        big = s.map(lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63).astype(bool)
+        if big.any():
+            ints = s[s.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).astype(bool)]
+            fits = all(len(str(abs(v))) <= 38 for v in ints)
+            out.isetitem(position, s.map(lambda v: (Decimal(v) if fits else str(v))
+                                         if isinstance(v, int) and not isinstance(v, bool) else v))
+    return out
+
+
 def neutralise_sql(columns: dict[str, str]) -> str:
     """A SELECT list that neutralises formula-like text cells (and names) of a table with these columns."""
     parts = []
@@ -86,7 +137,7 @@ def frame_to_bytes(df: pd.DataFrame, fmt: str, *, sheet_name: str = "data") -> b
         return neutralise_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
     if fmt == "parquet":
         buf = io.BytesIO()
-        out = df.copy()
+        out = exact_for_parquet(df)
         out.columns = [str(c) for c in out.columns]
         out.to_parquet(buf, index=False)
         return buf.getvalue()
@@ -94,7 +145,7 @@ def frame_to_bytes(df: pd.DataFrame, fmt: str, *, sheet_name: str = "data") -> b
         if len(df) > 1_048_575 or len(df.columns) > 16_384:
             raise DataError("Too large for an Excel sheet (1,048,575 rows, 16,384 columns). Use CSV or Parquet.")
         buf = io.BytesIO()
-        out = neutralise_frame(df)
+        out = exact_for_excel(neutralise_frame(df))
         for c in out.columns:  # Excel has no time zones
             if isinstance(out[c].dtype, pd.DatetimeTZDtype):
                 out[c] = out[c].dt.tz_localize(None)

@@ -30,7 +30,7 @@ import ibis
 import pandas as pd
 
 from core import config
-from core.data.console import QueryResult, run_read_only
+from core.data.console import QueryResult, frame_exact, run_read_only
 from core.data.csv_detect import CsvPlan, plan_csv
 from core.data.engine import connect_sandboxed, ibis_backend, transaction
 from core.data.export import FORMATS, frame_to_bytes, neutralise_sql
@@ -271,7 +271,7 @@ class Workspace:
         if limit is not None:
             q += f" LIMIT {max(0, int(limit))}"
         with self._cursor() as cur:
-            return cur.execute(q).df()
+            return frame_exact(cur, q)
 
     def _backend(self) -> Any:
         backend = getattr(self._local, "ibis", None)
@@ -620,7 +620,7 @@ class Workspace:
                     report = load_plan(
                         cur, plan, name, mode,
                         lambda c, stg, tbl, m, cols: self._commit(c, stg, tbl, m, cols, source=label),
-                        progress,
+                        progress, tmp_dir=self.tmp_dir,
                     )
                 finally:
                     plan.cleanup()
