@@ -15,6 +15,7 @@ from core.errors import DataError
 from core.data.identifiers import sanitize_table_name
 from core.data.ingest import IngestReport
 from core.data.workspace import Workspace
+from core.wording import plural
 from pages.common import cached_profile, can, download_buttons, page_start
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
@@ -124,7 +125,8 @@ def _show_plan(plan: CsvPlan) -> dict[str, str]:
     for w in plan.warnings:
         st.warning(w, icon=":material/info:")
     for col, note in d["conversions"].items():
-        st.caption(f"Column **{col}** will be converted: {note}.")
+        st.caption(f"Column **{col}** will be read as {d['columns'][col]}: {note} (it stays text, with a "
+                   "message, if a value further down does not fit).")
     st.markdown("**Preview** (first rows as written in the file)")
     st.dataframe(plan.preview, hide_index=True, width="stretch", height=240)
     st.markdown("**Column types**: change *load as* to override the detection.")
@@ -137,18 +139,30 @@ def _show_plan(plan: CsvPlan) -> dict[str, str]:
     return {r["column"]: r["load as"] for _, r in edited.iterrows() if r["load as"] != "auto"}
 
 
+def report_headline(report: IngestReport) -> str:
+    """What the load did, in one sentence: 'Replaced table **t** with **7,032 rows** ...'."""
+    rows = f"**{plural(report.rows, 'row')}**"
+    table = f"table **{report.table}**"
+    columns = plural(len(report.columns), "column")
+    if report.mode == "replace":
+        what = f"Replaced {table} with {rows} ({columns})"
+    elif report.mode == "append":
+        what = f"Appended {rows} to {table} ({columns}, {plural(report.total_rows, 'row')} in the table now)"
+    else:
+        what = f"Loaded {rows} into {table} ({columns})"
+    return f"{what} in {report.seconds:.1f} s."
+
+
 def _show_report(report: IngestReport) -> None:
-    verb = {"create": "Loaded", "replace": "Replaced", "append": "Appended"}[report.mode]
-    st.success(
-        f"{verb} **{report.rows:,} rows** into table **{report.table}** "
-        f"({len(report.columns)} columns, {report.total_rows:,} rows in the table) in {report.seconds:.1f} s."
-    )
+    st.success(report_headline(report))
     for w in report.warnings:
         st.info(w)
     if report.rejected_rows:
         share = report.rejected_share
-        msg = (f"{report.rejected_rows:,} row(s) ({share:.1%} of the file) were rejected and not loaded. "
-               "Each is listed below with its line number, the column, the error and the raw line.")
+        msg = (f"{plural(report.rejected_rows, 'row')} ({share:.1%} of the file) "
+               f"{'was' if report.rejected_rows == 1 else 'were'} rejected and not loaded. "
+               f"{'It is' if report.rejected_rows == 1 else 'Each is'} listed below with its line number, "
+               "the column, the error and the raw line.")
         if share > config.reject_warn_share():
             st.error(msg + f" That is more than {config.reject_warn_share():.0%}: check the delimiter and "
                      "column types, then reload with 'replace'.", icon=":material/warning:")
@@ -201,6 +215,7 @@ def _load_tab() -> None:
                 try:
                     report = ws.ingest_csv(
                         path, name, mode=mode, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
+                        source_name=label,
                         **opts, **({"types": type_overrides} if type_overrides else {}),
                     )
                 except DataError as e:
@@ -238,7 +253,9 @@ with tabs["Browse tables"]:
         m4.metric("Loaded", info.updated_at.strftime("%Y-%m-%d %H:%M") if info.updated_at else "-")
         if info.source:
             st.caption(f"Source: {info.source}")
-        st.markdown(f"**Preview** (first {min(PREVIEW_ROWS, info.rows):,} rows)")
+        shown = min(PREVIEW_ROWS, info.rows)
+        preview_of = "the only row" if shown == 1 else "first " + plural(shown, "row")
+        st.markdown(f"**Preview** ({preview_of})")
         st.dataframe(ws.read(table, limit=PREVIEW_ROWS), hide_index=True, width="stretch", height=320)
         st.markdown("**Column profile** (computed in the database)")
         with st.spinner("Profiling columns...", show_time=True):
@@ -318,7 +335,8 @@ if "SQL console" in tabs:
             ran, res = result
             note = (f" (the first {SQL_PREVIEW_ROWS:,} are shown; downloads hold every row)" if res.truncated
                     else "")
-            st.caption(f"{len(res.frame):,}{'+' if res.truncated else ''} rows in {res.elapsed_s:.2f} s{note}")
+            counted = f"{len(res.frame):,}+ rows" if res.truncated else plural(len(res.frame), "row")
+            st.caption(f"{counted} in {res.elapsed_s:.2f} s{note}")
             st.dataframe(res.frame, hide_index=True, width="stretch")
             download_buttons(lambda q=ran: ws.sql(q), "query_result", key="sql-dl")
 
@@ -337,7 +355,7 @@ def _audit_tab(ws: Workspace) -> None:
     if what:
         mask &= log["action"].isin(what)
     shown = log[mask]
-    st.caption(f"{len(shown):,} of {len(log):,} entries")
+    st.caption(f"{len(shown):,} of {plural(len(log), 'entry', 'entries')}")
     st.dataframe(shown.head(5000), hide_index=True, width="stretch",
                  column_config={"when": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     download_buttons(lambda: shown, "audit_log", key="audit-dl")
@@ -376,7 +394,7 @@ def _backup_tab(ws: Workspace) -> None:
         except DataError as e:
             st.error(str(e), icon=":material/error:")
         else:
-            st.success(f"Restored {len(names)} table(s): {', '.join(names) or 'none'}.")
+            st.success(f"Restored {plural(len(names), 'table')}: {', '.join(names) or 'none'}.")
 
 
 if "Audit log" in tabs:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.demo import DEMO_TABLES, load_demo
 from core.errors import DataError
+from core.wording import plural
 from pages.common import get_workspace
 
 st.title("Marketing Workbench")
@@ -58,6 +59,6 @@ if ws is not None:
                 st.error(str(e))
             else:
                 st.success(
-                    "Loaded " + ", ".join(f"**{r.table}** ({r.rows:,} rows)" for r in reports) + "."
+                    "Loaded " + ", ".join(f"**{r.table}** ({plural(r.rows, 'row')})" for r in reports) + "."
                 )
                 st.page_link("pages/data.py", label="Browse the tables on the Data page", icon=":material/table:")

@@ -33,6 +33,7 @@ from core.data.backup_crypto import decrypt_file, encrypt_file, is_encrypted
 from core.data.engine import attached, transaction
 from core.data.identifiers import quote_ident
 from core.errors import DataError
+from core.wording import plural
 
 if TYPE_CHECKING:
     from core.data.workspace import Workspace
@@ -205,7 +206,7 @@ def _verify_snapshot(snapshot: Path, manifest: dict) -> None:
         for table in manifest.get("tables", []):
             rows = con.execute(f"SELECT count(*) FROM {quote_ident(table['name'])}").fetchall()[0][0]
             if rows != table["rows"]:
-                raise DataError(f"The backup is inconsistent: table '{table['name']}' has {rows:,} rows, "
+                raise DataError(f"The backup is inconsistent: table '{table['name']}' has {plural(rows, 'row')}, "
                                 f"the manifest says {table['rows']:,}.")
     except duckdb.Error:
         raise DataError("The backup's snapshot is damaged: a table listed in it cannot be read.") from None

@@ -27,6 +27,7 @@ import pandas as pd
 
 from core import config
 from core.errors import DataError
+from core.wording import plural
 from core.data.identifiers import quote_ident, quote_literal, unique_column_names
 
 SAMPLE_BYTES = 1 << 20  # bytes looked at for encoding and dialect detection
@@ -866,11 +867,6 @@ def header_repeat_sql(plan: CsvPlan, cols: list[str]) -> str | None:
     if not plan.header or not plan.header_names or len(plan.header_names) != len(cols):
         return None
     return " AND ".join(f"coalesce({c}, '') = {quote_literal(h)}" for c, h in zip(cols, plan.header_names))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 row', '2 rows', '7,032 rows' (many: the plural when it is not word + 's')."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:

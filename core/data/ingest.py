@@ -20,8 +20,9 @@ import duckdb
 import pandas as pd
 
 from core.data.csv_detect import (HEADER_REPEAT_NOTE, WHITESPACE, Conversion, CsvPlan, _conversion_sql, _duckdb_message, blank_sql,
-                                  filled_sql, header_repeat_sql, normalise_newlines, plural)
+                                  filled_sql, header_repeat_sql, normalise_newlines)
 from core.errors import DataError
+from core.wording import plural
 from core.data.identifiers import quote_ident, quote_literal
 
 Progress = Callable[[float, str], None]

@@ -37,6 +37,7 @@ from core.data.export import FORMATS, frame_to_bytes, neutralise_sql
 from core.data.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, sanitize_table_name
 from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
 from core.errors import DataError, redact
+from core.wording import plural
 from core.roles import Role, check_role, require
 
 if TYPE_CHECKING:
@@ -339,7 +340,7 @@ class Workspace:
         if fmt == "xlsx":
             if info.rows > EXCEL_MAX_ROWS or info.columns > EXCEL_MAX_COLUMNS:
                 raise DataError(
-                    f"'{name}' has {info.rows:,} rows and {info.columns:,} columns, more than an Excel "
+                    f"'{name}' has {plural(info.rows, 'row')} and {plural(info.columns, 'column')}, more than an Excel "
                     f"sheet holds ({EXCEL_MAX_ROWS:,} rows, {EXCEL_MAX_COLUMNS:,} columns). "
                     "Download it as CSV or Parquet instead."
                 )
@@ -545,7 +546,8 @@ class Workspace:
 
     @contextlib.contextmanager
     def _source_path(self, source: str | os.PathLike[str] | IO[bytes]) -> Iterator[tuple[Path, str]]:
-        """A path DuckDB may read: files outside its sandbox are linked (or copied) into the temp folder."""
+        """A path DuckDB may read (files outside its sandbox are linked or copied into the temp folder)
+        and the file's name."""
         if isinstance(source, (bytes, bytearray)):
             raise DataError("Pass a path or a binary file object (e.g. open(path, 'rb') or io.BytesIO).")
         if isinstance(source, (str, os.PathLike)):
@@ -592,13 +594,16 @@ class Workspace:
             raise self._disk_error(e, "read the file") from None
 
     def ingest_csv(self, source: str | os.PathLike[str] | IO[bytes], table: str, *, mode: str = "create",
-                   progress: Progress | None = None, **csv_options: Any) -> IngestReport:
+                   progress: Progress | None = None, source_name: str | None = None,
+                   **csv_options: Any) -> IngestReport:
         """Load a CSV file (path or binary file object) into a table.
 
         mode: "create" (DataError if the table exists), "replace" or "append" (columns must match).
         csv_options override detection: delimiter, header, encoding, quote, escape, skip,
         dateformat, timestampformat, decimal_separator, nullstr, null_padding, types={col: type}.
         progress(fraction, message) is called while loading. Existing tables are untouched on failure.
+        source_name: the file's name as the user knows it (an upload spilled to a temp file has
+        another), shown as the table's source and in the audit log.
         Files over MW_MAX_COLUMNS columns, or compressed files expanding past MW_MAX_DECOMPRESSED_MB,
         are refused before loading.
         """
@@ -613,6 +618,7 @@ class Workspace:
             )
         try:
             with self._source_path(source) as (path, label), self._db.progress_cursor() as cur:
+                label = Path(str(source_name)).name if source_name else label
                 if progress:
                     progress(0.0, "Detecting the file format")
                 plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
