@@ -242,3 +242,124 @@ def test_ks_confusion_and_threshold_metrics_match_references():
     h = model.holdout
     assert model.metrics_at(0.3)["f1"] == pytest.approx(f1_score(h["y"], (h["proba"] >= 0.3).astype(int)))
     assert model.info["ks"] == pytest.approx(stats.ks_2samp(h.loc[h.y == 1, "proba"], h.loc[h.y == 0, "proba"]).statistic)
+
+
+# ----------------------------------------------------------------- issue 10: screens and edge inputs
+def test_wide_table_is_refused_in_seconds():
+    """200 rows x 10,000 columns used to train for over 5 minutes without a word."""
+    import time
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(200, 10_000)), columns=[f"f{i}" for i in range(10_000)])
+    df["t"] = rng.integers(0, 2, 200)
+    for features in (None, [f"f{i}" for i in range(5_000)]):
+        started = time.perf_counter()
+        with pytest.raises(DataError, match="Too many features") as refused:
+            train(df, "t", features)
+        assert time.perf_counter() - started < 15  # ~1.6 s measured on the 2-core box
+        message = str(refused.value)
+        assert "Pick fewer features" in message and "at most 200 model columns" in message
+
+
+def test_width_counts_one_hot_levels_and_warns_on_thin_data():
+    from core.models.estimators import encoded_width
+    from core.models.trained import check_width
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.normal(size=400), "city": rng.choice([f"c{i}" for i in range(20)], 400),
+                       "rare": ["x"] * 396 + ["r1", "r2", "r3", "r4"]})
+    assert encoded_width(df, ["a"], ["city"]) == 21  # one column per level
+    assert encoded_width(df, [], ["rare"]) == 2  # 'x' plus the grouped rare levels
+    assert check_width(df, ["a"], ["city"]) == []  # 400 rows for 21 columns: fine
+    thin = check_width(df.head(150), ["a"], ["city"])
+    assert len(thin) == 1 and "overfit" in thin[0] and "Fewer features" in thin[0]
+    wide = pd.DataFrame(rng.normal(size=(15, 20)), columns=[f"n{i}" for i in range(20)])
+    with pytest.raises(DataError, match="20 model columns .20 features., more than the 15 rows"):
+        check_width(wide, list(wide.columns), [])
+    d = planted(120, seed=14)
+    m = train(d.assign(**{f"z{i}": rng.normal(size=120) for i in range(15)}), "bought", cv=3)
+    assert any("rows per model column" in w for w in m.warnings)
+
+
+def test_id_like_features_warn():
+    from core.models.trained import id_like_reason
+    df = planted(800, seed=15)
+    alone = train(df, "bought", ["customer_id"], cv=3)
+    assert any(w.startswith("The only feature, 'customer_id', looks like an identifier") for w in alone.warnings)
+    mixed = train(df, "bought", ["customer_id", "visits", "plan"], cv=3)
+    assert any(w.startswith("'customer_id' looks like an identifier") for w in mixed.warnings)
+    assert not any("identifier" in w for w in train(df, "bought", cv=3).warnings)  # ids are not suggested
+    assert id_like_reason(df["spend"]) is None  # continuous amounts are unique too, but not ids
+    assert id_like_reason(df["visits"]) is None and id_like_reason(df["plan"]) is None
+    assert "different value in 100%" in id_like_reason(df["customer_id"].astype(str))
+    counter = pd.Series(np.repeat(np.arange(500), [1, 2] * 250)[:600])  # a row counter with repeats
+    assert id_like_reason(counter) is not None
+    assert id_like_reason(pd.Series(np.arange(10))) is None  # too few values to judge
+
+
+def test_natural_order_of_levels():
+    from core.models.evaluate import natural_order
+    months = ["apr", "aug", "dec", "feb", "jan", "jul", "jun", "mar", "may", "nov", "oct", "sep"]  # alphabetical
+    assert natural_order(months) == ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    assert natural_order(["March", "January", "February"]) == ["January", "February", "March"]
+    assert natural_order(["fri", "mon", "thu", "tue", "wed"]) == ["mon", "tue", "wed", "thu", "fri"]
+    assert natural_order(["Sunday", "Monday", "Saturday"]) == ["Monday", "Saturday", "Sunday"]
+    assert natural_order(["10", "2", "1"]) == ["1", "2", "10"]
+    assert natural_order([3.0, 1.0, 2.0, np.nan]) == [1.0, 2.0, 3.0]
+    assert natural_order(["level_10", "level_2", "level_1"]) == ["level_1", "level_2", "level_10"]
+    assert natural_order(["pro", "unknown", "basic", "plus"]) == ["basic", "plus", "pro", "unknown"]
+
+
+def test_partial_dependence_of_month_is_in_calendar_order():
+    from core.models import charts
+    rng = np.random.default_rng(16)
+    n = 3000
+    months = np.array(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
+    month = rng.choice(months, n)
+    effect = pd.Series(month).map({m: 1.5 if m in ("mar", "sep", "oct", "dec") else -0.5 for m in months})
+    df = pd.DataFrame({"month": month, "age": rng.normal(40, 10, n)})
+    df["y"] = np.where(rng.uniform(size=n) < 1 / (1 + np.exp(-effect.to_numpy())), "yes", "no")
+    m = train(df, "y", ["month", "age"], cv=3)
+    assert m.pdp["month"]["value"].tolist() == months.tolist()
+    shuffled = m.pdp["month"].sample(frac=1, random_state=0)  # e.g. a frame saved by an older version
+    spec = charts.pdp_figure(shuffled, "month", "p").to_plotly_json()
+    assert list(spec["data"][0]["x"]) == months.tolist()
+    assert list(spec["layout"]["xaxis"]["categoryarray"]) == months.tolist()
+
+
+def test_curve_axes_name_the_target():
+    from core.models import charts
+    roc = pd.DataFrame({"false_positive_rate": [0, 0.5, 1], "true_positive_rate": [0, 0.8, 1]})
+    pr = pd.DataFrame({"recall": [0, 1], "precision": [1, 0.2]})
+    lift = lift_table(np.array([1, 0] * 50), np.linspace(1, 0, 100))
+
+    def titles(fig):
+        layout = fig.to_plotly_json()["layout"]
+        return layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]
+
+    x, y = titles(charts.roc_figure(roc, 0.8, "churned", 1))
+    assert y == "true positive rate (share of churners found)" and "customers who stayed" in x
+    assert "buyers" not in x + y
+    x, y = titles(charts.roc_figure(roc, 0.8, "y", "yes"))
+    assert y == "true positive rate (share of positives (y = yes) found)" and "negatives (y ≠ yes)" in x
+    x, y = titles(charts.pr_figure(pr, 0.2, 0.5, "Churn", "Yes"))
+    assert x == "recall (share of churners found)" and "churners" in y
+    assert titles(charts.gains_figure(lift, "churners"))[1] == "share of churners captured"
+    assert charts.outcome_words("purchased", 1) == ("buyers", "non-buyers")
+    assert charts.outcome_words("days_left", 1)[0].startswith("positives (days_left")
+
+
+def test_scores_carry_columns_and_pick_a_matching_segment_table():
+    from core.models.store import carry_candidates, segment_table_for
+    df = planted(600, seed=17).assign(order_ref=lambda d: [f"o-{i}" for i in range(len(d))], score=1.0)
+    m = train(df, "bought", cv=3)
+    scored = score_table(m, df, carry=["order_ref", "plan", "score"])
+    assert list(scored.columns) == ["order_ref", "plan", "score_input", "predicted_class", "score", "decile"]
+    assert scored["order_ref"].tolist() == df["order_ref"].tolist()
+    both = score_table(m, df, "customer_id", carry=["customer_id", "order_ref"])
+    assert list(both.columns)[:2] == ["customer_id", "order_ref"]
+    with pytest.raises(DataError, match="carry along"):
+        score_table(m, df, carry=["nope"])
+    assert set(carry_candidates(df)) == {"customer_id", "order_ref"}
+    tables = {"transactions_segments": ["invoice", "segment"], "customers_segments": ["customer_id", "segment"],
+              "customers": ["customer_id", "visits"]}
+    assert segment_table_for(tables, "customer_id") == "customers_segments"
+    assert segment_table_for(tables, "order_ref") is None and segment_table_for(tables, None) is None

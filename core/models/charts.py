@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from core.models.evaluate import in_natural_order
 
 GREY = "#888888"
 
@@ -14,23 +18,58 @@ def _layout(fig: go.Figure, x: str, y: str, height: int = 340, **kw: object) -> 
     return fig
 
 
-def roc_figure(roc: pd.DataFrame, auc: float) -> go.Figure:
+# Target names that say what a positive row is: (pattern, positives, negatives).
+_OUTCOME_NOUNS = (
+    (re.compile(r"churn|attrit|exited|cancel|leav|\bleft\b|lapse", re.IGNORECASE), "churners", "customers who stayed"),
+    (re.compile(r"convert", re.IGNORECASE), "converters", "non-converters"),
+    (re.compile(r"buy|bought|purchas|order", re.IGNORECASE), "buyers", "non-buyers"),
+    (re.compile(r"respon", re.IGNORECASE), "responders", "non-responders"),
+    (re.compile(r"subscri", re.IGNORECASE), "subscribers", "non-subscribers"),
+    (re.compile(r"click", re.IGNORECASE), "clickers", "non-clickers"),
+    (re.compile(r"default", re.IGNORECASE), "defaulters", "non-defaulters"),
+)
+
+
+def outcome_words(target: str | None = None, positive: object = None) -> tuple[str, str]:
+    """What to call the positive and negative rows on axes: (positives, negatives).
+
+    From the target's name when it says what happened ('churned' -> churners / customers who stayed,
+    'purchased' -> buyers / non-buyers, 'converted', 'responded', 'subscribed', 'clicked', 'default');
+    otherwise generic, naming the positive class: 'positives (y = yes)' / 'negatives (y ≠ yes)'.
+    """
+    name = "" if target is None else str(target)
+    for pattern, pos, neg in _OUTCOME_NOUNS:
+        if pattern.search(name) or (positive is not None and pattern.search(str(positive))
+                                    and not str(positive).strip().isdigit()):
+            return pos, neg
+    if not name:
+        return "positives", "negatives"
+    shown = "" if positive is None else f" = {positive}"
+    return f"positives ({name}{shown})", f"negatives ({name} ≠ {positive})" if positive is not None else \
+        f"negatives ({name})"
+
+
+def roc_figure(roc: pd.DataFrame, auc: float, target: str | None = None, positive: object = None) -> go.Figure:
+    pos, neg = outcome_words(target, positive)
     fig = go.Figure([
         go.Scatter(x=roc["false_positive_rate"], y=roc["true_positive_rate"], mode="lines", name=f"model (AUC {auc:.3f})"),
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color=GREY), name="random (AUC 0.5)"),
     ])
-    return _layout(fig, "false positive rate (share of non-buyers flagged)", "true positive rate (share of buyers found)",
-                   title="ROC curve", legend=dict(x=0.45, y=0.05))
+    return _layout(fig, f"false positive rate (share of {neg} flagged)", f"true positive rate (share of {pos} found)",
+                   title="ROC curve", legend=dict(x=0.45, y=0.05), xaxis_tickformat=".0%", yaxis_tickformat=".0%")
 
 
-def pr_figure(pr: pd.DataFrame, base_rate: float, ap: float) -> go.Figure:
+def pr_figure(pr: pd.DataFrame, base_rate: float, ap: float, target: str | None = None,
+              positive: object = None) -> go.Figure:
+    pos, _ = outcome_words(target, positive)
     fig = go.Figure([
         go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=f"model (PR AUC {ap:.3f})"),
         go.Scatter(x=[0, 1], y=[base_rate, base_rate], mode="lines", line=dict(dash="dash", color=GREY),
                    name=f"random ({base_rate:.1%})"),
     ])
-    return _layout(fig, "recall (share of buyers found)", "precision (share of flagged who buy)",
-                   title="Precision-recall curve", yaxis_range=[0, 1.02])
+    return _layout(fig, f"recall (share of {pos} found)", f"precision (share of flagged that are {pos})",
+                   title="Precision-recall curve", yaxis_range=[0, 1.02], xaxis_tickformat=".0%",
+                   yaxis_tickformat=".0%")
 
 
 def calibration_figure(cal: pd.DataFrame) -> go.Figure:
@@ -42,8 +81,8 @@ def calibration_figure(cal: pd.DataFrame) -> go.Figure:
                    title="Calibration", xaxis_tickformat=".0%", yaxis_tickformat=".0%")
 
 
-def gains_figure(lift: pd.DataFrame) -> go.Figure:
-    """Cumulative gains: % of customers targeted (by score) vs % of responders captured."""
+def gains_figure(lift: pd.DataFrame, captured: str = "positives") -> go.Figure:
+    """Cumulative gains: % of customers targeted (by score) vs % of `captured` (churners, buyers, total spend ...)."""
     total = lift["customers"].sum()
     x = np.concatenate([[0], lift["customers"].cumsum() / total])
     y = np.concatenate([[0], lift["cumulative_capture"]])
@@ -52,7 +91,7 @@ def gains_figure(lift: pd.DataFrame) -> go.Figure:
                    hovertemplate="target top %{x:.0%}: capture %{y:.0%}<extra></extra>"),
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color=GREY), name="random targeting"),
     ])
-    return _layout(fig, "customers targeted (highest scores first)", "responders captured",
+    return _layout(fig, "customers targeted (highest scores first)", f"share of {captured} captured",
                    title="Cumulative gains", xaxis_tickformat=".0%", yaxis_tickformat=".0%")
 
 
@@ -75,10 +114,16 @@ def importance_figure(importance: pd.DataFrame, metric: str) -> go.Figure:
 
 
 def pdp_figure(pdp: pd.DataFrame, feature: str, y_label: str) -> go.Figure:
+    """Partial dependence: a line for numbers, bars for levels in their natural order (months jan..dec)."""
     numeric = pd.api.types.is_numeric_dtype(pdp["value"])
-    trace = go.Scatter(x=pdp["value"], y=pdp["average"], mode="lines+markers") if numeric else \
-        go.Bar(x=pdp["value"].astype(str), y=pdp["average"])
-    return _layout(go.Figure(trace), feature, y_label, height=280, title=f"Partial dependence: {feature}")
+    if numeric:
+        return _layout(go.Figure(go.Scatter(x=pdp["value"], y=pdp["average"], mode="lines+markers")), feature, y_label,
+                       height=280, title=f"Partial dependence: {feature}")
+    ordered = in_natural_order(pdp, "value")
+    levels = ordered["value"].astype(str).tolist()
+    return _layout(go.Figure(go.Bar(x=levels, y=ordered["average"])), feature, y_label, height=280,
+                   title=f"Partial dependence: {feature}", xaxis_type="category", xaxis_categoryorder="array",
+                   xaxis_categoryarray=levels)
 
 
 def predicted_vs_actual(holdout: pd.DataFrame, target: str) -> go.Figure:

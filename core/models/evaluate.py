@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
@@ -71,6 +73,81 @@ def _as_outcome(y_true: object) -> np.ndarray:
     from core.models.prepare import positive_class
     pos = positive_class(labels)
     return np.where(y.isna(), np.nan, (y == pos).astype("float64"))
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MISSING_LEVELS = ("", "nan", "none", "null", "(missing)", "missing", "unknown", "other", "infrequent_sklearn")
+_FULL_NAMES = {"jan": ("january",), "feb": ("february",), "mar": ("march",), "apr": ("april",), "may": ("may",),
+               "jun": ("june",), "jul": ("july",), "aug": ("august",), "sep": ("sept", "september"),
+               "oct": ("october",), "nov": ("november",), "dec": ("december",), "mon": ("monday",),
+               "tue": ("tues", "tuesday"), "wed": ("wednesday",), "thu": ("thur", "thurs", "thursday"),
+               "fri": ("friday",), "sat": ("saturday",), "sun": ("sunday",)}
+
+
+def _calendar_rank(text: str, names: tuple[str, ...]) -> int | None:
+    """Position of a month or weekday name (full, 3-letter or 'sept'/'tues'/'thur' style), else None."""
+    t = text.strip().lower().rstrip(".")
+    for i, name in enumerate(names):
+        if t.startswith(name) and (len(t) == 3 or t in _FULL_NAMES.get(name, ())):
+            return i
+    return None
+
+
+def _natural_key(text: str) -> tuple:
+    """Text with its numbers compared as numbers: 'level_2' before 'level_10', '$1,000+' after '$200'."""
+    parts = re.split(r"(\d+(?:[.,]\d+)*)", text.strip().lower())
+    key: list[tuple[int, object]] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            key.append((0, float(part.replace(",", ""))) if part.replace(",", "").replace(".", "", 1).isdigit()
+                       else (1, part))
+        elif part:
+            key.append((1, part))
+    return tuple(key)
+
+
+def natural_order(values: object) -> list:
+    """The levels of a feature in their natural order, for charts and tables (partial dependence).
+
+    Month names (jan..dec, January..December) and weekday names (Monday first) in calendar order;
+    numbers, or text that reads as numbers, by value; other text alphabetically with numbers inside
+    compared as numbers ('level_2' before 'level_10'). Missing-like levels ('unknown', 'other',
+    '(missing)') go last. Each distinct value appears once; the values themselves are returned unchanged.
+    """
+    levels = list(dict.fromkeys(pd.Series(values, dtype=object).dropna().tolist()))
+    if not levels:
+        return []
+    last = [v for v in levels if str(v).strip().lower() in _MISSING_LEVELS]
+    rest = [v for v in levels if v not in last]
+    numbers = pd.to_numeric(pd.Series(rest, dtype=object).astype(str).str.replace(",", "", regex=False),
+                            errors="coerce")
+    if rest and numbers.notna().all():
+        ordered = [v for _, v in sorted(zip(numbers.tolist(), rest), key=lambda t: t[0])]
+    else:
+        ordered = None
+        for names in (_MONTHS, _WEEKDAYS):
+            ranks = [_calendar_rank(str(v), names) for v in rest]
+            if rest and all(r is not None for r in ranks):
+                ordered = [v for _, v in sorted(zip(ranks, rest), key=lambda t: t[0])]
+                break
+        if ordered is None:
+            ordered = sorted(rest, key=lambda v: _natural_key(str(v)))
+    return ordered + sorted(last, key=str)
+
+
+def in_natural_order(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`frame` with its rows sorted by `natural_order` of `column` (missing values last; index reset)."""
+    rank = {v: i for i, v in enumerate(natural_order(frame[column]))}
+    keys = [rank.get(v, len(rank)) if not _is_missing(v) else len(rank) for v in frame[column]]
+    return frame.iloc[np.argsort(keys, kind="stable")].reset_index(drop=True)
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def score_deciles(scores: object, bins: int = 10) -> np.ndarray:

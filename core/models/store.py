@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.errors import DataError
 from core.models.evaluate import HIGHER_IS_BETTER, score_deciles
-from core.models.trained import TrainedModel, load_model
+from core.models.trained import TrainedModel, id_like_reason, load_model
 
 _LOCK = threading.Lock()
 
@@ -176,19 +176,58 @@ class ModelStore:
         return out.reset_index(drop=True)
 
 
+SCORE_COLUMNS = ("predicted_class", "score", "prediction", "decile", "segment", "segment_name", "rfm_segment")
+SEGMENT_COLUMNS = ("segment", "segment_name", "rfm_segment")
+
+
+def carry_candidates(df: pd.DataFrame) -> list[str]:
+    """Columns worth carrying into a scores table by default so scored rows can be joined back: the
+    id-like ones (text or whole numbers distinct in >= 95% of rows, or a row counter; see
+    `trained.id_like_reason`). Empty when the table has none."""
+    sample = df if len(df) <= 200_000 else df.sample(200_000, random_state=0)
+    return [str(c) for c in df.columns if id_like_reason(sample[c]) is not None]
+
+
+def segment_table_for(tables: dict[str, list[str]], key: str | None) -> str | None:
+    """The segment table to join scores to by default: the first of `tables` (name -> its columns)
+    that has the join `key` and a segment column (segment, segment_name, rfm_segment); None when no
+    table shares the key (never an unrelated table)."""
+    if not key:
+        return None
+    for name, columns in tables.items():
+        if key in columns and any(c in columns for c in SEGMENT_COLUMNS):
+            return name
+    return None
+
+
 def score_table(model: TrainedModel, df: pd.DataFrame, id_column: str | None = None,
-                segments: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Apply a model to a table: id, score (probability of the positive class) or prediction, decile
-    (1 = highest scores), and segment / segment_name when a segment table with the same id is given."""
+                segments: pd.DataFrame | None = None, carry: list[str] | None = None) -> pd.DataFrame:
+    """Apply a model to a table: id, carried columns, score (probability of the positive class) or
+    prediction, decile (1 = highest scores), and segment / segment_name when a segment table with
+    the same id is given.
+
+    `carry` names columns of `df` copied unchanged next to the scores (after `id_column`), so scored
+    rows can be joined back to the table even when it has no single id (e.g. customer and date). A
+    carried column whose name clashes with an output column (score, decile, segment ...) is kept as
+    `<name>_input`. Rows keep the order of `df`.
+    """
     missing = [f for f in model.features if f not in df.columns]
     if missing:
         raise DataError(f"The table lacks {len(missing)} column(s) the model needs: {', '.join(missing)}. "
                         "Pick a table with the same columns as the training table.")
     if id_column and id_column not in df.columns:
         raise DataError(f"The id column '{id_column}' is not in the table.")
+    carry = [carry] if isinstance(carry, str) else list(dict.fromkeys(carry or []))
+    absent = [c for c in carry if c not in df.columns]
+    if absent:
+        raise DataError(f"Column(s) to carry along are not in the table: {', '.join(map(repr, absent))}.")
     out = pd.DataFrame(index=df.index)
     if id_column:
         out[id_column] = df[id_column].to_numpy()
+    for c in carry:
+        if c == id_column:
+            continue
+        out[f"{c}_input" if c in SCORE_COLUMNS else c] = df[c].to_numpy()
     if model.task == "classification":
         proba = model.predict_proba(df)
         classes = list(model.classes_)
@@ -204,6 +243,6 @@ def score_table(model: TrainedModel, df: pd.DataFrame, id_column: str | None = N
         out["score"] = out["prediction"]
     out["decile"] = score_deciles(out["score"].to_numpy(), min(10, len(out))) if len(out) else []
     if segments is not None and id_column and id_column in segments.columns:
-        keep = [c for c in ("segment", "segment_name", "rfm_segment") if c in segments.columns]
+        keep = [c for c in SEGMENT_COLUMNS if c in segments.columns]
         out = out.merge(segments[[id_column] + keep].drop_duplicates(id_column), on=id_column, how="left")
     return out.reset_index(drop=True)

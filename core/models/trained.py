@@ -19,9 +19,10 @@ from sklearn.inspection import partial_dependence, permutation_importance
 from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
 
 from core.errors import DataError
-from core.models.estimators import ALGORITHMS, build_pipeline, search_space
+from core.models.estimators import ALGORITHMS, build_pipeline, encoded_width, search_space
 from core.models.evaluate import (binary_metrics, confusion_at, curves, ks_statistic, lift_table,
-                                  multiclass_metrics, regression_metrics)
+                                  in_natural_order, multiclass_metrics,
+                                  regression_metrics)
 from core.models.prepare import (check_target, detect_task, leakage_warnings, positive_class,
                                  suggest_features)
 
@@ -31,6 +32,11 @@ IMPORTANCE_ROWS = 3_000  # permutation importance is computed on a hold-out samp
 PDP_ROWS = 400
 KEEP_HOLDOUT = 200_000  # hold-out outcomes and scores kept for threshold, curves and lift views
 IMBALANCED = 0.2  # minority class share below which classes are weighted (class_weight="auto")
+# Width limits, checked before any fitting (train() refuses in seconds instead of running for minutes):
+MAX_FEATURE_COLUMNS = 1_000  # model columns after one-hot encoding (estimators.encoded_width)
+MAX_COLUMNS_PER_ROW = 1.0  # ... and at most this many model columns per row with a target
+ROWS_PER_COLUMN_WARN = 10  # fewer rows per model column than this: warn that the model will overfit
+ID_LIKE_SHARE = 0.95  # a text or whole-number feature with distinct values for this share of rows is id-like
 
 
 def _versions() -> dict[str, str]:
@@ -159,6 +165,118 @@ def load_model(path: str | Path) -> TrainedModel:
     return model
 
 
+# ---------------------------------------------------------------------------- checks before training
+def _refuse_if_too_wide(width: int, chosen: int, rows: int) -> str:
+    """Raise the 'too many features' DataError when `width` model columns exceed the limits; else
+    return how the width reads in messages."""
+    encoded = f"{width:,} model columns" + (f" after one-hot encoding of {chosen:,} features" if width != chosen
+                                              else f" ({chosen:,} features)")
+    limit = int(min(MAX_FEATURE_COLUMNS, max(rows * MAX_COLUMNS_PER_ROW, 1)))
+    if width > limit:
+        reasons = []
+        if width > MAX_FEATURE_COLUMNS:
+            reasons.append(f"more than the {MAX_FEATURE_COLUMNS:,} this workbench trains on (training would run for "
+                           "many minutes)")
+        if width > rows * MAX_COLUMNS_PER_ROW:
+            reasons.append(f"more than the {rows:,} rows with a target (a model would memorise the rows, not learn "
+                           "from them)")
+        raise DataError(f"Too many features: {encoded}, {' and '.join(reasons)}. Pick fewer features: at most "
+                        f"{limit:,} model columns; keep the behaviour columns you expect to matter and leave out ids, "
+                        "free text and categorical columns with many levels.")
+    return encoded
+
+
+def check_width(df: pd.DataFrame, numeric: list[str], categorical: list[str], rows: int | None = None) -> list[str]:
+    """Refuse feature sets too wide to train in reasonable time or to learn from; warn when merely thin.
+
+    The width is the number of model columns after one-hot encoding (`estimators.encoded_width`).
+    Refused (DataError saying what to do) when it exceeds MAX_FEATURE_COLUMNS (1,000), or
+    MAX_COLUMNS_PER_ROW (1) per row with a target: cross-validation, permutation importance and
+    partial dependence grow with every column, and with more columns than rows a model memorises rows.
+    Returns warnings (fewer than ROWS_PER_COLUMN_WARN = 10 rows per column). Answers in seconds for
+    10,000 columns.
+    """
+    rows = len(df) if rows is None else int(rows)
+    width = encoded_width(df, numeric, categorical)
+    encoded = _refuse_if_too_wide(width, len(numeric) + len(categorical), rows)
+    if width * ROWS_PER_COLUMN_WARN > rows:
+        return [f"Only {rows / width:.1f} rows per model column ({rows:,} rows, {encoded}): the model will likely "
+                f"overfit and its hold-out metrics vary a lot. Fewer features (or more rows: "
+                f"{ROWS_PER_COLUMN_WARN} per column) give a more trustworthy model."]
+    return []
+
+
+def quick_width_check(df: pd.DataFrame, target: str, features: list[str] | None, rows: int) -> None:
+    """Refuse an obviously too-wide table before the per-column feature advice (which takes minutes on
+    10,000 columns). Counts a lower bound of the model columns: numbers that vary, are not mostly
+    missing and are not id-like, plus (for chosen features) the one-hot levels of text columns.
+    Tables within the limits by column count return at once; the exact check (`check_width`) follows."""
+    chosen = [features] if isinstance(features, str) else features
+    columns = [c for c in (df.columns if chosen is None else chosen) if c != target and c in df.columns]
+    limit = min(MAX_FEATURE_COLUMNS, max(rows * MAX_COLUMNS_PER_ROW, 1))
+    if len(columns) <= limit:
+        return
+    sample = df[columns] if len(df) <= 20_000 else df[columns].sample(20_000, random_state=0)
+    varies = sample.nunique(dropna=True) > 1
+    present = sample.isna().mean() < 0.95
+    numeric, text = [], []
+    for c in columns:
+        s = sample[c]
+        if not (varies[c] and present[c]):
+            continue
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            if id_like_reason(s) is None:
+                numeric.append(c)
+        elif features is not None:
+            text.append(c)
+    width = len(numeric) + (encoded_width(sample, [], text) if text else 0)
+    _refuse_if_too_wide(width, len(numeric) + len(text), rows)
+
+
+def id_like_reason(s: pd.Series) -> str | None:
+    """Why a column looks like an id or row number rather than a measurement (None when it does not).
+
+    Text or whole numbers with a distinct value for at least ID_LIKE_SHARE (95%) of the non-missing
+    rows, or whole numbers that count up (in row order, or a run of consecutive integers covering at
+    least half the rows). Continuous measurements (fractional numbers such as spend) are unique too and
+    are not flagged. Needs at least 20 values to judge.
+    """
+    values = s.dropna()
+    n = len(values)
+    if n < 20 or pd.api.types.is_bool_dtype(values):
+        return None
+    numeric = pd.api.types.is_numeric_dtype(values)
+    if numeric:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+        if not np.isfinite(x).all() or not np.all(np.mod(x, 1) == 0):
+            return None
+    distinct = int(values.nunique())
+    if distinct >= ID_LIKE_SHARE * n:
+        return f"has a different value in {distinct / n:.0%} of rows"
+    if numeric and distinct >= 0.5 * n:
+        steps = np.diff(x)
+        if len(steps) and (np.all(steps == 1) or np.all(steps == -1)):
+            return "counts up by one from row to row (a row number)"
+        if float(np.max(x) - np.min(x)) + 1 == distinct:
+            return f"is a run of consecutive whole numbers ({int(np.min(x)):,} to {int(np.max(x)):,})"
+    return None
+
+
+def id_like_warnings(df: pd.DataFrame, features: list[str]) -> list[str]:
+    """Warnings for features that look like ids or row numbers (`id_like_reason`), louder for a lone one."""
+    sample = df if len(df) <= 200_000 else df.sample(200_000, random_state=0)
+    flagged = {f: r for f in features if (r := id_like_reason(sample[f])) is not None}
+    if not flagged:
+        return []
+    if len(features) == 1:
+        (f, reason), = flagged.items()
+        return [f"The only feature, '{f}', looks like an identifier: it {reason}. A model can only memorise ids, "
+                "not learn who will respond, so the metrics below say nothing about new customers. Pick behaviour "
+                "columns (visits, spend, plan ...) as features instead."]
+    return [f"'{f}' looks like an identifier: it {reason}. A model learns nothing from an id that carries over to "
+            "new customers; leave it out of the features unless it is a real measurement." for f, reason in flagged.items()]
+
+
 # ---------------------------------------------------------------------------- training
 def _report(progress: Progress | None, share: float, message: str) -> None:
     if progress is not None:
@@ -166,8 +284,8 @@ def _report(progress: Progress | None, share: float, message: str) -> None:
 
 
 def _resolve_features(df: pd.DataFrame, target: str, features: list[str] | None) -> tuple[list[str], list[str]]:
-    advice = suggest_features(df, target)
     if features is None:
+        advice = suggest_features(df, target)
         if not advice.suggested:
             raise DataError("No usable features: every other column is an id, a date, free text, constant or "
                             "mostly missing. Add behaviour columns to the table.")
@@ -180,6 +298,7 @@ def _resolve_features(df: pd.DataFrame, target: str, features: list[str] | None)
         raise DataError(f"The target '{target}' cannot also be a feature; remove it from the features.")
     if not features:
         raise DataError("No usable features: pick at least one column to predict from.")
+    advice = suggest_features(df[features + [target]], target)  # kinds of the chosen columns only
     kinds = advice.table.set_index("column")["kind"]
     dates = [f for f in features if kinds.get(f) == "date"]
     if dates:
@@ -252,6 +371,11 @@ def train(
     the hold-out. `search` > 0 runs a randomized hyper-parameter search with that many candidates.
     class_weight="auto" weights classes when the smallest is under 20% of rows ("balanced" always, None never;
     the default None keeps probabilities calibrated and results comparable with a plain scikit-learn model).
+
+    Before any fitting, feature sets wider than 1,000 model columns after one-hot encoding, or wider than
+    the rows with a target, are refused with a DataError that says to pick fewer features (`check_width`);
+    thin data (under 10 rows per column) and id-like features (`id_like_reason`: unique for >= 95% of
+    rows, or a run of whole numbers) are reported in `.warnings`.
     """
     started = time.perf_counter()
     if not isinstance(df, pd.DataFrame):
@@ -272,9 +396,12 @@ def train(
     dropped = len(df) - len(y_all)
     if dropped:
         warnings.append(f"{dropped:,} row(s) without a target value were left out.")
+    quick_width_check(df, target, features, len(y_all))  # seconds, before minutes of per-column advice
     numeric, categorical = _resolve_features(df, target, features)
     used = numeric + categorical
     labelled = df if dropped == 0 else df[df[target].notna().to_numpy()]
+    warnings += check_width(labelled, numeric, categorical)  # refuses too-wide feature sets before any fitting
+    warnings += id_like_warnings(labelled, used)
     X_all = model_frame(labelled, numeric, categorical)
     y_values = y_all.to_numpy()
 
@@ -412,7 +539,7 @@ def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_s
     total = importance["importance"].clip(lower=0).sum()
     if algorithm != "baseline" and total > 0 and len(used) > 1:
         top = importance.iloc[0]
-        if top["importance"] / total > 0.6 and not any(l["feature"] == top["feature"] for l in leaks):
+        if top["importance"] / total > 0.6 and not any(leak["feature"] == top["feature"] for leak in leaks):
             warnings.append(f"'{top['feature']}' carries {top['importance'] / total:.0%} of the model's importance. "
                             "Check that it is known before the outcome; otherwise it leaks the answer.")
 
@@ -430,7 +557,10 @@ def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_s
                 avg = res["average"][0]
                 if task == "classification" and classes.index(positive) == 0:
                     avg = 1 - avg  # sklearn reports the second class; flip to the positive one
-                pdp[f] = pd.DataFrame({"value": values, "average": avg})
+                frame = pd.DataFrame({"value": values, "average": avg})
+                if is_cat:  # months and weekdays in calendar order, numbers by value (sklearn sorts as text)
+                    frame = in_natural_order(frame, "value")
+                pdp[f] = frame
             except (ValueError, TypeError):
                 continue
 
