@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import streamlit as st
 
-from core.columns import looks_like_outcome
+from core.columns import ColumnRoles, guess_roles
 from core.errors import DataError
 from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, suggest_features, train
 from core.models import charts
@@ -19,7 +18,6 @@ from core.segments.preprocess import suggest_id_column
 from pages.common import (can, role_note, cached_frame, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, table_picker)
 
-VALUE_TARGET = re.compile(r"revenue|spend|value", re.IGNORECASE)
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
                  "r2": "R²", "mae": "MAE", "rmse": "RMSE"}
@@ -50,12 +48,19 @@ def leaks_for(_df: pd.DataFrame, db: str, table: str, version: int, target: str,
     return leakage_warnings(_df.dropna(subset=[target]), target, list(features), task)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def roles_for(_df: pd.DataFrame, db: str, table: str, version: int) -> ColumnRoles:
+    """The column guesses (core.columns), once per table version."""
+    return guess_roles(_df)
+
+
 def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
     columns = [str(c) for c in df.columns]
-    guess = next((c for c in columns if looks_like_outcome(c)),
-                 next((c for c in columns if VALUE_TARGET.search(c)), columns[-1]))
+    roles = roles_for(df, db, table, version)
+    guess = roles.target.column if roles.target.column in columns else columns[-1]
     c1, c2 = st.columns([2, 1])
-    target = c1.selectbox("Target: what to predict", columns, index=columns.index(guess), key=f"model-target-{table}")
+    target = c1.selectbox("Target: what to predict", columns, index=columns.index(guess), key=f"model-target-{table}",
+                          help=f"Suggested: {guess} ({roles.target.reason}).")
     try:
         detected = detect_task(df[target])
     except DataError as e:
@@ -68,6 +73,9 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
     features = st.multiselect("Features", [c for c in columns if c != target], default=suggested,
                               key=f"model-features-{table}-{target}")
     left_out = advice[~advice["use"]]
+    for _, leak in left_out[left_out["reason"].str.startswith("leaks the target")].iterrows():
+        st.info(f"`{leak['column']}` starts unselected: it {leak['reason']}. If it is known before the outcome, "
+                "add it back.", icon=":material/block:")
     if not left_out.empty:
         with st.expander(f"{len(left_out)} column(s) left out of the suggestion, and why"):
             st.dataframe(left_out[["column", "kind", "reason"]], hide_index=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -11,16 +10,15 @@ import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
 
 from core.errors import DataError
-from core.columns import looks_like_id, looks_like_outcome
+from core.columns import describe_columns, is_identifier, known_after_the_fact, looks_like_outcome
 
 TASKS = ("classification", "regression")
 MAX_CLASSES = 50
 LEAK_AUC = 0.95  # one feature alone ranks customers almost perfectly
 LEAK_R2 = 0.90
 LEAK_SAMPLE = 20_000
+LEAK_CHECK_MAX = 500  # suggest_features checks each candidate for leakage up to this many candidates
 ADVICE_SAMPLE = 100_000
-_AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_after$|^after_|^post_|refund|cancell?ed",
-                             re.IGNORECASE)
 _POSITIVE = ("1", "true", "yes", "y", "churned", "churn", "converted", "purchased", "positive", "bought", "won")
 
 
@@ -95,19 +93,24 @@ class FeatureAdvice:
         return self.table.loc[self.table["use"], "column"].tolist()
 
 
-def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> FeatureAdvice:
-    """Suggest features: ids, free text, dates, constant and near-unique columns are left out, with the reason."""
+def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200, *,
+                     check_leakage: bool = True) -> FeatureAdvice:
+    """Suggest features, leaving out with the reason: identifiers (an id-like name with near-unique
+    values: Bank Marketing's 3-level `contact` stays in), free text, dates, constant and mostly missing
+    columns, other outcomes, and features that leak the target (`leakage_warnings`: call duration
+    predicts a telemarketing outcome because it is measured during the call)."""
     rows = []
-    numeric, categorical = [], []
     if len(df) > ADVICE_SAMPLE:  # distinct counts on millions of strings are slow; a large sample tells the same
         df = df.sample(ADVICE_SAMPLE, random_state=0)
     n = len(df)
+    facts = {f.name: f for f in describe_columns(df)}
     for c in df.columns:
         if c == target:
             continue
         s = df[c]
         name = str(c)
-        distinct = s.nunique(dropna=True)
+        fact = facts[name]
+        distinct = fact.distinct
         missing = s.isna().mean() if n else 1.0
         kind = "number" if _is_numeric(s) else "yes/no" if pd.api.types.is_bool_dtype(s) else \
             "date" if pd.api.types.is_datetime64_any_dtype(s) or _looks_like_dates(s) else "text"
@@ -120,20 +123,37 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200) -> Fe
             use, reason = False, "a date: derive days since / tenure from it first"
         elif distinct <= 2 and looks_like_outcome(name):
             use, reason = False, "another outcome (known only after the fact)"
-        elif looks_like_id(name) and (kind == "text" or distinct > 0.5 * n):
-            use, reason = False, "an identifier"
+        elif is_identifier(fact):
+            use, reason = False, f"an identifier (id-like name, {fact.unique_share:.0%} of values unique)"
         elif kind == "text" and distinct > max(max_levels, 0.5 * n):
             mean_len = s.dropna().astype(str).str.len().mean()
             use, reason = False, "free text" if mean_len > 30 else f"near-unique ({distinct:,} values)"
-        elif kind == "number" and distinct > 0.99 * n and n > 100 and np.all(np.mod(s.dropna().to_numpy(dtype="float64"), 1) == 0) \
-                and looks_like_id(name):
-            use, reason = False, "an identifier"
-        if use:
-            (numeric if kind in ("number", "yes/no") else categorical).append(name)
-            if kind == "text" and distinct > 50:
-                reason = f"{distinct:,} levels: rare ones are grouped"
+        if use and kind == "text" and distinct > 50:
+            reason = f"{distinct:,} levels: rare ones are grouped"
         rows.append({"column": name, "kind": kind, "use": use, "reason": reason})
-    return FeatureAdvice(pd.DataFrame(rows, columns=["column", "kind", "use", "reason"]), numeric, categorical)
+    table = pd.DataFrame(rows, columns=["column", "kind", "use", "reason"])
+    if check_leakage and target in df.columns and table["use"].any():
+        _leave_out_leaks(df, target, table)
+    used = table[table["use"]]
+    numeric = used.loc[used["kind"].isin(["number", "yes/no"]), "column"].tolist()
+    categorical = used.loc[~used["kind"].isin(["number", "yes/no"]), "column"].tolist()
+    return FeatureAdvice(table, numeric, categorical)
+
+
+def _leave_out_leaks(df: pd.DataFrame, target: str, table: pd.DataFrame) -> None:
+    """Mark features that leakage_warnings flags as not used, with the reason (in place)."""
+    try:
+        task = detect_task(df[target])
+    except DataError:
+        return
+    labelled = df.dropna(subset=[target])
+    candidates = table.loc[table["use"], "column"].tolist()
+    if len(candidates) > LEAK_CHECK_MAX:  # train() refuses such widths anyway; checking each would take minutes
+        return
+    for leak in leakage_warnings(labelled, target, candidates, task):
+        row = table["column"] == leak["feature"]
+        table.loc[row, "use"] = False
+        table.loc[row, "reason"] = f"leaks the target: {leak['why']} ({leak['metric']} {leak['score']:.2f} alone)"
 
 
 def _looks_like_dates(s: pd.Series) -> bool:
@@ -196,13 +216,13 @@ def leakage_warnings(df: pd.DataFrame, target: str, features: list[str], task: s
         why = ""
         if (task == "classification" and p >= LEAK_AUC) or (task == "regression" and p >= LEAK_R2):
             why = "predicts the target almost perfectly on its own"
-        elif task == "classification" and p >= 0.75 and _AFTER_THE_FACT.search(f):
+        elif task == "classification" and p >= 0.75 and known_after_the_fact(f):
             why = "is strong on its own and its name suggests it is only known after the outcome"
         elif task == "classification" and i == 0 and p >= 0.75 and len(ranked) > 1 and \
                 (p - 0.5) >= 2 * max(ranked[1][1] - 0.5, 0.01):
             why = "predicts the target far better than any other feature"
         if why:
-            out.append({"feature": f, "score": p, "metric": metric,
+            out.append({"feature": f, "score": p, "metric": metric, "why": why,
                         "message": f"'{f}' {why} ({metric} {p:.2f}). If it is only known after the outcome "
                                    "(like call duration in a telemarketing campaign), leave it out: the model "
                                    "would look great here and fail in use."})
