@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.columns import guess_roles
 from core.errors import DataError
 from core.experiments import (ExperimentResult, analyze, analyze_summary, breakdown, choose_control, combine,
                               detectable_effect, duration_days, sample_size, timeline)
@@ -21,8 +21,6 @@ from pages.common import can, cached_profile, page_start, remember, result_store
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
-VARIANT_NAMES = re.compile(r"variant|arm|group|treatment|bucket|cell|test_group|experiment|segment", re.IGNORECASE)
-METRIC_NAMES = re.compile(r"convert|conversion|revenue|spend|visit|order|click|open|purchase", re.IGNORECASE)
 CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data (flat prior), that the variant's true "
                "effect is better than control's. It is not 1 − p: a p-value is how surprising the data would be if there "
                "were no difference. **Expected loss** is how much lift you give up on average if you ship the variant and "
@@ -42,10 +40,6 @@ else:
     role_note(ws, "analyze", "analysing a test")
     source = ""
     (tab_plan,) = st.tabs(["Planning"])
-
-
-def guess(columns: list[str], pattern: re.Pattern[str], fallback: str | None = None) -> str | None:
-    return next((c for c in columns if pattern.search(c)), fallback)
 
 
 def options_form(variants: list[str], key: str) -> dict:
@@ -142,18 +136,22 @@ def per_user(ws: Workspace) -> None:
         columns = list(types)
         numeric = [c for c in columns if any(k in types[c].upper() for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "BOOL"))]
         dates = [c for c in columns if "DATE" in types[c].upper() or "TIMESTAMP" in types[c].upper()]
-        small = [c for c in columns if 2 <= (distinct.get(c) or 0) <= 30 and c not in numeric]
+        roles = stored(("roles", db, table, info.version), lambda: guess_roles(ws.table(table)))
+        small = [c for c in roles.breakdowns if c in distinct]
+        dates.sort(key=lambda c: c != roles.date.column)  # the guessed date first
         c1, c2 = st.columns(2)
-        v_options = [c for c in columns if 2 <= (distinct.get(c) or 0) <= 20] or columns
-        variant = c1.selectbox("Variant column", v_options, key=f"exp-variant-{table}",
-                               index=v_options.index(guess(v_options, VARIANT_NAMES, v_options[0])))
-        metric_defaults = [c for c in numeric if METRIC_NAMES.search(c) and not c.startswith("pre")][:3]
+        v_default = roles.variant.column or next((c for c in columns if 2 <= (distinct.get(c) or 0) <= 20), columns[0])
+        variant = c1.selectbox("Variant column", columns, key=f"exp-variant-{table}", index=columns.index(v_default),
+                               help=f"Suggested: {v_default} ({roles.variant.reason})." if roles.variant else
+                               f"Nothing is named like a variant ({roles.variant.reason}): pick the column "
+                               "that says which version each user saw.")
+        metric_defaults = [c for c in roles.outcomes if c in numeric][:3]
         metrics = c2.multiselect("Metrics", numeric, default=metric_defaults, key=f"exp-metrics-{table}")
         c3, c4, c5 = st.columns(3)
         mtype = c3.selectbox("Metric type", ["auto", "binary", "continuous"], key="exp-mtype",
                              help="auto: 0/1 columns are conversions (binary), anything else continuous.")
         cov_options = ["(none)"] + numeric
-        cov_guess = next((c for c in numeric if c.lower().startswith("pre")), "(none)")
+        cov_guess = roles.covariate.column if roles.covariate.column in numeric else "(none)"
         covariate = c4.selectbox("Pre-period covariate (CUPED)", cov_options, index=cov_options.index(cov_guess),
                                  key=f"exp-cov-{table}")
         winsor = c5.select_slider("Winsorise continuous metrics at", ["off", 0.95, 0.99, 0.995, 0.999], value="off",
