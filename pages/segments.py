@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pandas as pd
@@ -12,7 +13,8 @@ from core.errors import DataError
 from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmeans_segments, rf_grid,
                            rfm_scores, rfm_summary, segment_assignments, suggest_transaction_columns)
 from core.segments import charts
-from core.segments.preprocess import suggest_features, suggest_id_column
+from core.formatting import for_people
+from core.segments.preprocess import feature_suggestions, suggest_id_column
 from core.data.workspace import Workspace
 from pages.common import (can, role_note, cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, stored, table_picker)
@@ -36,6 +38,22 @@ if table is None:
     st.stop()
 info = ws.info(table)
 db = str(ws.path)
+
+
+def forget_older_versions(table: str, version: int) -> None:
+    """Results and choices belong to one version of a table: a replaced table (same name, new version)
+    starts with fresh suggestions, no old segments, names or export choices."""
+    seen = st.session_state.setdefault("seg-versions", {})
+    if seen.get(table, version) != version:
+        for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(f"-{table}")
+                    and k.startswith(("km-", "rfm-"))]:
+            del st.session_state[key]
+        for key in ("seg-current", "seg-names", "rfm-current", "seg-export-for"):
+            st.session_state.pop(key, None)
+    seen[table] = version
+
+
+forget_older_versions(table, info.version)
 
 
 # ------------------------------------------------------------------ transactions -> customers
@@ -119,10 +137,11 @@ if df.empty:
 def suggestions(_df: pd.DataFrame, db: str, table: str, version: int) -> tuple:
     """Id column and feature suggestions, computed once per table version (they scan every column)."""
     guess = suggest_id_column(_df)
-    return (guess, *suggest_features(_df, guess))
+    found = feature_suggestions(_df, guess)
+    return guess, found.suggested, found.numeric, found.categorical, found.left_out_table()
 
 
-id_guess, suggested, numeric_cols, categorical_cols = suggestions(df, db, table, info.version)
+id_guess, suggested, numeric_cols, categorical_cols, left_out = suggestions(df, db, table, info.version)
 
 tab_km, tab_rfm, tab_out = st.tabs(["K-means segments", "RFM segments", "Save and export"])
 
@@ -136,7 +155,11 @@ def settings_form() -> dict:
                           index=id_options.index(id_guess) if id_guess in id_options else 0,
                           help="Must be unique: one row per customer. It is kept for saving, never used as a feature.")
     features = c2.multiselect("Features", [c for c in numeric_cols if c != id_col], default=suggested,
-                              key=f"km-features-{table}", help="Suggested: numeric behaviour columns, without ids and outcomes.")
+                              key=f"km-features-{table}", help="Suggested: numeric behaviour columns, without ids, "
+                              "constant columns and 0/1 flags or outcomes.")
+    if not left_out.empty:
+        with c2.expander(f"Not suggested ({len(left_out)}): why"):
+            st.dataframe(for_people(left_out, {}), hide_index=True, key=f"km-left-out-{table}")
     categorical = st.multiselect("Categorical features to one-hot encode (optional)", categorical_cols, default=[],
                                  key=f"km-categorical-{table}")
     with st.expander("Preprocessing"):
@@ -149,16 +172,28 @@ def settings_form() -> dict:
         clip = p4.slider("Clip extremes at each end (%)", 0.0, 5.0, 1.0, 0.5, key="km-clip",
                          help="Winsorise: values beyond the 1st/99th percentile are set to those percentiles.")
     c3, c4 = st.columns([1, 2])
-    mode = c3.radio("Number of segments", ["Recommend k (try 2 to 10)", "Choose k"], key="km-mode")
+    mode = c3.radio("Number of segments", ["Recommend k (tries 2 to 10, prefers 3 to 8)", "Choose k"],
+                    key="km-mode", help="k = 2 is recommended only when its silhouette is clearly higher "
+                    "(at least 0.5, and 0.1 above the best of 3 to 8): two segments are rarely actionable.")
     k = c4.slider("k", 2, 15, 5, key="km-k", disabled=mode.startswith("Recommend"))
     return {"id": None if id_col == NONE else id_col, "features": features, "categorical": categorical,
             "impute": impute, "log": LOG_CHOICES[log], "scale": SCALE_CHOICES[scale], "clip": clip / 100,
             "k": None if mode.startswith("Recommend") else int(k)}
 
 
+def result_key(settings: dict) -> tuple:
+    """Where the segmentation of this table version with these settings is kept."""
+    return ("kmeans", db, table, info.version, json.dumps(settings, sort_keys=True))
+
+
+def digest(key: tuple) -> str:
+    """A short, stable name for a result key (widget keys that belong to one result)."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:12]
+
+
 def fit(settings: dict) -> SegmentResult | None:
     """The segmentation for these settings: from the store, or fitted now with progress."""
-    key = ("kmeans", db, table, info.version, json.dumps(settings, sort_keys=True))
+    key = result_key(settings)
     store = result_store()
     if key in store:
         return store[key]
@@ -192,17 +227,21 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
         st.subheader("Choosing k")
         st.plotly_chart(charts.selection_figure(res.selection, res.k), key="km-selection-chart")
         with st.expander("Numbers behind the chart"):
-            st.dataframe(res.selection.assign(smallest_segment_share=res.smallest_share), hide_index=True)
+            numbers = res.selection.assign(smallest_segment_share=res.smallest_share)
+            st.dataframe(for_people(numbers, {"k": "integer", "smallest_segment_share": "percent"},
+                                    {"calinski_harabasz": "Calinski-Harabasz", "davies_bouldin": "Davies-Bouldin",
+                                     "smallest_segment_share": "smallest segment"}), hide_index=True)
 
     st.subheader("Segments")
     table = res.segment_table().reset_index()
-    edited = st.data_editor(
-        table, key=f"km-names-{hash(tuple(res.labels[:50]))}-{res.k}", hide_index=True, disabled=["segment", "size", "share"],
+    edited = st.data_editor(  # keyed by this result: names edited for another table or version never carry over
+        for_people(table, {"size": "integer", "share": "percent"}), key=f"km-names-{digest(result_key(settings))}",
+        hide_index=True, disabled=["segment", "size", "share"],
         column_config={"name": st.column_config.TextColumn("name (edit me)", width="large"),
-                       "size": st.column_config.NumberColumn("customers", format="%d"),
-                       "share": st.column_config.NumberColumn("share", format="percent")})
+                       "size": st.column_config.TextColumn("customers"),
+                       "share": st.column_config.TextColumn("share")})
     names = {int(r.segment): (str(r.name).strip() or f"Segment {r.segment}") for r in edited.itertuples()}
-    st.plotly_chart(charts.sizes_figure(edited.assign(name=[f"{s}: {n}" for s, n in names.items()])),
+    st.plotly_chart(charts.sizes_figure(table.assign(name=[f"{s}: {names[s]}" for s in table["segment"]])),
                     key="km-sizes-chart")
 
     st.subheader("Profiles")
@@ -216,7 +255,7 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     pivot.columns = [f"{s}: {names[s]}" for s in pivot.columns]
     if value_col != "index":
         pivot.insert(0, "all customers", detail.groupby("feature", sort=False)[f"overall_{stat}"].first())
-    st.dataframe(pivot.round(2), key="km-profile-table")
+    st.dataframe(for_people(pivot.rename_axis("feature").reset_index(), {}), hide_index=True, key="km-profile-table")
     index = detail.pivot(index="feature", columns="segment", values="index").reindex(pivot.index)
     index.columns = [f"{s}: {names[s]}" for s in index.columns]
     st.plotly_chart(charts.index_heatmap(index), key="km-heatmap")
@@ -233,9 +272,10 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
         st.plotly_chart(charts.stability_figure(res.stability_runs, res.stability), key="km-stability")
     with st.expander("Numbers behind the map and the stability chart"):
         c1, c2 = st.columns([3, 2])
-        c1.dataframe(res.map.assign(segment_name=res.map["segment"].map(names)), hide_index=True)
-        c2.dataframe(pd.DataFrame({"resample": range(1, len(res.stability_runs) + 1),
-                                   "adjusted_rand_index": res.stability_runs}), hide_index=True)
+        c1.dataframe(for_people(res.map.assign(segment_name=res.map["segment"].map(names)), {}), hide_index=True)
+        c2.dataframe(for_people(pd.DataFrame({"resample": range(1, len(res.stability_runs) + 1),
+                                              "adjusted_rand_index": res.stability_runs}), {},
+                                {"adjusted_rand_index": "adjusted Rand index"}), hide_index=True)
 
     st.subheader("What separates the segments")
     st.caption(f"A shallow decision tree predicts each customer's segment from the raw features; it gets "
@@ -245,13 +285,13 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     with c1:
         st.plotly_chart(charts.importance_figure(res.importance), key="km-importance")
         with st.expander("Importance as a table"):
-            st.dataframe(res.importance, hide_index=True)
+            st.dataframe(for_people(res.importance, {"importance": "percent"}), hide_index=True)
     with c2:
         rules = res.rules.assign(segment_name=res.rules["segment"].map(names))
-        st.dataframe(rules[["segment", "segment_name", "rule", "customers", "coverage", "precision"]], hide_index=True,
-                     column_config={"rule": st.column_config.TextColumn("rule", width="large"),
-                                    "coverage": st.column_config.NumberColumn("covers (of segment)", format="percent"),
-                                    "precision": st.column_config.NumberColumn("precision", format="percent")})
+        rules = rules[["segment", "segment_name", "rule", "customers", "coverage", "precision"]]
+        st.dataframe(for_people(rules, {"customers": "integer", "coverage": "percent", "precision": "percent"},
+                                {"segment_name": "name", "coverage": "covers (of segment)"}), hide_index=True,
+                     column_config={"rule": st.column_config.TextColumn("rule", width="large")})
     return names
 
 
@@ -262,9 +302,11 @@ with tab_km:
     if ran_settings is not None:
         result = fit(ran_settings)
         if result is not None:
-            st.session_state["seg-names"] = show_result(result, ran_settings)
-            st.session_state["seg-current"] = ("kmeans", db, table, info.version,
-                                               json.dumps(ran_settings, sort_keys=True))
+            current_key = result_key(ran_settings)
+            st.session_state["seg-names"] = {"for": current_key, "names": show_result(result, ran_settings)}
+            st.session_state["seg-current"] = current_key
+        else:  # the last run failed: nothing to save or export (never the previous run's segments)
+            st.session_state.pop("seg-current", None)
     else:
         st.session_state.pop("seg-current", None)
         st.caption("Pick features and click **Find segments**.")
@@ -292,7 +334,8 @@ with tab_rfm:
             guess = default_column(guesses)
             picks[role] = col.selectbox(f"{role.title()} column", numeric_cols, key=f"rfm-{role}-{table}",
                                         index=numeric_cols.index(guess) if guess else 0)
-        st.caption("Scores are quintiles (1-5, 5 = best; recency reversed, ties broken by rank). "
+        st.caption("Scores are quintiles (1-5, 5 = best; recency reversed; equal values always share a score, so "
+                   "a value many customers share can leave a score empty). "
                    "Segments come from the rules below, in order: the first rule that matches names the customer.")
         if "rfm-rules-base" not in st.session_state:
             st.session_state["rfm-rules-base"] = DEFAULT_RULES.copy()
@@ -323,10 +366,13 @@ with tab_rfm:
                 grid = rf_grid(scored, monetary=picks["monetary"])
                 st.plotly_chart(charts.rf_grid_figure(grid), key="rfm-grid")
                 with st.expander("Grid as a table"):
-                    st.dataframe(grid, hide_index=True)
-            st.dataframe(summary, column_config={
-                "share": st.column_config.NumberColumn("share", format="percent"),
-                "spend_share": st.column_config.NumberColumn("share of spend", format="percent")})
+                    st.dataframe(for_people(grid, {"r_score": "integer", "f_score": "integer", "customers": "integer"},
+                                            {"avg_monetary": "mean monetary"}), hide_index=True)
+            st.dataframe(for_people(summary.reset_index(), {"customers": "integer", "share": "percent",
+                                                            "spend_share": "percent"},
+                                    {"rfm_segment": "RFM segment", "spend_share": "share of spend",
+                                     "recency_days": "mean recency", "frequency": "mean frequency",
+                                     "monetary": "mean monetary"}), hide_index=True, key="rfm-summary")
             download_buttons(lambda: scored, f"{table}_rfm", "rfm-dl")
         else:
             st.session_state.pop("rfm-current", None)
@@ -341,7 +387,8 @@ with tab_out:
     if res is None:
         st.info("Find K-means segments first (first tab); RFM scores are added when computed.")
     else:
-        names = st.session_state.get("seg-names", res.names)
+        edited_names = st.session_state.get("seg-names") or {}
+        names = edited_names["names"] if edited_names.get("for") == current else res.names
         id_col = json.loads(current[-1]).get("id")
         frame = df if id_col else df.assign(row_number=range(1, len(df) + 1))
         id_col = id_col or "row_number"
@@ -362,7 +409,14 @@ with tab_out:
 
         st.subheader("Export segments")
         options = [f"{s}: {n}" for s, n in sorted(names.items())]
-        chosen = st.multiselect("Segments", options, default=options, key="seg-export-segments")
+        if st.session_state.get("seg-export-for") != current:  # a new segmentation: every segment, default columns
+            st.session_state["seg-export-for"] = current
+            st.session_state["seg-export-segments"] = options
+            st.session_state.pop("seg-export-columns", None)
+        else:  # names edited: keep the chosen segment numbers under their new names
+            kept = {o.split(":", 1)[0] for o in st.session_state.get("seg-export-segments", options)}
+            st.session_state["seg-export-segments"] = [o for o in options if o.split(":", 1)[0] in kept]
+        chosen = st.multiselect("Segments", options, key="seg-export-segments")
         full = frame.assign(segment=assigned["segment"].to_numpy(), segment_name=assigned["segment_name"].to_numpy())
         if with_rfm and rfm is not None:
             for c in ("r_score", "f_score", "m_score", "rfm_code", "rfm_segment"):
@@ -370,9 +424,17 @@ with tab_out:
                     full[c] = assigned[c].to_numpy()
         all_columns = [str(c) for c in full.columns]
         default_cols = [id_col, "segment", "segment_name"] + [c for c in ("rfm_segment",) if c in all_columns]
-        cols = st.multiselect("Columns", all_columns, default=default_cols, key="seg-export-columns")
+        if "seg-export-columns" in st.session_state:
+            st.session_state["seg-export-columns"] = [c for c in st.session_state["seg-export-columns"]
+                                                      if c in all_columns]
+        else:
+            st.session_state["seg-export-columns"] = default_cols
+        cols = st.multiselect("Columns", all_columns, key="seg-export-columns")
         picked = {int(o.split(":", 1)[0]) for o in chosen}
         export = full.loc[full["segment"].isin(picked), cols or default_cols]
-        st.caption(f"{len(export):,} customers, {export.shape[1]} columns.")
-        st.dataframe(export.head(200), hide_index=True)
+        if not picked:
+            st.warning("No segment is chosen: the export would hold only a header. Pick the segments to export.")
+        st.caption(f"{len(export):,} customers, {export.shape[1]} columns (the preview rounds numbers for reading; "
+                   "downloads keep the raw values).")
+        st.dataframe(for_people(export.head(200), {}), hide_index=True)
         download_buttons(lambda: export, f"{table}_segment_export", "seg-export")

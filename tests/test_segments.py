@@ -544,3 +544,107 @@ def test_ifood_segments_call_amounts_spend_and_counts_purchases() -> None:
     named = segment_names(effects)
     assert named[1] == "High spend on meat, wines · few web visits · many catalog purchases"
     assert named[2] == "Low spend on meat, wines · many web visits"
+
+
+# ----------------------------------------------------------------- Segments page (issue 10)
+def _segments_page(table: str = "customers"):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+    at.button(key="load-demo").click().run()
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select(table).run()
+    return at
+
+
+def _frame_with(at, *columns: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def _names_editor_key(at) -> str:
+    return next(d.key for d in at.dataframe if (d.key or "").startswith("km-names-"))
+
+
+def _export_caption(at) -> str:
+    return next(c.value for c in at.caption if "customers," in c.value)
+
+
+def test_segments_page_export_starts_with_every_segment(app_env) -> None:
+    at = _segments_page()
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    chosen = at.multiselect(key="seg-export-segments")
+    assert len(chosen.value) == 5 == len(chosen.options)
+    assert _export_caption(at).startswith("5,000 customers")
+    # a second segmentation (other k): its segments all start selected, not none
+    at.radio(key="km-mode").set_value("Choose k").run()
+    at.slider(key="km-k").set_value(3).run()
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    chosen = at.multiselect(key="seg-export-segments")
+    assert len(chosen.value) == 3 == len(chosen.options) and all(v.startswith(("1:", "2:", "3:")) for v in chosen.value)
+    assert _export_caption(at).startswith("5,000 customers")
+    assert not at.warning or not any("only a header" in w.value for w in at.warning)
+    # a choice the user makes stays; choosing none says what the file would hold
+    at.multiselect(key="seg-export-segments").set_value([chosen.options[0]]).run()
+    assert at.multiselect(key="seg-export-segments").value == [chosen.options[0]]
+    at.multiselect(key="seg-export-segments").set_value([]).run()
+    assert any("only a header" in w.value for w in at.warning)
+
+
+def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) -> None:
+    from core.data.workspace import Workspace
+    from pages.common import result_store
+    at = _segments_page()
+    at.multiselect(key="km-features-customers").set_value(["orders", "total_spend", "tenure_days"]).run()
+    at.button(key="seg-run").click().run()
+    assert at.metric[1].value == "5,000"
+    old_keys = {k for k in result_store() if k[0] == "kmeans"}
+    old_editor = _names_editor_key(at)
+    # the same name, a new file: no old segments, names, export or feature choice on the page
+    rng = np.random.default_rng(0)
+    new = pd.DataFrame({"customer_id": np.arange(300) + 1, "orders": rng.poisson(3, 300),
+                        "total_spend": rng.gamma(2, 50, 300), "visits": rng.poisson(8, 300)})
+    new.to_csv(tmp_path / "customers.csv", index=False)
+    Workspace(app_env).ingest_csv(tmp_path / "customers.csv", "customers", mode="replace")
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.metric  # nothing from the previous file
+    assert any("Find K-means segments first" in i.value for i in at.info)
+    assert at.multiselect(key="km-features-customers").value == ["orders", "total_spend", "visits"]
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    assert at.metric[1].value == "300"
+    new_keys = {k for k in result_store() if k[0] == "kmeans"} - old_keys
+    assert len(new_keys) == 1 and next(iter(new_keys))[3] == Workspace(app_env).info("customers").version
+    assert _export_caption(at).startswith("300 customers")
+    assert _names_editor_key(at) != old_editor  # names edited for the old file do not carry over
+    rfm_key = at.session_state["rfm-current"]
+    assert rfm_key[3] == Workspace(app_env).info("customers").version
+    # another table shows nothing of this one
+    at.selectbox(key="seg-table").select("campaign_daily").run()
+    assert not at.exception and not at.metric
+
+
+def test_segments_page_tables_are_formatted_for_people(app_env) -> None:
+    at = _segments_page()
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    sizes = _frame_with(at, "segment", "name", "size", "share")
+    assert sizes["share"].str.fullmatch(r"\d+\.\d%").all() and sizes["size"].str.fullmatch(r"[\d,]+").all()
+    assert sum(int(v.replace(",", "")) for v in sizes["size"]) == 5000
+    profile = _frame_with(at, "feature", "all customers")
+    assert profile["feature"].tolist()[:2] == ["tenure_days", "recency_days"]
+    assert all(isinstance(v, str) for v in profile["all customers"])
+    spend = profile.set_index("feature").loc["total_spend", "all customers"]
+    raw = pd.read_csv(SAMPLE_DIR / "customers.csv")["total_spend"].mean()
+    assert float(spend.replace(",", "")) == pytest.approx(raw, rel=5e-3)  # 3 significant digits
+    rfm = _frame_with(at, "RFM segment", "customers", "share", "share of spend")
+    assert rfm["share"].str.endswith("%").all() and rfm["share of spend"].str.endswith("%").all()
+    rules = _frame_with(at, "rule", "covers (of segment)", "precision")
+    assert rules["precision"].str.endswith("%").all()
+    left_out = _frame_with(at, "column", "reason")
+    assert set(left_out["column"]) == {"churned", "purchased_next_30d"}
+    # the stored results (what downloads are made from) keep raw numbers
+    from pages.common import result_store
+    res = next(v for k, v in result_store().items() if k[0] == "kmeans")
+    assert res.profile_detail["mean"].dtype == "float64" and res.profile["share"].dtype == "float64"
