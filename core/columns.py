@@ -100,6 +100,11 @@ def looks_like_outcome(name: str) -> bool:
     return bool(_OUTCOME_NAME.search(name)) and not _EARLIER.search(name)
 
 
+def looks_like_customer(name: str) -> bool:
+    """True for names of a customer column (customer, client, user, member, buyer ...)."""
+    return bool(_CUSTOMER_NAME.search(name.strip()))
+
+
 def known_after_the_fact(name: str) -> bool:
     """True for names of things measured only once the outcome happens (call duration, refund, post_*)."""
     return bool(_AFTER_THE_FACT.search(name.strip()))

@@ -7,7 +7,6 @@ distributed engine later); pandas input is wrapped in an in-memory DuckDB table.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import warnings
 from typing import Any, Iterable
 
@@ -15,16 +14,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from core.columns import looks_like_id
+from core.columns import ColumnFacts, Kind, guess_roles, looks_like_customer, looks_like_id
 from core.errors import DataError
 from core.query import as_ibis, execute
-
-_ORDER_NAME = re.compile(r"order|invoice|basket|receipt|transaction", re.IGNORECASE)
-_CUSTOMER_NAME = re.compile(r"customer|client|user|member|account|contact|visitor|buyer", re.IGNORECASE)
-_AMOUNT_NAME = re.compile(r"amount|revenue|spend|sales|value|total|price|net|gmv", re.IGNORECASE)
-_QUANTITY_NAME = re.compile(r"^(qty|quantity|units|number_of_\w+|items)$", re.IGNORECASE)
-_PRODUCT_NAME = re.compile(r"product|sku|stock|item|category|article", re.IGNORECASE)
-_CHANNEL_NAME = re.compile(r"channel|source|medium|store|platform", re.IGNORECASE)
 
 
 def require_one_row_per_customer(df: pd.DataFrame, id_column: str | None = None, *,
@@ -180,38 +172,35 @@ def suggest_transaction_columns(columns: dict[str, str], distinct: dict[str, int
                                 rows: int | None = None) -> dict[str, str | None]:
     """Guess which columns hold the customer, date, amount, order, quantity, product and channel.
 
-    `columns` maps name -> type string (as in Workspace.columns). Returns a dict with every role;
-    "is_transactions" is "yes" when a customer column repeats (several rows per customer) and a
-    date and an amount column exist.
+    `columns` maps name -> type string (as in Workspace.columns); `distinct` counts per column (missing
+    ones count as all different). The guesses come from core.columns (one place for every page);
+    "is_transactions" is "yes" when a customer column repeats and a date and an amount column exist.
     """
-    def first(pred: Any, pattern: re.Pattern[str], exclude: set[str]) -> str | None:
-        for name, typ in columns.items():
-            if name not in exclude and pred(typ.upper()) and pattern.search(name):
-                return name
-        return None
-
-    is_num = lambda t: any(k in t for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC"))  # noqa: E731
-    is_date = lambda t: "DATE" in t or "TIMESTAMP" in t  # noqa: E731
-    anything = lambda t: True  # noqa: E731
-    used: set[str] = set()
-    roles: dict[str, str | None] = {}
-    roles["customer"] = first(anything, _CUSTOMER_NAME, used)
-    used |= {roles["customer"]} if roles["customer"] else set()
-    roles["date"] = next((n for n, t in columns.items() if is_date(t.upper()) and n not in used), None)
-    used |= {roles["date"]} if roles["date"] else set()
-    roles["order"] = first(anything, _ORDER_NAME, used)
-    used |= {roles["order"]} if roles["order"] else set()
-    roles["quantity"] = first(is_num, _QUANTITY_NAME, used)
-    used |= {roles["quantity"]} if roles["quantity"] else set()
-    roles["amount"] = first(lambda t: is_num(t), _AMOUNT_NAME, used)
-    used |= {roles["amount"]} if roles["amount"] else set()
-    roles["product"] = first(anything, _PRODUCT_NAME, used)
-    used |= {roles["product"]} if roles["product"] else set()
-    roles["channel"] = first(anything, _CHANNEL_NAME, used)
+    n = rows or 0
+    facts = [ColumnFacts(name, _kind_of_type(typ), n, int((distinct or {}).get(name, n)), 0)
+             for name, typ in columns.items()]
+    guessed = guess_roles(facts)
+    roles: dict[str, str | None] = {role: getattr(guessed, role).column
+                                    for role in ("date", "order", "quantity", "amount", "product", "channel")}
+    customer = guessed.id.column
+    if customer is None:  # a customer column without an id-like name (buyer, client): it must have many values
+        customer = next((f.name for f in facts if looks_like_customer(f.name) and f.distinct > 50), None)
+    roles["customer"] = customer
     if roles["amount"] and roles["quantity"] and "price" not in roles["amount"].lower():
         roles["quantity"] = None  # an amount that is already a line total must not be multiplied again
     repeats = False
-    if roles["customer"] and distinct is not None and rows:
-        repeats = distinct.get(roles["customer"], rows) < rows
+    if customer and distinct is not None and rows:
+        repeats = distinct.get(customer, rows) < rows
     roles["is_transactions"] = "yes" if (repeats and roles["date"] and roles["amount"]) else None
     return roles
+
+
+def _kind_of_type(typ: str) -> Kind:
+    t = typ.upper()
+    if "BOOL" in t:
+        return "flag"
+    if "DATE" in t or "TIMESTAMP" in t:
+        return "date"
+    if any(k in t for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC")):
+        return "number"
+    return "text"
