@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import config
+from core.data.console import for_display
 from core.data.csv_detect import CsvPlan
 from core.data.export import frame_to_bytes
 from core.errors import DataError
@@ -256,7 +257,7 @@ with tabs["Browse tables"]:
         shown = min(PREVIEW_ROWS, info.rows)
         preview_of = "the only row" if shown == 1 else "first " + plural(shown, "row")
         st.markdown(f"**Preview** ({preview_of})")
-        st.dataframe(ws.read(table, limit=PREVIEW_ROWS), hide_index=True, width="stretch", height=320)
+        st.dataframe(for_display(ws.read(table, limit=PREVIEW_ROWS)), hide_index=True, width="stretch", height=320)
         st.markdown("**Column profile** (computed in the database)")
         with st.spinner("Profiling columns...", show_time=True):
             prof = cached_profile(str(ws.path), table, info.version)
@@ -337,7 +338,7 @@ if "SQL console" in tabs:
                     else "")
             counted = f"{len(res.frame):,}+ rows" if res.truncated else plural(len(res.frame), "row")
             st.caption(f"{counted} in {res.elapsed_s:.2f} s{note}")
-            st.dataframe(res.frame, hide_index=True, width="stretch")
+            st.dataframe(for_display(res.frame), hide_index=True, width="stretch")
             download_buttons(lambda q=ran: ws.sql(q), "query_result", key="sql-dl")
 
 

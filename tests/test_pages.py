@@ -74,6 +74,41 @@ def test_data_page_upload_and_load(app_env):
     assert df["spend"].tolist()[:3] == [1234.5, 12.75, 3.5]
 
 
+def test_data_page_names_the_uploaded_file_and_counts_rows_in_words(app_env):
+    at = _app().run()
+    at.switch_page("pages/data.py").run()
+    at.get("file_uploader")[0].upload("Spring Promo.csv", b"id,spend\n1,2.5\n", "text/csv").run()
+    at.button(key="load-btn").click().run()
+    assert not at.exception
+    done = [s.value for s in at.success]
+    assert any("Loaded **1 row** into table **spring_promo** (2 columns)" in v for v in done), done
+    assert Workspace(app_env).info("spring_promo").source == "Spring Promo.csv"
+    captions = [c.value for c in at.caption]
+    assert "Source: Spring Promo.csv" in captions and not any("upload-" in c for c in captions)
+    assert any("the only row" in m.value for m in at.markdown)
+    at.get("file_uploader")[0].upload("Spring Promo.csv", b"id,spend\n1,2.5\n2,3\n", "text/csv").run()
+    at.radio(key="mode-Spring Promo.csv").set_value("replace").run()
+    at.button(key="load-btn").click().run()
+    assert not at.exception
+    assert any("Replaced table **spring_promo** with **2 rows**" in s.value for s in at.success)
+
+
+def test_data_page_shows_wide_integers(app_env):
+    ws = Workspace(app_env)
+    csv = "id,v\n12345678901234567890123,1\n12345678901234567890124,2\n"
+    ws.ingest_csv(__import__("io").BytesIO(csv.encode()), "wide", types={"id": "HUGEINT"})
+    at = _app().run()
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="browse-table").select("wide").run()
+    assert not at.exception, at.exception
+    at.text_area(key="sql-text").set_value("SELECT id FROM wide").run()
+    at.button(key="sql-run").click().run()
+    assert not at.exception, at.exception
+    result = [df.value for df in at.dataframe if list(getattr(df.value, "columns", [])) == ["id"]]
+    assert result and [str(v) for v in result[-1]["id"]] == ["12345678901234567890123", "12345678901234567890124"]
+    assert any(c.value.startswith("2 rows in") for c in at.caption)
+
+
 def test_data_page_bad_file_shows_message(app_env):
     at = _app().run()
     at.switch_page("pages/data.py").run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -325,3 +326,149 @@ def test_very_long_line_after_the_sample(ws, write):
     report = ws.ingest_csv(path, "t")
     assert report.rejected_rows == 0 and report.rows == 150_002
     assert ws.sql("SELECT length(note) AS n FROM t WHERE id = 150000")["n"].iloc[0] == len(huge)
+
+
+# ---------------------------------------------------------------- issue 10: nothing lost, nothing mis-read
+
+def test_unterminated_quote_after_the_sample_swallows_nothing(ws, write):
+    """50,000 good rows, one line opening a quote that never closes, then 1,000,000 good rows."""
+    head = "".join(f"{i},n{i}\n" for i in range(50_000))
+    tail = "".join(f"{i},n{i}\n" for i in range(50_001, 1_050_001))
+    path = write("broken_quote.csv", "id,name\n" + head + '50000,"oops\n' + tail)
+    r = ws.ingest_csv(path, "t")
+    assert r.rows == 1_050_000 and r.rejected_rows == 1
+    assert r.rejects["line"].tolist() == [50_002]  # the header is line 1
+    assert r.rejects["raw_line"].tolist() == ['50000,"oops']
+    assert "unterminated quote" in r.rejects["error"].iloc[0].lower()
+    note = next(w for w in r.warnings if "never closed" in w)
+    assert "Line 50,002" in note and "1,000,000 lines" in note and f"{len(tail.encode()):,} bytes" in note
+    assert ws.sql("SELECT count(*) AS n, max(id) AS top FROM t").iloc[0].tolist() == [1_050_000, 1_050_000]
+
+
+def test_two_unterminated_quotes_keep_their_own_line_numbers(ws, write):
+    lines = ["id,name,v"] + [f"{i},n{i},{i}" for i in range(1, 200)]
+    lines[50] = '50,"bad,50'
+    lines[120] = '120,"worse,120'
+    r = ws.ingest_csv(write("two.csv", "\n".join(lines) + "\n"), "t")
+    assert r.rejected_rows == 2 and r.rows == 197
+    assert r.rejects["line"].tolist() == [51, 121]
+    assert set(ws.read("t")["id"]) == set(range(1, 200)) - {50, 120}
+
+
+def test_unterminated_quote_closed_by_a_later_quote(ws, write):
+    """The broken quote closes at the next quote: the lines in between are recovered, not lost."""
+    data = 'id,name,v\n1,"ok",2\n2,"bad,3\n3,x,4\n4,"fine",5\n5,y,6\n'
+    r = ws.ingest_csv(write("later.csv", data), "t")
+    assert r.rejected_rows == 1 and r.rejects["line"].tolist() == [3]
+    assert sorted(ws.read("t")["id"]) == [1, 3, 4, 5]
+    assert any("swallowed the 2 lines" in w for w in r.warnings)
+
+
+WIDE_IDS = [12345678901234567890123, 12345678901234567890124, 12345678901234567890125]
+
+
+def test_integers_wider_than_64_bits_stay_distinct(ws, write):
+    data = "customer_id,spend\n" + "".join(f"{c},{i}.5\n" for i, c in enumerate(WIDE_IDS))
+    r = ws.ingest_csv(write("wide_ids.csv", data), "t")
+    assert r.columns["customer_id"] == "VARCHAR"
+    assert any("wider than 64 bits" in w and "customer_id" in w for w in r.warnings)
+    assert ws.read("t")["customer_id"].tolist() == [str(c) for c in WIDE_IDS]
+    assert ws.sql("SELECT count(DISTINCT customer_id) AS n FROM t")["n"].iloc[0] == 3
+
+
+def test_mixed_line_endings_load_every_row(ws, write):
+    rows = [f"{i},name {i},{i}.25" for i in range(1, 101)]
+    body = "".join(row + ("\r\n" if i % 3 else "\n") for i, row in enumerate(rows))
+    r = ws.ingest_csv(write("mixed_eol.csv", "id,name,v\r\n" + body), "t")
+    assert r.rows == 100 and r.rejected_rows == 0
+    df = ws.read("t")
+    assert df["name"].tolist() == [f"name {i}" for i in range(1, 101)]  # no stray \r
+    assert r.columns["v"] == "DOUBLE" and df["v"].iloc[-1] == 100.25
+    assert any("line endings" in w for w in r.warnings)
+
+
+def test_mixed_line_endings_after_the_sample(ws, write):
+    body = "".join(f"{i},n{i}\r\n" for i in range(150_000))  # ~1.8 MB of CRLF, then LF lines
+    r = ws.ingest_csv(write("late_eol.csv", "id,name\r\n" + body + "150000,a\n150001,b\n"), "t")
+    assert r.rows == 150_002 and r.rejected_rows == 0
+    assert ws.sql("SELECT name FROM t WHERE id >= 149999 ORDER BY id")["name"].tolist() == ["n149999", "a", "b"]
+
+
+def test_excel_sep_line(ws, write):
+    r = ws.ingest_csv(write("excel.csv", "sep=;\nid;amount;city\n1;2,5;Köln\n2;3;Paris\n"), "t")
+    assert r.detected["delimiter"] == ";" and r.detected["skip"] == 1
+    assert list(r.columns) == ["id", "amount", "city"]
+    assert r.rows == 2 and ws.read("t")["amount"].tolist() == [2.5, 3.0]
+    plan = ws.inspect_csv(write("excel2.csv", "sep=,\nid,v\n1,2\n"))
+    assert any("sep=," in w and "skipped" in w for w in plan.warnings)
+
+
+def test_leading_plus_signs_are_numbers(ws, write):
+    r = ws.ingest_csv(write("plus.csv", "id,change,phone\n1,+12,+4930123456\n2,-3,+4420794600\n3,+4,+3314567890\n"), "t")
+    assert r.columns["change"] == "BIGINT" and ws.read("t")["change"].tolist() == [12, -3, 4]
+    assert r.columns["phone"] == "VARCHAR"  # international phone numbers stay text
+
+
+def test_number_beyond_double_range_is_missing_and_counted(ws, write):
+    r = ws.ingest_csv(write("huge.csv", "id,v\n1,1e400\n2,2.5\n3,-1e999\n4,7\n"), "t")
+    assert r.columns["v"] == "DOUBLE" and r.rows == 4
+    v = ws.read("t")["v"]
+    assert v.isna().tolist() == [True, False, True, False]
+    assert not (v.abs() == float("inf")).any()
+    assert any("2 values in column 'v'" in w and "missing" in w for w in r.warnings)
+
+
+def test_repeated_header_lines_are_skipped_and_counted(ws, write):
+    part = "id,amount,day\n" + "".join(f"{i},{i}.5,2024-01-{i:02d}\n" for i in range(1, 11))
+    r = ws.ingest_csv(write("joined.csv", part + part.replace(",1.5,", ",1.5,") + part), "t")
+    assert r.rows == 30 and r.rejected_rows == 0
+    assert r.columns == {"id": "BIGINT", "amount": "DOUBLE", "day": "DATE"}
+    assert "2 repeated header lines skipped." in r.warnings
+    assert "id" not in ws.read("t")["id"].astype(str).tolist()
+
+
+def test_repeated_header_after_the_sample_and_in_text_tables(ws, write):
+    body = "".join(f"{i},n{i}\n" for i in range(30_000))
+    r = ws.ingest_csv(write("late_header.csv", "id,name\n" + body + "id,name\n30000,x\n"), "t")
+    assert r.rows == 30_001 and r.rejected_rows == 0
+    assert "1 repeated header line skipped." in r.warnings
+    r = ws.ingest_csv(write("text.csv", "name,city\nAnn,Oslo\nname,city\nBo,Rome\n"), "t2")
+    assert r.rows == 2 and ws.read("t2")["name"].tolist() == ["Ann", "Bo"]
+    assert "1 repeated header line skipped." in r.warnings
+
+
+def test_blank_cells_in_number_columns_are_missing(ws, write):
+    data = "id,total,when\n1,29.85,2024-01-01\n2, ,2024-01-02\n3,1889.5,  \n4,,2024-01-04\n5,\t,2024-01-05\n"
+    r = ws.ingest_csv(write("blanks.csv", data), "t")
+    assert r.columns["total"] == "DOUBLE" and r.columns["when"] == "DATE"
+    assert r.rows == 5 and r.rejected_rows == 0
+    df = ws.read("t")
+    assert df["total"].isna().tolist() == [False, True, False, True, True]
+    assert "2 blank cells in total loaded as missing." in r.warnings
+    assert "1 blank cell in when loaded as missing." in r.warnings
+
+
+def test_blank_cells_after_the_sample_and_forced_types(ws, write):
+    body = "".join(f"{i},{i}.5\n" for i in range(30_000))
+    r = ws.ingest_csv(write("late_blank.csv", "id,v\n" + body + "30000, \n30001,2\n"), "t")
+    assert r.rows == 30_002 and r.rejected_rows == 0 and r.columns["v"] == "DOUBLE"
+    assert "1 blank cell in v loaded as missing." in r.warnings
+    r = ws.ingest_csv(write("forced.csv", "id,v\n1, \n2,3\n"), "t2", types={"v": "number"})
+    assert r.rows == 2 and r.rejected_rows == 0 and r.columns["v"] == "DOUBLE"
+    assert ws.read("t2")["v"].isna().tolist() == [True, False]
+
+
+TELCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
+
+
+@pytest.mark.skipif(not TELCO.exists(), reason="../shared/data (public data sets) is not present")
+def test_telco_total_charges_is_a_number(ws):
+    plan = ws.inspect_csv(TELCO)
+    assert plan.final_types["TotalCharges"] == "DOUBLE"
+    r = ws.ingest_csv(TELCO, "telco")
+    assert r.rows == 7043 and r.rejected_rows == 0
+    assert r.columns["TotalCharges"] == "DOUBLE"
+    assert "11 blank cells in TotalCharges loaded as missing." in r.warnings
+    assert ws.sql("SELECT count(*) - count(TotalCharges) AS n FROM telco")["n"].iloc[0] == 11
+    r = ws.ingest_csv(TELCO, "telco", mode="replace", types={"TotalCharges": "number"})
+    assert r.rows == 7043 and r.rejected_rows == 0

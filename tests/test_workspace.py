@@ -348,3 +348,44 @@ def test_temp_files_stay_inside_workspace(ws, write):
     ws.export("t", "csv")
     assert ws.tmp_dir.is_relative_to(ws.folder)
     assert list(Path(ws.tmp_dir).glob("*")) == []
+
+
+WIDE = [12345678901234567890123, 12345678901234567890124, 12345678901234567890125]
+
+
+@pytest.mark.parametrize("stored", ["HUGEINT", "DECIMAL(38,0)", "text"])
+def test_wide_integers_stay_distinct_on_every_pandas_path(ws, write, stored):
+    """Three customers with 23-digit ids stay three: read, console, CSV, Excel and Parquet exports."""
+    data = "customer_id,spend\n" + "".join(f"{c},{i}\n" for i, c in enumerate(WIDE))
+    ws.ingest_csv(write("wide.csv", data), "t", types=None if stored == "text" else {"customer_id": stored})
+    expect = [str(c) for c in WIDE] if stored == "text" else WIDE
+    assert ws.read("t")["customer_id"].tolist() == expect
+    assert ws.read("t", limit=2)["customer_id"].tolist() == expect[:2]
+    res = ws.query("SELECT customer_id, spend FROM t ORDER BY spend DESC; -- newest first", limit=10)
+    assert res.frame["customer_id"].tolist() == expect[::-1] and res.frame["spend"].tolist() == [2, 1, 0]
+    assert ws.sql("SELECT customer_id FROM t", limit=1)["customer_id"].tolist() == expect[:1]
+    csv_text = ws.export("t", "csv").decode()
+    assert all(str(c) in csv_text for c in WIDE)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(ws.export("t", "xlsx"))).active
+    cells = [sheet.cell(row=r, column=1).value for r in range(2, 5)]
+    assert [str(v) for v in cells] == [str(c) for c in WIDE] and len(set(cells)) == 3
+    pq = pd.read_parquet(io.BytesIO(ws.export("t", "parquet")))
+    assert [str(v) for v in pq["customer_id"]] == [str(c) for c in WIDE]
+
+
+def test_wide_sql_results_are_exact(ws):
+    from core.data.export import frame_to_bytes
+
+    df = ws.sql("SELECT 12345678901234567890123::HUGEINT + x AS id, sum(x) OVER () AS total, "
+                "x::DECIMAL(38,2) / 4 AS share, NULL::HUGEINT AS nothing FROM range(3) r(x) ORDER BY x")
+    assert df["id"].tolist() == WIDE
+    assert df["total"].dtype == "int64" and df["total"].tolist() == [3, 3, 3]  # a HUGEINT sum that fits
+    assert df["share"].dtype == "float64" and df["share"].tolist() == [0.0, 0.25, 0.5]
+    assert df["nothing"].isna().all()
+    for fmt in ("csv", "xlsx", "parquet"):
+        frame_to_bytes(df, fmt)  # no overflow on any format
+    assert str(WIDE[2]) in frame_to_bytes(df, "csv").decode()
+    u = ws.sql("SELECT 340282366920938463463374607431768211455::UHUGEINT AS u")
+    assert u["u"].tolist() == [2**128 - 1]

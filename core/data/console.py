@@ -95,6 +95,17 @@ def restore_exact(df: pd.DataFrame, wide: list[tuple[int, str, int]]) -> pd.Data
     return df
 
 
+def for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy that a table widget (Arrow) can show: Python ints beyond int64 become text."""
+    out = df.copy(deep=False)
+    for position in range(out.shape[1]):
+        s = out.iloc[:, position]
+        if s.dtype == object and s.map(
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63).any():
+            out.isetitem(position, s.map(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v))
+    return out
+
+
 def execute_exact(cur: duckdb.DuckDBPyConnection, query: str
                   ) -> tuple[duckdb.DuckDBPyConnection, list[tuple[int, str, int]]]:
     """Execute `query`; when it returns wide numbers, re-issue it with those columns as text.

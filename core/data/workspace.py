@@ -357,7 +357,14 @@ class Workspace:
             select = neutralise_sql(self.columns(name))
             options = "FORMAT csv, HEADER true"
         else:
-            select, options = "*", "FORMAT parquet, COMPRESSION zstd"
+            # Parquet has no 128-bit integers (DuckDB would write HUGEINT as a rounded DOUBLE): exact
+            # DECIMAL(38,0) instead, and text for UHUGEINT, which may need 39 digits
+            exact = {"HUGEINT": "DECIMAL(38,0)", "UHUGEINT": "VARCHAR"}
+            select = ", ".join(
+                f"CAST({quote_ident(c)} AS {exact[t]}) AS {quote_ident(c)}" if t in exact else quote_ident(c)
+                for c, t in self.columns(name).items()
+            ) or "*"
+            options = "FORMAT parquet, COMPRESSION zstd"
         try:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             with self._cursor() as cur:
