@@ -13,10 +13,14 @@ from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, sugg
 from core.models import charts
 from core.models.estimators import LABELS
 from core.models.evaluate import HIGHER_IS_BETTER
+from core.formatting import for_people, rows
+from core.models.charts import outcome_words
+from core.models.store import SEGMENT_COLUMNS, carry_candidates, segment_table_for
+from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
 from pages.common import (can, role_note, cached_frame, download_buttons, page_start, remember, result_store,
-                          settings_of_last_run, table_picker)
+                          settings_of_last_run, stored, table_picker)
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
@@ -79,7 +83,7 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
     if not left_out.empty:
         with st.expander(f"{len(left_out)} column(s) left out of the suggestion, and why"):
             st.dataframe(left_out[["column", "kind", "reason"]], hide_index=True)
-    if features and task:
+    if features and task and len(features) <= MAX_FEATURE_COLUMNS:
         for leak in leaks_for(df, db, table, version, target, task, tuple(features)):
             st.warning(leak["message"], icon=":material/warning:")
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -133,7 +137,8 @@ def show_metrics(model: TrainedModel) -> None:
     st.caption(f"Hold-out: {model.info['holdout_rows']:,} rows never seen in training. Cross-validation: "
                f"{model.info['cv_folds']} folds on {model.info['cv_rows']:,} training rows (spread = how much the "
                "score moves with the data).")
-    st.dataframe(summary.rename(index=METRIC_LABELS).round(4))
+    st.dataframe(for_people(summary.rename(index=METRIC_LABELS), {}))
+    download_buttons(lambda: summary.rename_axis("metric").reset_index(), f"metrics_{model.target}", "model-metrics-dl")
     if model.info.get("class_weight"):
         st.caption("Classes were weighted because one is rare: the model ranks customers well (AUC, lift), but its "
                    "probabilities run high for the rare class, so log loss, Brier score and calibration look worse. "
@@ -147,22 +152,28 @@ def show_classification(model: TrainedModel) -> None:
     threshold = st.slider("Flag a customer when the predicted probability is at least", 0.01, 0.99, 0.5, 0.01,
                           key="model-threshold")
     c1, c2 = st.columns([1, 2])
-    c1.dataframe(model.confusion(threshold))
+    confusion = model.confusion(threshold)
+    c1.dataframe(for_people(confusion, {c: "integer" for c in confusion.columns}))
     at = model.metrics_at(threshold)
-    c2.dataframe(pd.DataFrame({k: [at[k]] for k in ("accuracy", "precision", "recall", "f1")}).rename(columns=METRIC_LABELS).round(3),
+    c2.dataframe(for_people(pd.DataFrame({k: [at[k]] for k in ("accuracy", "precision", "recall", "f1")}),
+                            {"accuracy": "percent", "precision": "percent", "recall": "percent"}, METRIC_LABELS),
                  hide_index=True)
     flagged = (model.holdout["proba"] >= threshold).mean()
     c2.caption(f"At {threshold:.2f}, {flagged:.1%} of hold-out customers are flagged.")
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(charts.roc_figure(model.curves["roc"], model.metrics["roc_auc"]), key="model-roc")
-    c2.plotly_chart(charts.pr_figure(model.curves["pr"], float(model.holdout["y"].mean()), model.metrics["pr_auc"]),
-                    key="model-pr")
+    c1.plotly_chart(charts.roc_figure(model.curves["roc"], model.metrics["roc_auc"], model.target, model.positive),
+                    key="model-roc")
+    c2.plotly_chart(charts.pr_figure(model.curves["pr"], float(model.holdout["y"].mean()), model.metrics["pr_auc"],
+                                     model.target, model.positive), key="model-pr")
     c3.plotly_chart(charts.calibration_figure(model.curves["calibration"]), key="model-calibration")
     with st.expander("Numbers behind the curves"):
         c1, c2, c3 = st.columns(3)
-        c1.dataframe(model.curves["roc"], hide_index=True)
-        c2.dataframe(model.curves["pr"], hide_index=True)
-        c3.dataframe(model.curves["calibration"], hide_index=True)
+        shares = {c: "percent" for c in ("false_positive_rate", "true_positive_rate", "recall", "precision",
+                                         "mean_predicted", "observed_rate")}
+        names = {c: c.replace("_", " ") for c in shares}
+        c1.dataframe(for_people(model.curves["roc"], shares, names), hide_index=True)
+        c2.dataframe(for_people(model.curves["pr"], shares, names), hide_index=True)
+        c3.dataframe(for_people(model.curves["calibration"], shares, names), hide_index=True)
 
 
 def show_lift(model: TrainedModel) -> None:
@@ -171,22 +182,26 @@ def show_lift(model: TrainedModel) -> None:
     st.subheader("Targeting: lift and gains on the hold-out")
     lift = model.lift
     top = lift.iloc[0]
-    label = "response rate" if model.task == "classification" else f"mean {model.target}"
+    classify = model.task == "classification"
+    noun = outcome_words(model.target, model.positive)[0] if classify else f"the total {model.target}"
+    label = f"rate of {noun}" if classify else f"mean {model.target}"
     st.markdown(f"Targeting the top 10% by score reaches **{top['cumulative_capture']:.0%}** of "
-                f"{'responders' if model.task == 'classification' else 'the total ' + model.target} "
+                f"{noun} "
                 f"(**{top['lift']:.1f}x** the average {label}); the top 30% reaches "
                 f"**{lift.iloc[min(2, len(lift) - 1)]['cumulative_capture']:.0%}**.")
     if model.info.get("ks") is not None:
         st.caption(f"KS statistic {model.info['ks']:.3f}: the largest gap between the shares of responders and "
                    "non-responders reached at any cut-off (0 = no separation, 1 = perfect).")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.gains_figure(lift), key="model-gains")
+    c1.plotly_chart(charts.gains_figure(lift, noun.removeprefix("the ")), key="model-gains")
     c2.plotly_chart(charts.lift_figure(lift, label), key="model-lift")
-    st.dataframe(lift, hide_index=True, column_config={
-        "response_rate": st.column_config.NumberColumn(label, format="%.4f"),
-        "cumulative_capture": st.column_config.NumberColumn("cumulative capture", format="percent"),
-        "lift": st.column_config.NumberColumn("lift", format="%.2fx"),
-        "cumulative_lift": st.column_config.NumberColumn("cumulative lift", format="%.2fx")})
+    st.dataframe(for_people(lift, {"decile": "integer", "customers": "integer",
+                                   "responders": "integer" if classify else "number",
+                                   "response_rate": "percent" if classify else "number", "lift": "ratio",
+                                   "cumulative_capture": "percent", "cumulative_lift": "ratio"},
+                            {"responders": noun if classify else f"sum of {model.target}", "response_rate": label,
+                             "cumulative_capture": f"cumulative share of {noun.removeprefix('the ')}",
+                             "cumulative_lift": "cumulative lift"}), hide_index=True)
     download_buttons(lambda: lift, f"lift_{model.target}", "model-lift-dl")
 
 
@@ -202,14 +217,17 @@ def show_importance(model: TrainedModel) -> None:
         if model.model_importance is not None:
             own = model.model_importance.set_index("feature")["importance"]
             table["model's own importance"] = table["feature"].map(own)
-        st.dataframe(table, hide_index=True)
+        st.dataframe(for_people(table, {"model's own importance": "percent"},
+                                {"importance": f"drop in {metric}", "std": "spread (sd)"}), hide_index=True)
+        download_buttons(lambda: table, f"importance_{model.target}", "model-importance-dl")
     if model.pdp:
         y_label = f"predicted probability of {model.positive}" if model.task == "classification" else f"predicted {model.target}"
         cols = st.columns(len(model.pdp))
         for col, (feature, frame) in zip(cols, model.pdp.items()):
             col.plotly_chart(charts.pdp_figure(frame, feature, y_label), key=f"model-pdp-{feature}")
             with col.expander("Numbers"):
-                st.dataframe(frame, hide_index=True)
+                st.dataframe(for_people(frame, {"average": "percent" if model.task == "classification" else "number"},
+                                        {"value": feature, "average": y_label}), hide_index=True)
 
 
 def _train_tab() -> None:
@@ -244,7 +262,8 @@ def _train_tab() -> None:
                     show_importance(model)
                     st.subheader("Save this model")
                     c1, c2 = st.columns([3, 1])
-                    name = c1.text_input("Model name", value=f"{table} {model.target} {model.algorithm}", key="model-name")
+                    name = c1.text_input("Model name", value=f"{table} {model.target} {model.algorithm}",
+                                         key=f"model-name-{table}-{info.version}")
                     if c2.button("Save model", key="model-save", icon=":material/save:"):
                         try:
                             model_id = store.save(model, name, table=table)
@@ -268,14 +287,15 @@ with tab_board:
     if runs.empty:
         st.info("No training runs yet: train a model on the first tab.")
     else:
-        st.dataframe(runs, hide_index=True)
+        st.dataframe(for_people(runs, {c: "integer" for c in ("table_version", "features", "rows") if c in runs}),
+                     hide_index=True)
         download_buttons(lambda: runs, "model_runs", "board-dl")
     st.subheader("Saved models")
     saved = store.list()
     if saved.empty:
         st.caption("No saved models yet.")
     else:
-        st.dataframe(saved, hide_index=True)
+        st.dataframe(for_people(saved, {"features": "integer"}), hide_index=True)
         if can(ws, "delete_model"):
             c1, c2, c3 = st.columns([3, 1, 1])
             victim = c1.selectbox("Model", saved["id"], key="board-delete-id")
@@ -302,36 +322,65 @@ def _score_tab() -> None:
             c1, c2 = st.columns(2)
             id_col = c1.selectbox("Customer id column", ["(none)"] + columns, key=f"score-id-{score_table_name}",
                                   index=(columns.index(id_guess) + 1) if id_guess in columns else 0)
-            seg_tables = [t for t in ws.tables() if t.endswith("_segments")]
-            seg_table = c2.selectbox("Add segments from", ["(none)"] + seg_tables, key="score-segments",
-                                     index=1 if seg_tables else 0)
-            if st.button("Score", type="primary", key="score-run"):
-                try:
+            key_col = None if id_col == "(none)" else id_col
+            carry_default = [c for c in stored(("model-carry", db, score_table_name, sinfo.version),
+                                                lambda: carry_candidates(sdf)) if c != key_col]
+            carry = st.multiselect("Columns to carry along (to join the scores back)", columns, default=carry_default,
+                                   key=f"score-carry-{score_table_name}-{sinfo.version}",
+                                   help="Copied unchanged next to each score, e.g. an order id or a customer and "
+                                        "a date. Id-like columns (unique per row) start selected.")
+            seg_columns = {t: list(ws.columns(t)) for t in ws.tables() if t != score_table_name}
+            seg_tables = [t for t, cols in seg_columns.items()
+                          if t.endswith("_segments") or any(c in cols for c in SEGMENT_COLUMNS)]
+            seg_default = segment_table_for({t: seg_columns[t] for t in seg_tables}, key_col)
+            options = ["(none)"] + seg_tables
+            seg_table = c2.selectbox("Add segments from", options, key=f"score-segments-{score_table_name}-{id_col}",
+                                     index=options.index(seg_default) if seg_default else 0,
+                                     help="A table with segment columns and the same customer id column; only a "
+                                          "table that shares the id is suggested.")
+            settings = {"model": model_id, "id": key_col, "segments": None if seg_table == "(none)" else seg_table,
+                        "carry": carry}
+            clicked = st.button("Score", type="primary", key="score-run")
+            ran = settings_of_last_run(clicked, "score-settings", score_table_name, sinfo.version, settings, "Score")
+            result = None
+            if ran is not None:
+                seg_version = ws.version(ran["segments"]) if ran["segments"] and ws.exists(ran["segments"]) else None
+                key = ("score", db, score_table_name, sinfo.version, seg_version, json.dumps(ran, sort_keys=True))
+
+                def run_scoring() -> tuple[pd.DataFrame, list[str]]:
                     ws.require("score")
-                    model = store.load(model_id)
-                    segs = ws.read(seg_table) if seg_table != "(none)" else None
+                    model = store.load(ran["model"])
+                    segs = ws.read(ran["segments"]) if ran["segments"] else None
                     with st.spinner("Scoring ..."):
-                        scored = score_table(model, sdf, None if id_col == "(none)" else id_col, segs)
-                    ws.record("score", table=score_table_name, rows=len(scored), detail=model_id)
-                    st.session_state["score-result"] = (model_id, score_table_name, sinfo.version)
-                    remember(("score", model_id, score_table_name, sinfo.version), scored)
-                    for w in model.warnings:
-                        st.warning(w)
+                        scored = score_table(model, sdf, ran["id"], segs, carry=ran["carry"])
+                    ws.record("score", table=score_table_name, rows=len(scored), detail=ran["model"])
+                    return scored, list(model.warnings)
+
+                try:
+                    result = stored(key, run_scoring)
                 except DataError as e:
                     st.error(str(e))
-            current = st.session_state.get("score-result")
-            scored = result_store().get(("score",) + tuple(current)) if current else None
-            if scored is not None and current[1] == score_table_name:
-                st.success(f"Scored {len(scored):,} rows.")
+            if result is not None:
+                scored, model_warnings = result
+                for w in model_warnings:
+                    st.warning(w)
+                st.success(f"Scored {rows(len(scored))} of `{score_table_name}` (version {sinfo.version}).")
                 by_decile = scored.groupby("decile")["score"].agg(["count", "min", "mean", "max"]).reset_index()
                 c1, c2 = st.columns([1, 2])
-                c1.dataframe(by_decile, hide_index=True)
-                c2.dataframe(scored.head(200), hide_index=True)
+                c1.dataframe(for_people(by_decile, {"decile": "integer", "count": "integer"},
+                                        {"count": "customers", "min": "lowest score", "mean": "mean score",
+                                         "max": "highest score"}), hide_index=True)
+                preview = scored.head(200)
+                c2.dataframe(for_people(preview, {"decile": "integer"}), hide_index=True)
+                if not ran["id"] and not ran["carry"]:
+                    st.caption("The scores carry no id: pick a customer id column or columns to carry along to join "
+                               "them back to the table.")
                 c1, c2 = st.columns([3, 1])
-                out_name = c1.text_input("Save as table", value=f"{score_table_name}_scores", key="score-save-name")
+                out_name = c1.text_input("Save as table", value=f"{score_table_name}_scores",
+                                         key=f"score-save-name-{score_table_name}")
                 if c2.button("Save scores", key="score-save"):
                     try:
-                        saved_name = ws.save_frame(scored, out_name, mode="replace", source=f"scores of {current[0]}")
+                        saved_name = ws.save_frame(scored, out_name, mode="replace", source=f"scores of {ran['model']}")
                         st.success(f"Saved `{saved_name}`.")
                     except DataError as e:
                         st.error(str(e))

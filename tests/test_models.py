@@ -363,3 +363,70 @@ def test_scores_carry_columns_and_pick_a_matching_segment_table():
               "customers": ["customer_id", "visits"]}
     assert segment_table_for(tables, "customer_id") == "customers_segments"
     assert segment_table_for(tables, "order_ref") is None and segment_table_for(tables, None) is None
+
+
+# ----------------------------------------------------------------- the Models page (AppTest)
+def _models_page_with_demo():
+    import json
+    from streamlit.testing.v1 import AppTest
+    from pathlib import Path
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=180).run()
+    at.button(key="load-demo").click().run()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    return at, lambda: [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_models_page_results_follow_the_table_version_and_name_the_target(app_env):
+    from core.data.workspace import Workspace
+    at, specs = _models_page_with_demo()
+    assert at.selectbox(key="model-target-customers").value == "churned"
+    at.button(key="model-train").click().run()
+    assert not at.exception and at.metric
+    titles = {s["layout"].get("yaxis", {}).get("title", {}).get("text") for s in specs()}
+    assert "true positive rate (share of churners found)" in titles and "share of churners captured" in titles
+    assert not any("buyers" in (t or "") for t in titles)
+    shown = [d.value for d in at.dataframe]
+    lift = next(f for f in shown if "lift" in f.columns)
+    assert lift["lift"].iloc[0].endswith("x") and lift["cumulative share of churners"].iloc[-1] == "100.0%"
+    at.button(key="model-save").click().run()
+    at.selectbox(key="score-table").select("customers").run()
+    at.button(key="score-run").click().run()
+    assert any("Scored 5,000 rows" in s.value for s in at.success)
+    # a new upload replaces the table: neither the old model results nor the old scores stay on screen
+    ws = Workspace(app_env)
+    ws.save_frame(ws.read("customers").head(3000), "customers", mode="replace", source="new upload")
+    at.run()
+    assert not at.exception
+    assert not at.metric and not any("Scored" in s.value for s in at.success)
+    at.button(key="score-run").click().run()
+    assert any("Scored 3,000 rows" in s.value for s in at.success)
+
+
+def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
+    import numpy as np
+    from core.data.workspace import Workspace
+    at, _ = _models_page_with_demo()
+    at.button(key="model-train").click().run()
+    at.button(key="model-save").click().run()
+    ws = Workspace(app_env)
+    customers = ws.read("customers")
+    orders = customers.drop(columns=["customer_id"]).assign(order_ref=[f"o-{i}" for i in range(len(customers))])
+    ws.save_frame(orders, "orders", mode="create")
+    ws.save_frame(pd.DataFrame({"invoice": [1, 2], "segment": [0, 1]}), "invoices_segments", mode="create")
+    ws.save_frame(customers[["customer_id"]].assign(segment=np.arange(len(customers)) % 3),
+                  "customers_segments", mode="create")
+    at.run()
+    at.selectbox(key="score-table").select("orders").run()
+    assert at.selectbox(key="score-id-orders").value == "(none)"
+    assert at.multiselect(key=f"score-carry-orders-{ws.version('orders')}").value == ["order_ref"]
+    assert at.selectbox(key="score-segments-orders-(none)").value == "(none)"  # no shared key: none
+    at.button(key="score-run").click().run()
+    assert not at.exception and not at.error
+    at.text_input(key="score-save-name-orders").set_value("orders_scores").run()
+    at.button(key="score-save").click().run()
+    scores = Workspace(app_env).read("orders_scores")
+    assert scores["order_ref"].tolist() == orders["order_ref"].tolist()
+    at.selectbox(key="score-table").select("customers").run()
+    assert at.selectbox(key="score-id-customers").value == "customer_id"
+    assert at.selectbox(key="score-segments-customers-customer_id").value == "customers_segments"

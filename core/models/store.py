@@ -146,7 +146,8 @@ class ModelStore:
             path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
     def runs(self, table: str | None = None, target: str | None = None) -> pd.DataFrame:
-        """Leaderboard: one row per run (optionally for one table / target), best first."""
+        """Leaderboard: one row per run (optionally for one table / target), best first; `table_version`
+        tells runs on a replaced table from runs on the current one."""
         path = self.folder / "runs.jsonl"
         rows = []
         if path.exists():
@@ -158,8 +159,8 @@ class ModelStore:
                 if (table and run.get("table") != table) or (target and run.get("target") != target):
                     continue
                 main = "roc_auc" if "roc_auc" in run.get("metrics", {}) else "r2"
-                flat = {k: run.get(k) for k in ("trained_at", "table", "target", "task", "algorithm", "features",
-                                                 "rows", "seconds", "saved_as")}
+                flat = {k: run.get(k) for k in ("trained_at", "table", "table_version", "target", "task", "algorithm",
+                                                 "features", "rows", "seconds", "saved_as")}
                 for m, v in run.get("metrics", {}).items():
                     flat[m] = v
                 flat[f"cv_{main}"] = run.get("cv_mean", {}).get(main)
