@@ -278,3 +278,39 @@ def test_login_roles_and_console(browser, tmp_path):
         assert page.get_by_role("tab", name="Audit log").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
         page.close()
+
+
+PUBLIC_DATA = Path(os.environ.get("MW_PUBLIC_DATA", ROOT.parent / "shared" / "data"))
+
+
+def test_bank_marketing_upload_to_model_with_defaults(browser, tmp_path):
+    """A new user's first try on UCI Bank Marketing: upload, train with no option changed.
+
+    The defaults must pick `y` as the target, keep `contact`, leave out `duration` (it leaks the
+    outcome) and reach a hold-out ROC AUC of at least 0.79."""
+    bank = PUBLIC_DATA / "bank_marketing" / "bank-full.csv"
+    if not bank.exists():
+        pytest.skip(f"{bank} is absent (public data sets live in ../shared/data)")
+    with _running_app(tmp_path) as url:
+        page = browser.new_page()
+        page.goto(url + "/data")
+        _idle(page)
+        _upload_and_load(page, bank, "bank_full")
+        page.goto(url + "/models")
+        _idle(page)
+        _pick(page, "Training table", "bank_full")
+        target = page.get_by_test_id("stSelectbox").filter(has_text="Target: what to predict")
+        assert target.get_by_text("y", exact=True).count() == 1  # the target, not poutcome
+        features = page.get_by_test_id("stMultiSelect").filter(has_text="Features")
+        features.get_by_text("contact", exact=True).wait_for(timeout=30_000)
+        assert features.get_by_text("duration", exact=True).count() == 0
+        page.get_by_text("starts unselected").first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Train model").click()
+        page.get_by_text("Save this model").wait_for(timeout=600_000)
+        _idle(page)
+        auc = page.get_by_test_id("stMetric").filter(has_text="ROC AUC").first
+        value = float(auc.get_by_test_id("stMetricValue").inner_text())
+        print(f"Bank Marketing, default settings: hold-out ROC AUC {value:.3f}")
+        assert value >= 0.79, f"hold-out ROC AUC {value:.3f} with the default settings"
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.close()
