@@ -396,8 +396,10 @@ with tab_out:
         st.caption("Customer id, segment number and name, distance to the segment centre"
                    + (", plus RFM scores" if rfm is not None else "") + ": join it in Models and Experiments.")
         c1, c2 = st.columns([2, 1])
-        out_name = c1.text_input("Table name", value=f"{table}_segments", key="seg-save-name")
-        with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None, key="seg-save-rfm")
+        # keyed by table / result: a name typed for another table never overwrites that table's segments
+        out_name = c1.text_input("Table name", value=f"{table}_segments", key=f"seg-save-name-{table}")
+        with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None,
+                               key=f"seg-save-rfm-{digest(current)}")
         assigned = stored(("assignments", current, rfm_key if with_rfm else None, json.dumps(names, sort_keys=True)),
                           lambda: segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None))
         if st.button("Save segment table", key="seg-save", icon=":material/save:"):

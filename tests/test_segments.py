@@ -620,9 +620,13 @@ def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) ->
     assert _names_editor_key(at) != old_editor  # names edited for the old file do not carry over
     rfm_key = at.session_state["rfm-current"]
     assert rfm_key[3] == Workspace(app_env).info("customers").version
-    # another table shows nothing of this one
+    at.text_input(key="seg-save-name-customers").input("my_segments").run()
+    # another table shows nothing of this one, and saving it does not reuse the name typed for this one
     at.selectbox(key="seg-table").select("campaign_daily").run()
     assert not at.exception and not at.metric
+    at.button(key="seg-run").click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="seg-save-name-campaign_daily").value == "campaign_daily_segments"
 
 
 def test_segments_page_tables_are_formatted_for_people(app_env) -> None:
