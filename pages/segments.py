@@ -65,9 +65,9 @@ def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
     def pick(label: str, role: str, options: list[str], help: str | None = None) -> str:
         guess = roles.get(role)
         return st.selectbox(label, options, index=options.index(guess) if guess in options else 0,
-                            key=f"tx-{role}", help=help)
+                            key=f"tx-{role}-{table}-{ws.version(table)}", help=help)
 
-    with st.form("build-customers-form"):
+    with st.form(f"build-customers-form-{table}"):
         st.markdown("**Build one row per customer**: recency, frequency, monetary, tenure, average order value, "
                     "days between orders and distinct products/channels, computed in the database.")
         c1, c2, c3 = st.columns(3)
@@ -82,12 +82,12 @@ def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
             amount = pick("Amount (spend per row, or unit price)", "amount", columns)
             quantity = pick("Quantity (multiplies the amount; optional)", "quantity", optional)
         c4, c5, c6 = st.columns(3)
-        channel = c4.selectbox("Channel (optional)", optional, key="tx-channel",
+        channel = c4.selectbox("Channel (optional)", optional, key=f"tx-channel-{table}-{ws.version(table)}",
                                index=optional.index(roles["channel"]) if roles.get("channel") in optional else 0)
         use_as_of = c5.checkbox("Measure as of a date (default: the day after the last purchase)", key="tx-use-asof")
         as_of = c5.date_input("As-of date", value=dt.date.today(), key="tx-asof", disabled=not use_as_of)
         positive = c6.checkbox("Leave out returns and zero amounts (amount ≤ 0)", value=True, key="tx-positive")
-        out_name = st.text_input("Save as table", value=f"{table}_customers", key="tx-out")
+        out_name = st.text_input("Save as table", value=f"{table}_customers", key=f"tx-out-{table}")
         submitted = st.form_submit_button("Build customer table", type="primary", key="build-customers")
     if not submitted:
         return
