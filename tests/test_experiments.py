@@ -63,10 +63,13 @@ def test_reference_4_two_proportions_and_bonferroni():
 
 
 def test_reference_5_bayesian_chance_to_win():
-    r = analyze_summary(pd.DataFrame({"variant": ["control", "treatment"], "n": [100, 100], "conversions": [49, 51]}))
+    # GrowthBook's numbers come from its Gaussian posterior on the relative lift: bayes="gaussian_relative"
+    r = analyze_summary(pd.DataFrame({"variant": ["control", "treatment"], "n": [100, 100], "conversions": [49, 51]}),
+                        bayes="gaussian_relative")
     assert r.table.iloc[0]["rel_lift"] == approx(0.04082)
     assert r.table.iloc[0]["chance_to_beat"] == approx(0.60918)
-    r = analyze_summary(summary_sums([("control", 10, 100, 1002.25), ("treatment", 10, 105, 1111.5)]))
+    r = analyze_summary(summary_sums([("control", 10, 100, 1002.25), ("treatment", 10, 105, 1111.5)]),
+                        bayes="gaussian_relative")
     row = r.table.iloc[0]
     assert row["rel_lift"] == approx(0.05) and row["chance_to_beat"] == approx(0.91923)
     c = compare(Arm(10, 105, 1111.5), Arm(10, 100, 1002.25))
@@ -217,14 +220,14 @@ def test_aa_false_positive_rates():
         y = rng.binomial(1, 0.1, size=(2, days * per_day)).astype(float)
         # fixed horizon: one look at the end
         a, b = y[0], y[1]
-        c = compare(Arm(len(b), b.sum(), b.sum(), binary=True), Arm(len(a), a.sum(), a.sum(), binary=True))
+        c = compare(Arm(len(b), b.sum(), b.sum(), binary=True), Arm(len(a), a.sum(), a.sum(), binary=True), bayes="none")
         fixed_hits += c.p_value < 0.05
         # sequential: look every day, stop at the first significant look
         for d in range(1, days + 1):
             k = d * per_day
             a, b = y[0, :k], y[1, :k]
             c = compare(Arm(k, b.sum(), b.sum(), binary=True), Arm(k, a.sum(), a.sum(), binary=True),
-                        sequential_tuning=days * per_day * 2)
+                        sequential_tuning=days * per_day * 2, bayes="none")
             if c.abs_ci[0] > 0 or c.abs_ci[1] < 0:
                 seq_hits += 1
                 break

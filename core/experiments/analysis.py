@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -11,9 +10,12 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from core.columns import guess_control
 from core.errors import DataError
+from core.formatting import points, significant
+from core.experiments.assignment import AssignmentCheck, Cleaning, Dedupe, check_assignment, dedupe_users
 from core.experiments.data import MAX_VARIANTS, metric_cap, metric_profile, sort_names, summarize, variant_counts
-from core.experiments.stats import Arm, compare, pooled_theta, srm_p_value
+from core.experiments.stats import Arm, BayesMethod, compare, pooled_theta, srm_p_value
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "benjamini-hochberg": "fdr_bh",
                "benjamini_hochberg": "fdr_bh", "fdr_bh": "fdr_bh", "none": None}
@@ -22,8 +24,6 @@ SRM_ALPHA = 0.001
 TABLE_COLUMNS = ["metric", "metric_type", "variant", "n", "mean", "control_n", "control_mean", "abs_lift",
                  "abs_ci_low", "abs_ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
                  "significant", "chance_to_beat", "expected_loss", "rel_credible_low", "rel_credible_high"]
-_CONTROL = re.compile(r"^(control|ctrl|baseline|base|holdout|hold-out|original|default)([ _-].*|\d*)$|^a$|^no[ _-]|^none$",
-                      re.IGNORECASE)
 
 
 @dataclass
@@ -42,6 +42,8 @@ class ExperimentResult:
     arms: pd.DataFrame | None = None  # per metric and variant: n, mean (and missing)
     cuped: dict[str, float] = field(default_factory=dict)  # metric -> variance reduction achieved
     warnings: list[str] = field(default_factory=list)
+    assignment: AssignmentCheck | None = None  # one row per user? (when analyze() was given the user column)
+    cleaning: Cleaning | None = None  # what dedupe removed
 
     @property
     def srm_ok(self) -> bool:
@@ -62,7 +64,7 @@ def choose_control(variants: Iterable[str], control: str | None = None) -> str:
         if str(control) not in names:
             raise DataError(f"The control '{control}' is not among the variants ({', '.join(names)}). Pick one of them.")
         return str(control)
-    return next((v for v in names if _CONTROL.search(v.strip())), names[0])
+    return str(guess_control(names).column)
 
 
 def srm_test(counts: Any, weights: Any = None) -> float:
@@ -130,7 +132,7 @@ def _arm(row: pd.Series, binary: bool) -> Arm:
 
 
 def _rows_for(metric: str, mtype: str, arms: dict[str, Arm], control: str, *, alpha: float, covariate: bool,
-              sequential_tuning: float | None) -> tuple[list[dict], float]:
+              sequential_tuning: float | None, bayes: BayesMethod = "auto") -> tuple[list[dict], float]:
     """Compare every arm with control for one metric; returns table rows and the CUPED reduction."""
     small = [v for v, a in arms.items() if a.n < 2]
     if small:
@@ -151,7 +153,8 @@ def _rows_for(metric: str, mtype: str, arms: dict[str, Arm], control: str, *, al
     for v, a in arms.items():
         if v == control:
             continue
-        cmp = compare(a, c, alpha=alpha, ratio=ratio, cuped=covariate, theta=theta, sequential_tuning=sequential_tuning)
+        cmp = compare(a, c, alpha=alpha, ratio=ratio, cuped=covariate, theta=theta, sequential_tuning=sequential_tuning,
+                      bayes=bayes)
         reductions.append(cmp.variance_reduction)
         rows.append({"metric": metric, "metric_type": mtype, "variant": v, "n": int(a.n), "mean": cmp.mean_t,
                      "control_n": int(c.n), "control_mean": cmp.mean_c, "abs_lift": cmp.abs_lift,
@@ -181,6 +184,28 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def relative_interval_note(r: Any, control: str, level: str = "95%") -> str:
+    """Why a significant result can have a relative interval that includes 0, and which number to read.
+
+    The relative lift divides by the control's value; with few conversions in the control (or a control
+    mean that is small next to its uncertainty) the delta-method interval of that ratio becomes very wide
+    and even crosses 0 while the absolute difference is clearly away from 0.
+    """
+    rel = f"{_pct(r.rel_ci_low)} to {_pct(r.rel_ci_high)}"
+    if r.metric_type == "binary":
+        conversions = int(round(r.control_mean * r.control_n))
+        why = (f"the control ({control}) has only {conversions:,} conversion{'' if conversions == 1 else 's'}, so the "
+               "relative lift, which divides by the control's rate, is very uncertain")
+        absolute = f"{points(r.abs_lift)} ({level} CI {points(r.abs_ci_low)} to {points(r.abs_ci_high)})"
+    else:
+        why = (f"the control's ({control}) value ({significant(r.control_mean)}) is small next to its uncertainty, "
+               "so the relative lift, which divides by it, is very uncertain")
+        absolute = (f"{significant(r.abs_lift)} ({level} CI {significant(r.abs_ci_low)} to "
+                    f"{significant(r.abs_ci_high)})")
+    return (f"The relative interval for {r.variant} ({rel}) includes 0 although the test is significant: {why}. "
+            f"Read the absolute difference instead: {absolute}.")
+
+
 def summary_text(table: pd.DataFrame, srm_p: float, alpha: float, control: str, sequential: bool = False) -> str:
     """Plain words a manager can paste into an email."""
     level = f"{(1 - alpha) * 100:g}%"
@@ -201,7 +226,7 @@ def summary_text(table: pd.DataFrame, srm_p: float, alpha: float, control: str, 
             parts.append(f"{r.variant} changed {what} by {change} against {control} ({interval}): "
                          "not significant, the difference may be chance.")
         if r.significant and np.isfinite(r.rel_ci_low) and (r.rel_ci_low < 0 < r.rel_ci_high):
-            parts.append(f"(The relative interval for {r.variant} still includes 0, so treat the size of the lift with care.)")
+            parts.append(relative_interval_note(r, control, level))
     if srm_p < SRM_ALPHA:
         parts.append(f"Warning: the sample split does not match the planned split ({_p(srm_p)}); something in "
                      "the assignment or tracking is broken, so these results should not be trusted until it is fixed.")
@@ -215,16 +240,28 @@ def summary_text(table: pd.DataFrame, srm_p: float, alpha: float, control: str, 
 def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[str], *, control: str | None = None,
             metric_type: str = "auto", covariate: str | None = None, denominator: str | None = None,
             alpha: float = 0.05, correction: str = "holm", sequential_tuning: float | None = None,
-            winsorize: float | None = None, weights: Any = None) -> ExperimentResult:
+            winsorize: float | None = None, weights: Any = None, user: str | None = None,
+            dedupe: Dedupe | None = None, time: str | None = None, bayes: BayesMethod = "auto") -> ExperimentResult:
     """Analyse a per-user table: every metric, every variant against control.
 
     metric_type: "binary" (0/1 conversions), "continuous" (per-user values such as revenue), "ratio"
     (metric / denominator summed per arm, delta method) or "auto". covariate: pre-period value for
     CUPED. winsorize: cap continuous metrics at this percentile (e.g. 0.99). weights: expected split
     for the sample ratio mismatch check (equal by default). sequential_tuning: expected total users
-    for always-valid (sequential) intervals.
+    for always-valid (sequential) intervals. user: the user id column; the result's `assignment` says
+    whether the table is one row per user (a warning when not). dedupe: "first" keeps each user's first
+    exposure (earliest `time` when given, else row order; see core.experiments.assignment),
+    "drop_multi" drops users seen in several variants; `cleaning` says what was removed.
+    bayes: how chance to beat control is computed (see core.experiments.stats.BayesMethod).
     """
     _check_alpha(alpha)
+    assignment, cleaning = None, None
+    if dedupe is not None and not user:
+        raise DataError("Removing repeated users needs the user id column (user=...).")
+    if user:
+        assignment = check_assignment(data, variant, user)
+        if dedupe is not None:
+            data, cleaning = dedupe_users(data, variant, user, dedupe, time=time)
     sequential_tuning = _check_tuning(sequential_tuning)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     if not metrics:
@@ -243,6 +280,8 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
     arms_rows: list[dict] = []
     cuped: dict[str, float] = {}
     warnings: list[str] = []
+    if assignment is not None and not assignment.ok and cleaning is None:
+        warnings.append(assignment.message(user or "user"))
     for m in metrics:
         mtype = metric_type
         if mtype == "auto":
@@ -283,15 +322,18 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
                               "mean": a.ratio if mtype == "ratio" else a.mean, "is_control": v == ctrl})
     table = _finish(rows, alpha=alpha, correction=correction)
     srm = srm_p_value([float(counts[v]) for v in names], w)
-    return ExperimentResult(table=table, srm_p_value=srm, summary_text=summary_text(table, srm, alpha, ctrl, bool(sequential_tuning)),
+    text = summary_text(table, srm, alpha, ctrl, bool(sequential_tuning))
+    if cleaning is not None:
+        text += " " + cleaning.message()
+    return ExperimentResult(table=table, srm_p_value=srm, summary_text=text,
                             control=ctrl, counts=counts, expected_weights=w or [1.0] * len(names), alpha=alpha,
                             correction=correction, sequential=bool(sequential_tuning), arms=pd.DataFrame(arms_rows),
-                            cuped=cuped, warnings=warnings)
+                            cuped=cuped, warnings=warnings, assignment=assignment, cleaning=cleaning)
 
 
 def analyze_summary(summary: pd.DataFrame, *, control: str | None = None, metric_type: str = "auto",
                     alpha: float = 0.05, correction: str = "holm", sequential_tuning: float | None = None,
-                    metric: str = "metric", weights: Any = None) -> ExperimentResult:
+                    metric: str = "metric", weights: Any = None, bayes: BayesMethod = "auto") -> ExperimentResult:
     """Analyse per-variant totals: columns variant, n and either conversions, or mean and std, or sum and sum_sq."""
     _check_alpha(alpha)
     sequential_tuning = _check_tuning(sequential_tuning)
@@ -341,7 +383,8 @@ def analyze_summary(summary: pd.DataFrame, *, control: str | None = None, metric
     names = sort_names(s["variant"])
     ctrl = choose_control(names, control)
     arms = {r["variant"]: _arm(r, mtype == "binary") for _, r in s.iterrows()}
-    rows, _ = _rows_for(metric, mtype, arms, ctrl, alpha=alpha, covariate=False, sequential_tuning=sequential_tuning)
+    rows, _ = _rows_for(metric, mtype, arms, ctrl, alpha=alpha, covariate=False, sequential_tuning=sequential_tuning,
+                        bayes=bayes)
     table = _finish(rows, alpha=alpha, correction=correction)
     counts = s.set_index("variant")["n"].reindex(names)
     srm = srm_p_value(counts.tolist(), _weights_for(names, weights))
@@ -382,7 +425,7 @@ def timeline(data: pd.DataFrame | ibis.Table, variant: str, metric: str, date: s
             row = {"date": day, "variant": v, "n": int(a.n), "mean": value}
             if v != ctrl and c is not None and a.n >= 2 and c.n >= 2:
                 try:
-                    cmp = compare(a, c, alpha=alpha, ratio=ratio, sequential_tuning=sequential_tuning)
+                    cmp = compare(a, c, alpha=alpha, ratio=ratio, sequential_tuning=sequential_tuning, bayes="none")
                     row.update(rel_lift=cmp.rel_lift, rel_ci_low=cmp.rel_ci[0], rel_ci_high=cmp.rel_ci[1],
                                p_value=cmp.p_value)
                 except (ZeroDivisionError, ValueError):
@@ -409,7 +452,7 @@ def breakdown(data: pd.DataFrame | ibis.Table, variant: str, metric: str, by: st
         for v, a in arms.items():
             if v == ctrl or c is None or a.n < 2 or c.n < 2:
                 continue
-            cmp = compare(a, c, alpha=alpha)
+            cmp = compare(a, c, alpha=alpha, bayes="none")
             rows.append({"level": level, "variant": v, "n": int(a.n), "control_n": int(c.n), "mean": cmp.mean_t,
                          "control_mean": cmp.mean_c, "rel_lift": cmp.rel_lift, "rel_ci_low": cmp.rel_ci[0],
                          "rel_ci_high": cmp.rel_ci[1], "p_value": cmp.p_value})

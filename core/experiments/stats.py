@@ -4,16 +4,18 @@ Pure functions, no data access: the database returns per-arm sums and everything
 those. Conventions follow ../shared/notes/statistics.md: Welch t-test with Welch-Satterthwaite
 degrees of freedom, variance p(1-p) for 0/1 metrics, delta-method relative lift, delta-method
 ratio metrics, pooled-theta CUPED, asymptotic confidence sequences for safe peeking, and a
-Gaussian posterior (flat prior) on the relative lift for the Bayesian view.
+Bayesian view that agrees with the test: Beta posteriors per arm for 0/1 metrics, a Gaussian
+posterior of the difference for means (GrowthBook's Gaussian on the relative lift on request).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, special, stats
 
 
 @dataclass
@@ -131,9 +133,141 @@ def _gaussian_decision(rel: float, rel_se: float) -> tuple[float, float]:
     return chance, loss
 
 
+# ----------------------------------------------------------------------------- Bayesian view
+BayesMethod = Literal["auto", "gaussian_relative", "none"]
+"""How chance to beat control, expected loss and the credible interval are computed.
+
+- "auto" (default): for 0/1 metrics the Beta posterior of each arm's rate (uniform Beta(1, 1) prior),
+  computed by numerical integration; for means, ratios and CUPED the Gaussian posterior of the
+  (adjusted) difference, flat prior. Both agree with the Welch test in direction and strength
+  (chance = 1 - p/2 on large samples).
+- "gaussian_relative": GrowthBook's flat-prior Gaussian on the delta-method relative lift (its
+  published numbers, statistics.md reference 5). With few conversions in the control the relative
+  standard error explodes and this view can say 90% while the test says p = 0.003.
+- "none": skip it (NaN), for callers that only need the test (timelines, simulations).
+"""
+BETA_PRIOR = (1.0, 1.0)
+_GRID = 1501  # integration points per arm (trapezoid on the union of both arms' grids)
+_TAIL = 1e-12  # the grids cover each posterior from this quantile to 1 minus it
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Bayesian read-out of one comparison: chance the variant beats control, expected loss (as a
+    share of the control's value, like the relative lift), and the credible interval of the relative lift."""
+
+    chance_to_beat: float
+    expected_loss: float
+    credible: tuple[float, float]
+    method: str
+
+
+@dataclass(frozen=True)
+class _Beta:
+    """A Beta(a, b) posterior with the few functions the integrals need (scipy.special, vectorised)."""
+
+    a: float
+    b: float
+
+    @property
+    def mean(self) -> float:
+        return self.a / (self.a + self.b)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logf = (self.a - 1) * np.log(x) + (self.b - 1) * np.log1p(-x) - special.betaln(self.a, self.b)
+        return np.where((x > 0) & (x < 1), np.exp(logf), 0.0)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return special.betainc(self.a, self.b, np.clip(x, 0.0, 1.0))
+
+    def grid(self) -> np.ndarray:
+        lo, hi = special.betaincinv(self.a, self.b, _TAIL), special.betaincinv(self.a, self.b, 1 - _TAIL)
+        return np.linspace(lo, hi, _GRID)
+
+    def log_moments(self) -> tuple[float, float]:
+        """Mean and variance of log(X) (for a starting bracket of the ratio's quantiles)."""
+        return (float(special.digamma(self.a) - special.digamma(self.a + self.b)),
+                float(special.polygamma(1, self.a) - special.polygamma(1, self.a + self.b)))
+
+
+def beta_decision(conv_t: float, n_t: float, conv_c: float, n_c: float, *, alpha: float = 0.05,
+                  prior: tuple[float, float] = BETA_PRIOR) -> Decision:
+    """Chance to beat control, expected relative loss and credible interval of the relative lift
+    from Beta posteriors of two conversion rates (independent arms; prior Beta(a, b), uniform by default).
+
+    P(T > C) = integral of f_C(x) * S_T(x) dx; E[max(0, 1 - T/C)] = integral of
+    f_C(x) * (F_T(x) - E[T]/x * F_T+(x)) dx with T+ ~ Beta(a_T + 1, b_T) (since t * f_T(t) = E[T] f_T+(t));
+    the relative lift T/C - 1 has CDF P(T <= r C) = integral of f_C(x) F_T(r x) dx, inverted by root finding.
+    Integrals use the trapezoid rule on a grid dense over both posteriors.
+    """
+    a0, b0 = prior
+    post_t = _Beta(conv_t + a0, n_t - conv_t + b0)
+    post_c = _Beta(conv_c + a0, n_c - conv_c + b0)
+    plus_t = _Beta(conv_t + a0 + 1, n_t - conv_t + b0)
+    grid_t, grid_c = post_t.grid(), post_c.grid()
+    x = np.unique(np.concatenate([grid_c, grid_t]))
+    fc = post_c.pdf(x)
+    chance = float(np.clip(np.trapezoid(fc * (1 - post_t.cdf(x)), x), 0.0, 1.0))
+    inner = post_t.cdf(x) - post_t.mean / np.maximum(x, 1e-300) * plus_t.cdf(x)
+    loss = float(max(np.trapezoid(fc * np.maximum(inner, 0.0), x), 0.0))
+    fxc = post_c.pdf(grid_c)
+
+    def rel_cdf(r: float) -> float:  # P(T / C - 1 <= r), integrated over the control's posterior
+        extra = grid_t / (1 + r)
+        extra = extra[(extra > grid_c[0]) & (extra < grid_c[-1])]
+        if extra.size:
+            xs = np.concatenate([grid_c, extra])
+            order = np.argsort(xs)
+            xs = xs[order]
+            fs = np.concatenate([fxc, post_c.pdf(extra)])[order]
+        else:
+            xs, fs = grid_c, fxc
+        return float(np.trapezoid(fs * post_t.cdf((1 + r) * xs), xs))
+
+    (mt, vt), (mc, vc) = post_t.log_moments(), post_c.log_moments()
+    centre, spread = mt - mc, math.sqrt(vt + vc)
+    q = alpha / 2
+    bounds = []
+    for target in (q, 1 - q):
+        guess = centre + stats.norm.ppf(target) * spread
+        lo_log, hi_log = guess - 2 * spread, guess + 2 * spread
+        for _ in range(20):  # widen until the bracket holds the quantile (rarely needed)
+            if rel_cdf(math.expm1(lo_log)) <= target:
+                break
+            lo_log -= 2 * spread
+        for _ in range(20):
+            if rel_cdf(math.expm1(hi_log)) >= target:
+                break
+            hi_log += 2 * spread
+        try:
+            bounds.append(optimize.brentq(lambda u: rel_cdf(math.expm1(u)) - target, lo_log, hi_log,
+                                          xtol=1e-9, rtol=1e-9))
+        except ValueError:
+            bounds.append(float("nan"))
+    low, high = (math.expm1(b) if np.isfinite(b) else float("nan") for b in bounds)
+    return Decision(chance, loss, (float(low), float(high)), "beta")
+
+
+def gaussian_decision(lift: float, se: float, *, scale: float = 1.0, alpha: float = 0.05,
+                      rel_lift: float = float("nan"), rel_se: float = float("nan"),
+                      method: str = "gaussian_difference") -> Decision:
+    """Gaussian posterior (flat prior) of `lift` with standard error `se`: chance it is above 0 and
+    E[max(0, -lift)] / `scale` (scale = |control mean| expresses the loss as a share of control).
+    The credible interval is the Gaussian one of the relative lift (`rel_lift`, `rel_se`)."""
+    chance, loss = _gaussian_decision(lift, se)
+    z = stats.norm.ppf(1 - alpha / 2)
+    credible = (rel_lift - z * rel_se, rel_lift + z * rel_se)
+    if scale and np.isfinite(scale) and scale != 0:
+        loss = loss / abs(scale)
+    return Decision(chance, loss, credible, method)
+
+
 def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: bool = False,
-            theta: float | None = None, sequential_tuning: float | None = None) -> Comparison:
-    """Treatment vs control: Welch test of the difference, delta-method relative lift, Bayesian view."""
+            theta: float | None = None, sequential_tuning: float | None = None,
+            bayes: BayesMethod = "auto") -> Comparison:
+    """Treatment vs control: Welch test of the difference, delta-method relative lift, Bayesian view
+    (see `BayesMethod`: Beta posteriors for 0/1 metrics, Gaussian on the difference otherwise)."""
     reduction = 0.0
     if ratio:
         mt, mc = t.ratio, c.ratio
@@ -176,15 +310,31 @@ def compare(t: Arm, c: Arm, *, alpha: float = 0.05, ratio: bool = False, cuped: 
         q = stats.t.ppf(1 - alpha / 2, df)
         abs_half, rel_half = q * abs_se, q * rel_se
         p = float(2 * stats.t.sf(abs(d) / abs_se, df)) if abs_se > 0 else (0.0 if d != 0 else 1.0)
-    if np.isfinite(rel) and np.isfinite(rel_se):
-        chance, loss = _gaussian_decision(rel, rel_se)
-    else:  # control mean 0: no relative lift; decide on the absolute difference instead
-        chance, loss = _gaussian_decision(d, abs_se)
-    z = stats.norm.ppf(1 - alpha / 2)
+    decision = bayesian_view(t, c, d=d, abs_se=abs_se, rel=rel, rel_se=rel_se, mc=mc, alpha=alpha,
+                             plain=not (ratio or cuped), bayes=bayes)
     return Comparison(mean_t=mt, mean_c=mc, abs_lift=d, abs_se=abs_se, abs_ci=(d - abs_half, d + abs_half),
                       rel_lift=rel, rel_se=rel_se, rel_ci=(rel - rel_half, rel + rel_half),
-                      credible=(rel - z * rel_se, rel + z * rel_se), df=df, p_value=p,
-                      chance_to_beat=chance, expected_loss=loss, variance_reduction=reduction)
+                      credible=decision.credible, df=df, p_value=p,
+                      chance_to_beat=decision.chance_to_beat, expected_loss=decision.expected_loss,
+                      variance_reduction=reduction)
+
+
+def bayesian_view(t: Arm, c: Arm, *, d: float, abs_se: float, rel: float, rel_se: float, mc: float, alpha: float,
+                  plain: bool, bayes: BayesMethod) -> Decision:
+    """The Bayesian read-out for `compare` (method chosen as `BayesMethod` describes)."""
+    if bayes not in ("auto", "gaussian_relative", "none"):
+        raise ValueError(f"bayes must be 'auto', 'gaussian_relative' or 'none', not {bayes!r}")
+    if bayes == "none":
+        nan = float("nan")
+        return Decision(nan, nan, (nan, nan), "none")
+    relative_ok = bool(np.isfinite(rel) and np.isfinite(rel_se))
+    if bayes == "gaussian_relative" and relative_ok:
+        return gaussian_decision(rel, rel_se, alpha=alpha, rel_lift=rel, rel_se=rel_se, method="gaussian_relative")
+    if bayes == "auto" and plain and t.binary and c.binary and relative_ok:
+        return beta_decision(t.sum, t.n, c.sum, c.n, alpha=alpha)
+    # means, ratios, CUPED (and a control at 0, where there is no relative lift): the difference
+    return gaussian_decision(d, abs_se, scale=abs(mc) if mc != 0 else 1.0, alpha=alpha,
+                             rel_lift=rel, rel_se=rel_se)
 
 
 def _sequential_p(z: float, n_total: float, tuning: float) -> float:
