@@ -364,6 +364,19 @@ def test_unterminated_quote_closed_by_a_later_quote(ws, write):
     assert any("swallowed the 2 lines" in w for w in r.warnings)
 
 
+def test_unterminated_quote_in_latin1_and_gzip_files(ws, write, tmp_path):
+    """DuckDB counts UTF-8 bytes; the broken line is still found in latin-1 text and inside a .gz."""
+    text = ("id,name\n" + "".join(f"{i},Müller {i}\n" for i in range(1, 300)) + '300,"Zoë\n'
+            + "".join(f"{i},Señor {i}\n" for i in range(301, 600)))
+    r = ws.ingest_csv(write("l1.csv", text.encode("latin-1")), "t", encoding="latin-1")
+    assert r.rows == 598 and r.rejected_rows == 1 and r.rejects["line"].tolist() == [301]
+    assert r.rejects["raw_line"].tolist() == ['300,"Zoë'] and ws.read("t")["name"].iloc[-1] == "Señor 599"
+    gz = tmp_path / "broken.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    r = ws.ingest_csv(gz, "t2")
+    assert r.rows == 598 and r.rejects["line"].tolist() == [301]
+
+
 WIDE_IDS = [12345678901234567890123, 12345678901234567890124, 12345678901234567890125]
 
 

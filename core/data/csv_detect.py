@@ -734,7 +734,7 @@ def _misfit_counts(con: duckdb.DuckDBPyConnection, checks: dict[str, str]) -> di
         exprs = []
         for _, spec in chunk:
             col, conv = spec.split("|", 1)
-            exprs.append(f"count(*) FILTER (WHERE {filled_sql(col)} AND ({conv}) IS NULL)")
+            exprs.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND ({conv}) IS NULL)")
         row = con.execute(f"SELECT {', '.join(exprs)} FROM __mw_sample").fetchall()[0]
         out.update({key: int(v) for (key, _), v in zip(chunk, row)})
     return out
@@ -797,7 +797,8 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
         cols = {n: quote_ident(a) for n, a in zip(names, actual)}
         infer = set(infer)
         repeated = header_repeat_sql(plan, [cols[n] for n in names])
-        if repeated:
+        if repeated and con.execute(  # one column first: cheap on files with thousands of columns
+                f"SELECT count(*) FROM __mw_sample WHERE {repeated.split(' AND ')[0]}").fetchall()[0][0]:
             plan.header_repeats = con.execute(f"SELECT count(*) FROM __mw_sample WHERE {repeated}").fetchall()[0][0]
             if plan.header_repeats:
                 con.execute(f"DELETE FROM __mw_sample WHERE {repeated}").fetchall()
@@ -816,9 +817,16 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
             raise DataError(
                 "The file has column names but no data rows. Export the data again including the rows."
             )
-        blanks = dict(zip(names, con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {blank_sql(cols[n])})" for n in names) + " FROM __mw_sample"
-        ).fetchall()[0])) if names else {}
+        # blank cells per column, in one pass (a wide SELECT of thousands of FILTER aggregates binds slowly);
+        # then they are missing values in the sample, so that the type checks below see only real values
+        found = dict(con.execute(
+            "SELECT name, count(*) FROM (UNPIVOT __mw_sample ON COLUMNS(*) INTO NAME name VALUE v) "
+            f"WHERE {blank_sql('v')} GROUP BY name"
+        ).fetchall())
+        blanks = {n: int(found.get(a, 0)) for n, a in zip(names, actual)}
+        for n in names:
+            if blanks[n]:
+                con.execute(f"UPDATE __mw_sample SET {cols[n]} = NULL WHERE {blank_sql(cols[n])}").fetchall()
         # a text column whose only non-numbers are blank cells is a number column with missing values
         infer |= {n for n in names if n not in fixed and plan.columns[n] == "VARCHAR" and blanks[n]}
         if infer:
@@ -827,8 +835,7 @@ def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str]
             checks = {f"{n}\x00{t}": f"{cols[n]}|{_try_cast(cols[n], t)}" for n in infer_list for t in order}
             bad = _misfit_counts(con, checks)
             nonnull = con.execute(
-                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {filled_sql(cols[n])})" for n in infer_list)
-                + " FROM __mw_sample"
+                "SELECT " + ", ".join(f"count({cols[n]})" for n in infer_list) + " FROM __mw_sample"
             ).fetchall()[0]
             for n, filled in zip(infer_list, nonnull):
                 fits = [t for t in order if filled and bad[f"{n}\x00{t}"] == 0]

@@ -122,8 +122,8 @@ def _header_rows_in_table(cur: duckdb.DuckDBPyConnection, plan: CsvPlan, staging
     if not plan.header or any(r[1] != "VARCHAR" for r in described):
         return 0
     cond = header_repeat_sql(plan, [quote_ident(r[0]) for r in described])
-    if not cond:
-        return 0
+    if not cond or not cur.execute(f"SELECT count(*) FROM {staging} WHERE {cond.split(' AND ')[0]}").fetchall()[0][0]:
+        return 0  # (the first column alone decides quickly on wide tables)
     return int(cur.execute(f"DELETE FROM {staging} WHERE {cond}").fetchall()[0][0])
 
 
@@ -163,29 +163,23 @@ def _cut_line(plan: CsvPlan, hint: int, first: str, tmp_dir: Path) -> tuple[int,
     encoding = "latin-1" if plan.duckdb_encoding == "latin-1" else "utf-8"
     needle = first.encode(encoding, errors="replace")
     opener = gzip.open if plan.compression == "gzip" else open
-    # DuckDB's byte positions count UTF-8 bytes (latin-1 text is converted while read): on latin-1
-    # files the line starts at or before the hint
-    lo = max(0, hint - 16) if encoding == "utf-8" else 0
-    hi = hint + 16
     found = -1
     with opener(plan.path, "rb") as f:
-        if lo:
-            f.seek(lo - 1)
-            window = f.read(hi - lo + 1 + len(needle) + 2)
-            base = lo - 1
-        else:
-            window = f.read(hi + len(needle) + 2)
-            base = 0
+        # DuckDB counts bytes of the UTF-8 text it parses (latin-1 is converted while read), from 1
+        near = max(0, hint - 1) if encoding == "utf-8" else _latin1_offset(f, max(0, hint - 1))
+        lo = max(0, near - 16)
+        f.seek(max(0, lo - 1))
+        base = max(0, lo - 1)
+        window = f.read(near + 16 - base + len(needle) + 2)
     start = 0
     while True:
         i = window.find(needle, start)
-        if i < 0 or base + i > hi:
+        if i < 0 or base + i > near + 16:
             break
         at_line_start = base + i == 0 or (i > 0 and window[i - 1:i] == b"\n")
         if at_line_start and window[i + len(needle):i + len(needle) + 1] in (b"\n", b"\r", b""):
-            found = base + i
-            if encoding == "utf-8" and abs(found - hint) <= 2:
-                break
+            if found < 0 or abs(base + i - near) < abs(found - near):
+                found = base + i
         start = i + 1
     if found < 0:
         return None
@@ -230,6 +224,32 @@ def _cut_line(plan: CsvPlan, hint: int, first: str, tmp_dir: Path) -> tuple[int,
     plan.path, plan.compression = out, None
     plan.temp_files.append(out)
     return lines + (1 if state == "closing" else 0), size
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _latin1_offset(f: Any, utf8_offset: int) -> int:
+    """The byte offset in a latin-1 file of the character at `utf8_offset` in its UTF-8 conversion.
+
+    Every byte from 0x80 up is two bytes in UTF-8; blocks are counted in C, only the last one byte by byte.
+    """
+    pos = seen = 0
+    while True:
+        block = f.read(1 << 20)
+        if not block:
+            return pos
+        wide = len(block) - len(block.translate(None, _HIGH_BYTES))
+        if seen + len(block) + wide <= utf8_offset:
+            seen += len(block) + wide
+            pos += len(block)
+            continue
+        for b in block:
+            if seen >= utf8_offset:
+                return pos
+            seen += 2 if b >= 0x80 else 1
+            pos += 1
+        return pos
 
 
 def _copy_bytes(src: Any, dst: Any, n: int) -> None:
@@ -287,11 +307,15 @@ def _out_of_range(cur: duckdb.DuckDBPyConnection, staging: str) -> list[str]:
     floats = [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall() if r[1] in ("DOUBLE", "FLOAT")]
     if not floats:
         return []
-    counts = cur.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE isinf({quote_ident(c)}))" for c in floats) + f" FROM {staging}"
-    ).fetchall()[0]
+    counts: list[int] = []
+    for start in range(0, len(floats), 250):  # wide SELECTs bind slowly: a few columns per query
+        counts += cur.execute(
+            "SELECT " + ", ".join(f"sum(isinf({quote_ident(c)})::INTEGER)" for c in floats[start:start + 250])
+            + f" FROM {staging}"
+        ).fetchall()[0]
     warnings = []
     for c, n in zip(floats, counts):
+        n = int(n or 0)
         if n:
             cur.execute(f"UPDATE {staging} SET {quote_ident(c)} = NULL WHERE isinf({quote_ident(c)})").fetchall()
             warnings.append(
