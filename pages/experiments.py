@@ -109,7 +109,7 @@ def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], l
                    "significant (small samples with large lifts): trust the direction, not the size.")
     st.caption(CHANCE_NOTE)
     c1, c2 = st.columns(2)
-    c1.download_button("Download results (CSV)", data=lambda: frame_to_bytes(charts.results_frame(res.table), "csv"),
+    c1.download_button("Download results (CSV)", data=lambda: frame_to_bytes(res.table, "csv"),
                        file_name=f"{title}_results.csv", mime="text/csv", key=f"{title}-csv", on_click="ignore",
                        icon=":material/download:", width="stretch")
     c2.download_button("Download report (HTML)", key=f"{title}-html", on_click="ignore", icon=":material/description:",

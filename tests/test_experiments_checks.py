@@ -3,6 +3,10 @@ test, the note on relative intervals, and the HTML report (size, plotly.js once,
 
 from __future__ import annotations
 
+import base64
+import gzip
+import re
+
 
 import numpy as np
 import pandas as pd
@@ -192,3 +196,59 @@ def test_summary_explains_a_relative_interval_that_includes_zero():
     assert "includes 0 although the test is significant" in text
     assert "only 5 conversions" in text and "Read the absolute difference instead: +1.52 pts" in text
     assert "+0.53 pts to +2.51 pts" in text
+
+
+# ----------------------------------------------------------------- tables for people and the HTML report
+def _read_out() -> tuple:
+    from core.experiments import timeline
+    from core.experiments import charts
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({"variant": rng.choice(["control", "variant_b", "variant_c"], n),
+                       "converted": rng.binomial(1, 0.1, n), "revenue": rng.gamma(2, 10, n),
+                       "day": pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 14, n), "D")})
+    res = analyze(df, "variant", ["converted", "revenue"])
+    figures = [charts.forest_figure(res.table, res.alpha),
+               *charts.timeline_figures(timeline(df, "variant", "converted", "day"), "converted", res.control)]
+    return res, figures
+
+
+def test_results_for_people_labels_order_and_no_cut_strings():
+    from core.experiments.charts import results_for_people
+    res, _ = _read_out()
+    table = res.table.copy()
+    table.loc[0, "expected_loss"] = 0.0000000000006
+    table.loc[0, "p_value"] = 0.0000000000006
+    shown = results_for_people(table, "holm")
+    cols = list(shown.columns)
+    assert cols[:6] == ["metric", "variant", "lift", "difference", "p-value", "adjusted p (holm)"]
+    assert not any("_" in c for c in cols)  # no abs_ci_low next to "lift CI low"
+    assert shown.loc[0, "p-value"] == "< 0.001" and shown.loc[0, "expected loss (share of control)"] == "0.0%"
+    assert not shown.astype(str).apply(lambda c: c.str.contains("0000000")).any().any()
+    binary = shown[shown["metric"] == "converted"].iloc[0]
+    assert binary["difference"].endswith(" pts") and binary["variant value"].endswith("%")
+    assert " to " in binary["lift 95% interval"] and binary["chance to beat control"].endswith("%")
+    # the raw table (downloads) is unchanged
+    assert table.loc[0, "expected_loss"] == 0.0000000000006
+
+
+def test_html_report_embeds_plotlyjs_once_compressed_and_fits_the_page():
+    from plotly.offline import get_plotlyjs
+    from core.experiments import charts
+    res, figures = _read_out()
+    report = charts.html_report("Experiment read-out", res.summary_text, res.table, figures, ["Control: control."],
+                                correction="holm")
+    text = report.decode("utf-8")
+    assert len(report) < 2_500_000  # was 4.85 MB with plotly.js inlined as text
+    packed = re.findall(r"<script type='application/gzip' id='mw-plotlyjs'>([^<]+)</script>", text)
+    assert len(packed) == 1 and gzip.decompress(base64.b64decode(packed[0])).decode("utf-8") == get_plotlyjs()
+    assert "cdn.plot.ly" not in text and "<script src" not in text and "plotly.js v" not in text
+    assert text.count("class='mw-chart'") == len(figures) == 3
+    specs = re.findall(r"<script type='application/json' id='mw-chart-\d-spec'>(.+?)</script>", text, re.S)
+    assert len(specs) == 3
+    import json
+    for spec in specs:
+        layout = json.loads(spec)["layout"]
+        assert layout["yaxis"]["automargin"] and layout["xaxis"]["automargin"]
+    assert "max-width:100%" in text and "overflow-wrap:break-word" in text and "class='table-wrap'" in text
+    assert "adjusted p (holm)" in text and "abs_ci_low" not in text
