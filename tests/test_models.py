@@ -430,3 +430,11 @@ def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
     at.selectbox(key="score-table").select("customers").run()
     assert at.selectbox(key="score-id-customers").value == "customer_id"
     assert at.selectbox(key="score-segments-customers-customer_id").value == "customers_segments"
+
+
+def test_models_page_warns_about_an_id_as_the_only_feature(app_env):
+    at, _ = _models_page_with_demo()
+    at.multiselect(key="model-features-customers-churned").set_value(["customer_id"]).run()
+    at.button(key="model-train").click().run()
+    assert not at.exception and not at.error
+    assert any("The only feature, 'customer_id', looks like an identifier" in w.value for w in at.warning)
