@@ -49,3 +49,15 @@ def test_bank_marketing_defaults_leave_out_only_duration() -> None:
     advice = suggest_features(df, "y")
     assert advice.table.loc[~advice.table["use"], "column"].tolist() == ["duration"]
     assert "contact" in advice.suggested
+
+
+def test_a_feature_far_ahead_of_the_others_stays_selected_but_a_near_perfect_one_is_left_out() -> None:
+    rng = np.random.default_rng(11)
+    n = 3000
+    tenure = rng.random(n)
+    df = pd.DataFrame({"tenure": tenure, "noise": rng.random(n), "churned": (tenure + rng.random(n) > 1).astype(int)})
+    df["refund_issued"] = df["churned"]  # the outcome itself under another name
+    table = suggest_features(df, "churned").table.set_index("column")
+    assert bool(table.loc["tenure", "use"])  # strong and legitimate: warned about on the page, not removed
+    assert not bool(table.loc["refund_issued", "use"])
+    assert "almost perfectly" in table.loc["refund_issued", "reason"]

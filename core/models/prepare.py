@@ -141,7 +141,9 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200, *,
 
 
 def _leave_out_leaks(df: pd.DataFrame, target: str, table: pd.DataFrame) -> None:
-    """Mark features that leakage_warnings flags as not used, with the reason (in place)."""
+    """Mark features that leakage_warnings flags as near-perfect or known only after the outcome as not
+    used, with the reason (in place). A feature that is merely far ahead of the others stays selected
+    (strong features are often legitimate); the page warns about it."""
     try:
         task = detect_task(df[target])
     except DataError:
@@ -151,6 +153,8 @@ def _leave_out_leaks(df: pd.DataFrame, target: str, table: pd.DataFrame) -> None
     if len(candidates) > LEAK_CHECK_MAX:  # train() refuses such widths anyway; checking each would take minutes
         return
     for leak in leakage_warnings(labelled, target, candidates, task):
+        if leak["kind"] == "dominant":  # a strong feature may be legitimate: warned about, not removed
+            continue
         row = table["column"] == leak["feature"]
         table.loc[row, "use"] = False
         table.loc[row, "reason"] = f"leaks the target: {leak['why']} ({leak['metric']} {leak['score']:.2f} alone)"
@@ -213,16 +217,16 @@ def leakage_warnings(df: pd.DataFrame, target: str, features: list[str], task: s
     ranked = sorted(power.items(), key=lambda kv: kv[1], reverse=True)
     metric = "AUC" if task == "classification" else "R2"
     for i, (f, p) in enumerate(ranked):
-        why = ""
+        why, kind = "", ""
         if (task == "classification" and p >= LEAK_AUC) or (task == "regression" and p >= LEAK_R2):
-            why = "predicts the target almost perfectly on its own"
+            why, kind = "predicts the target almost perfectly on its own", "near_perfect"
         elif task == "classification" and p >= 0.75 and known_after_the_fact(f):
-            why = "is strong on its own and its name suggests it is only known after the outcome"
+            why, kind = "is strong on its own and its name suggests it is only known after the outcome", "after_the_fact"
         elif task == "classification" and i == 0 and p >= 0.75 and len(ranked) > 1 and \
                 (p - 0.5) >= 2 * max(ranked[1][1] - 0.5, 0.01):
-            why = "predicts the target far better than any other feature"
+            why, kind = "predicts the target far better than any other feature", "dominant"
         if why:
-            out.append({"feature": f, "score": p, "metric": metric, "why": why,
+            out.append({"feature": f, "score": p, "metric": metric, "why": why, "kind": kind,
                         "message": f"'{f}' {why} ({metric} {p:.2f}). If it is only known after the outcome "
                                    "(like call duration in a telemarketing campaign), leave it out: the model "
                                    "would look great here and fail in use."})
