@@ -273,7 +273,7 @@ def test_login_roles_and_console(browser, tmp_path):
         _idle(page)
         started = time.perf_counter()
         page.get_by_role("button", name="Run query").click()
-        page.get_by_text("1 rows in").wait_for(timeout=30_000)
+        page.get_by_text("1 row in").wait_for(timeout=30_000)
         assert time.perf_counter() - started < 10
         assert page.get_by_role("tab", name="Audit log").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
