@@ -11,6 +11,8 @@ from typing import Literal, Mapping
 
 import pandas as pd
 
+from core.wording import plural
+
 Format = Literal["percent", "points", "p_value", "number", "integer", "money", "ratio", "text"]
 
 
@@ -118,5 +120,5 @@ def for_people(frame: pd.DataFrame, formats: Mapping[str, Format],
 
 
 def rows(n: int, noun: str = "row") -> str:
-    """ "1 row", "7,032 rows": a count with its noun in the right number."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+    """ "1 row", "7,032 rows": a count with its noun in the right number (core.wording.plural)."""
+    return plural(n, noun)
