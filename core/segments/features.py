@@ -161,7 +161,9 @@ def customer_features(
         raise DataError(f"No transactions fall before as_of={as_of_date}; pick a later date.")
     notes = []
     if kept < total:
-        notes.append(f"{total - kept:,} of {total:,} rows were skipped: missing customer, unreadable date or missing amount"
+        skipped = total - kept
+        notes.append(f"{skipped:,} of {total:,} {'row was' if skipped == 1 else 'rows were'} skipped: missing customer, "
+                     "unreadable date or missing amount"
                      + (" or amount <= 0" if exclude_non_positive else "") + ".")
     out.attrs["notes"] = notes
     out.attrs["as_of"] = str(as_of_date)
