@@ -11,20 +11,23 @@ import streamlit as st
 
 from core.columns import guess_roles
 from core.errors import DataError
-from core.experiments import (ExperimentResult, analyze, analyze_summary, breakdown, choose_control, combine,
+from core.experiments import (ExperimentResult, analyze, check_assignment, dedupe_users, analyze_summary, breakdown, choose_control, combine,
                               detectable_effect, duration_days, sample_size, timeline)
 from core.experiments import charts
-from core.experiments.data import read_summary_csv, variant_counts, with_segments
+from core.experiments.assignment import AssignmentCheck, equal_split, parse_split, split_text
+from core.experiments.data import check_levels, read_summary_csv, variant_counts, with_segments
+from core.formatting import for_people, p_value
 from core.data.export import frame_to_bytes
 from core.data.workspace import Workspace
 from pages.common import can, cached_profile, page_start, remember, result_store, role_note, stored
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
-CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data (flat prior), that the variant's true "
-               "effect is better than control's. It is not 1 − p: a p-value is how surprising the data would be if there "
-               "were no difference. **Expected loss** is how much lift you give up on average if you ship the variant and "
-               "it is in fact worse.")
+CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data, that the variant's true effect is "
+               "better than control's (conversions: each arm's rate has a Beta posterior from a uniform prior; averages: "
+               "the difference has a Gaussian posterior). It is not 1 − p: a p-value is how surprising the data would be "
+               "if there were no difference. **Expected loss** is how much you give up on average, as a share of the "
+               "control's value, if you ship the variant and it is in fact worse.")
 
 ws = page_start("Experiments",
                 "Read A/B and campaign tests correctly: lifts with intervals, corrected p-values, sample split "
@@ -43,8 +46,8 @@ else:
 
 
 def options_form(variants: list[str], key: str) -> dict:
-    """Shared options: control, alpha, correction, sequential, expected split."""
-    with st.expander("Test options: control, confidence, correction, safe peeking, expected split"):
+    """Shared options: control, alpha, correction, sequential (the planned split sits next to the variants)."""
+    with st.expander("Test options: control, confidence, correction, safe peeking"):
         c1, c2, c3 = st.columns(3)
         control = c1.selectbox("Control", variants, index=variants.index(choose_control(variants)), key=f"{key}-control")
         confidence = c2.select_slider("Confidence level", [0.8, 0.9, 0.95, 0.99], value=0.95, key=f"{key}-confidence",
@@ -54,26 +57,59 @@ def options_form(variants: list[str], key: str) -> dict:
         sequential = c4.toggle("Sequential mode: safe to look at results every day", key=f"{key}-sequential")
         tuning = c5.number_input("Expected total users at the end of the test (sequential tuning)", 100, 10**9, 5000,
                                  step=1000, key=f"{key}-tuning", disabled=not sequential)
-        st.caption("Expected split (for the sample ratio mismatch check): equal by default.")
-        split = st.data_editor(pd.DataFrame({"variant": variants, "weight": [1.0] * len(variants)}), hide_index=True,
-                               disabled=["variant"], key=f"{key}-split-{len(variants)}")
     return {"control": control, "alpha": round(1 - confidence, 4), "correction": CORRECTIONS[correction],
-            "sequential_tuning": float(tuning) if sequential else None,
-            "weights": [float(w) for w in split["weight"].fillna(0)]}
+            "sequential_tuning": float(tuning) if sequential else None}
 
 
-def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], list] | None = None) -> None:
-    """SRM check, summary, forest plot, table, Bayesian view and downloads."""
-    counts = res.counts
-    if not res.srm_ok:
-        st.error(f"**Sample ratio mismatch (p = {res.srm_p_value:.2g}).** The users per variant "
-                 f"({', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}) do not match the planned split. "
-                 "That almost always means broken assignment or tracking (a variant that crashes, bots, a redirect "
-                 "that loses users), so the lifts below are not trustworthy until the cause is found.",
-                 icon=":material/report:")
+def p_text(p: float) -> str:
+    """ "p < 0.001" or "p = 0.003" (core.formatting's p-value with its sign)."""
+    shown = p_value(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def planned_split(container: object, variants: list[str], key: str) -> list[float] | None:
+    """The planned split, typed next to the variant picker (equal by default); None after showing a bad entry."""
+    text = container.text_input(  # type: ignore[attr-defined]
+        f"Planned split ({' / '.join(variants)})", equal_split(variants), key=f"{key}-split-{'|'.join(variants)}",
+        help="The share of users each variant was meant to get, in this order: 50/50, 96/4, 1/1/1, or by name "
+             f"({variants[0]}=96, ...). The sample ratio mismatch check compares the users per variant with it.")
+    try:
+        return parse_split(text, variants)
+    except DataError as e:
+        st.error(str(e))
+        return None
+
+
+def assignment_message(check: AssignmentCheck, user: str, cleaning: object = None) -> None:
+    """The one-row-per-user check, shown next to the sample ratio check."""
+    if cleaning is not None:
+        st.success(cleaning.message(), icon=":material/cleaning_services:")  # type: ignore[attr-defined]
+    elif check.ok:
+        st.success(check.message(user), icon=":material/check_circle:")
     else:
-        st.success(f"Sample split looks healthy (sample ratio mismatch check p = {res.srm_p_value:.3f}; "
-                   f"{', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}).", icon=":material/check_circle:")
+        st.warning(check.message(user) + " Choose a cleaning under **Repeated users** above.", icon=":material/group:")
+
+
+def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], list] | None = None,
+                user: str | None = None) -> None:
+    """SRM and one-row-per-user checks, summary, forest plot, table, Bayesian view and downloads."""
+    counts = res.counts
+    planned = split_text(res.expected_weights) if res.expected_weights else "equal"
+    srm_box, user_box = st.columns(2) if res.assignment is not None else (st.container(), None)
+    with srm_box:
+        if not res.srm_ok:
+            st.error(f"**Sample ratio mismatch ({p_text(res.srm_p_value)}).** The users per variant ({', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}) do not "
+                     f"match the planned split ({planned}). That almost always means broken assignment or tracking (a "
+                     "variant that crashes, bots, a redirect that loses users), so the lifts below are not trustworthy "
+                     "until the cause is found. If the split was planned unequal (for example 96/4), type it in "
+                     "**Planned split** under the variant column.", icon=":material/report:")
+        else:
+            st.success(f"Sample split looks healthy against the planned {planned} (sample ratio mismatch check "
+                       f"{p_text(res.srm_p_value)}; {', '.join(f'{k}: {int(v):,}' for k, v in counts.items())}).",
+                       icon=":material/check_circle:")
+    if user_box is not None and res.assignment is not None:
+        with user_box:
+            assignment_message(res.assignment, user or "user", res.cleaning)
     st.markdown("**Summary**")
     st.info(res.summary_text)
     with st.expander("Copy the summary"):
@@ -90,23 +126,12 @@ def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], l
                    "fixed-horizon intervals early on.")
     fig = charts.forest_figure(res.table, res.alpha)
     st.plotly_chart(fig, key=f"{title}-forest")
-    shown = res.table.copy()
-    shown.insert(3, "verdict", ["significant" if s else "not significant" for s in shown["significant"]])
-    st.dataframe(shown.drop(columns=["significant"]), hide_index=True, column_config={
-        "mean": st.column_config.NumberColumn("variant value", format="%.4f"),
-        "control_mean": st.column_config.NumberColumn("control value", format="%.4f"),
-        "rel_lift": st.column_config.NumberColumn("lift", format="percent"),
-        "rel_ci_low": st.column_config.NumberColumn("lift CI low", format="percent"),
-        "rel_ci_high": st.column_config.NumberColumn("lift CI high", format="percent"),
-        "chance_to_beat": st.column_config.NumberColumn("chance to beat control", format="percent"),
-        "rel_credible_low": st.column_config.NumberColumn("credible low (Bayesian)", format="percent"),
-        "rel_credible_high": st.column_config.NumberColumn("credible high (Bayesian)", format="percent"),
-        "p_value": st.column_config.NumberColumn("p-value", format="%.4f"),
-        "p_adjusted": st.column_config.NumberColumn(f"adjusted p ({res.correction})", format="%.4f")})
+    st.dataframe(charts.results_for_people(res.table, res.correction, res.alpha), hide_index=True)
     disagree = res.table[(res.table["significant"]) & (res.table["rel_ci_low"] < 0) & (res.table["rel_ci_high"] > 0)]
     if not disagree.empty:
-        st.caption("For " + ", ".join(disagree["variant"]) + " the relative interval includes 0 although the test is "
-                   "significant (small samples with large lifts): trust the direction, not the size.")
+        st.caption("For " + ", ".join(disagree["variant"]) + " the relative (lift) interval includes 0 although the test "
+                   "is significant: the control has few conversions (or a small mean), so the lift, which divides by "
+                   "it, is very uncertain. Read the **difference** and its interval instead.")
     st.caption(CHANCE_NOTE)
     c1, c2 = st.columns(2)
     c1.download_button("Download results (CSV)", data=lambda: frame_to_bytes(res.table, "csv"),
@@ -116,7 +141,9 @@ def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], l
                        data=lambda: charts.html_report(f"Experiment read-out: {title}", res.summary_text, res.table,
                                                        [fig] + (figures_extra() if figures_extra else []),
                                                        [f"Control: {res.control}. Correction: {res.correction}. "
-                                                        f"Sample ratio mismatch p = {res.srm_p_value:.4f}."]),
+                                                        f"Planned split {planned}; sample ratio mismatch "
+                                                        f"{p_text(res.srm_p_value)}."],
+                                                       correction=res.correction, alpha=res.alpha),
                        file_name=f"{title}_report.html", mime="text/html", width="stretch")
 
 
@@ -145,6 +172,9 @@ def per_user(ws: Workspace) -> None:
                                help=f"Suggested: {v_default} ({roles.variant.reason})." if roles.variant else
                                f"Nothing is named like a variant ({roles.variant.reason}): pick the column "
                                "that says which version each user saw.")
+        if not roles.variant.column:  # say so rather than silently analyse a stand-in column
+            c1.warning(f"No column looks like the variant: {roles.variant.reason}. **{variant}** is only a first "
+                       "pick: choose the column that says which version each user saw.", icon=":material/help:")
         metric_defaults = [c for c in roles.outcomes if c in numeric][:3]
         metrics = c2.multiselect("Metrics", numeric, default=metric_defaults, key=f"exp-metrics-{table}")
         c3, c4, c5 = st.columns(3)
@@ -163,15 +193,43 @@ def per_user(ws: Workspace) -> None:
         try:
             counts = stored(("variants", db, table, info.version, variant),
                             lambda: variant_counts(ws.table(table), variant))
+            check_levels(counts, variant)  # the core's own message for 1 level (and variant_counts' for > 20)
             variants = [str(v) for v in counts.index]
         except DataError as e:
             st.error(str(e))
             return
-        if len(variants) < 2:
-            st.error(f"'{variant}' has only one value; pick the column that holds control and variants.")
+        weights = planned_split(c1, variants, f"exp-{table}-v{info.version}")
+        if weights is None:
             return
+        u1, u2 = st.columns(2)
+        user_options = ["(none)"] + [c for c in columns if c != variant]
+        user_default = roles.id.column if roles.id.column in user_options else "(none)"
+        user_col = u1.selectbox("User id column (checks one row per user)", user_options,
+                                index=user_options.index(user_default), key=f"exp-user-{table}",
+                                help="Each user should appear once, in one variant. Repeated users are counted twice "
+                                     "and users in both arms blur the difference.")
+        user = None if user_col == "(none)" else user_col
+        time_col = dates[0] if dates else None
+        first_label = (f"first exposure per user (earliest {time_col})" if time_col
+                       else "first exposure per user (first row in the table)")
+        cleanings = {"keep every row": None, first_label: "first", "drop users seen in several variants": "drop_multi"}
+        check = None
+        if user:
+            try:
+                check = stored(("assignment", db, table, info.version, variant, user),
+                               lambda: check_assignment(ws.table(table), variant, user))
+            except DataError as e:
+                st.error(str(e))
+                return
+        cleaning_label = u2.radio("Repeated users", list(cleanings), key=f"exp-dedupe-{table}", horizontal=True,
+                                  disabled=user is None or (check is not None and check.ok),
+                                  help="First exposure: each user's earliest row decides the variant and the outcome. "
+                                       "Drop: users seen in more than one variant are left out entirely.")
+        dedupe = cleanings[cleaning_label] if user and check is not None and not check.ok else None
         opts = options_form(variants, "exp")
+        opts["weights"] = dict(zip(variants, weights))
         settings = {"table": table, "version": info.version, "variant": variant, "metrics": metrics, "mtype": mtype,
+                    "user": user, "dedupe": dedupe, "time": time_col if dedupe == "first" else None,
                     "covariate": None if covariate == "(none)" else covariate,
                     "winsorize": None if winsor == "off" else float(winsor),
                     "numerator": None if numerator == "(none)" else numerator,
@@ -186,7 +244,8 @@ def per_user(ws: Workspace) -> None:
                 with st.spinner("Aggregating per variant in the database ..."):
                     parts = []
                     common = dict(control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
-                                  sequential_tuning=opts["sequential_tuning"], weights=opts["weights"])
+                                  sequential_tuning=opts["sequential_tuning"], weights=opts["weights"], user=user,
+                                  dedupe=dedupe, time=settings["time"])
                     if metrics:
                         parts.append(analyze(ws.table(table), variant, metrics, metric_type=mtype,
                                              covariate=settings["covariate"], winsorize=settings["winsorize"], **common))
@@ -208,13 +267,23 @@ def per_user(ws: Workspace) -> None:
                 return []
             return list(charts.timeline_figures(tl, metrics[0], opts["control"]))
 
-        show_result(res, table, report_figures)
+        show_result(res, table, report_figures, user=user)
+        binary_metrics = set(res.table.loc[res.table["metric_type"] == "binary", "metric"])
+
+    def is_binary(metric: str) -> bool:
+        return metric in binary_metrics or (metric in numeric and (distinct.get(metric) or 0) <= 2)
+
+    def analysed() -> object:
+        """The table as analysed: with the chosen cleaning of repeated users (a lazy query in the database)."""
+        if not dedupe or not user:
+            return ws.table(table)
+        return dedupe_users(ws.table(table), variant, user, dedupe, time=settings["time"])[0]
 
     def over_time(metric: str, date: str) -> pd.DataFrame:
         """Cumulative read-out by day, kept per table version and settings (charts and report share it)."""
         return stored(("timeline", db, table, info.version, variant, metric, date, mtype, opts["control"],
-                       opts["alpha"], opts["sequential_tuning"]),
-                      lambda: timeline(ws.table(table), variant, metric, date, control=opts["control"],
+                       opts["alpha"], opts["sequential_tuning"], user, dedupe),
+                      lambda: timeline(analysed(), variant, metric, date, control=opts["control"],
                                        alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"],
                                        metric_type=mtype))
     with tab_time:
@@ -232,7 +301,7 @@ def per_user(ws: Workspace) -> None:
                 st.caption("Early days swing: a lift that shrinks over time often is a novelty effect. Without "
                            "sequential mode, stopping the first day the interval clears 0 inflates false positives.")
                 with st.expander("Numbers behind the charts"):
-                    st.dataframe(tl, hide_index=True)
+                    st.dataframe(charts.timeline_for_people(tl, is_binary(metric)), hide_index=True)
             except DataError as e:
                 st.error(str(e))
     with tab_segments:
@@ -253,19 +322,17 @@ def per_user(ws: Workspace) -> None:
             metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-by-metric-{table}")
             seg_table, key_col, by = sources[label]
             try:
-                data = ws.table(table) if seg_table is None else with_segments(ws.table(table), ws.table(seg_table), key_col)
+                base = analysed()
+                data = base if seg_table is None else with_segments(base, ws.table(seg_table), key_col)
                 bd = stored(("breakdown", db, table, info.version, variant, metric, label, opts["control"], opts["alpha"],
-                             ws.version(seg_table) if seg_table else None),
+                             ws.version(seg_table) if seg_table else None, user, dedupe),
                             lambda: breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"]))
                 st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
                            f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
                            "significant by chance. Treat differences between segments as ideas to test, not results.",
                            icon=":material/warning:")
                 st.plotly_chart(charts.breakdown_figure(bd, by), key="exp-breakdown")
-                st.dataframe(bd, hide_index=True, column_config={
-                    "rel_lift": st.column_config.NumberColumn("lift", format="percent"),
-                    "rel_ci_low": st.column_config.NumberColumn("CI low", format="percent"),
-                    "rel_ci_high": st.column_config.NumberColumn("CI high", format="percent")})
+                st.dataframe(charts.breakdown_for_people(bd, by, is_binary(metric), opts["alpha"]), hide_index=True)
             except DataError as e:
                 st.error(str(e))
 
@@ -300,10 +367,14 @@ def summary_input(ws: Workspace) -> None:
             return
         metric = st.text_input("Metric name (for the summary text)", "conversion" if "conversions" in summary else "revenue per user",
                                key=f"exp-sum-metric-{kind[:4]}")
+        weights = planned_split(st, variants, "exp-sum")
+        if weights is None:
+            return
         opts = options_form(variants, "exp-sum")
         try:
             res = analyze_summary(summary, control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
-                                  sequential_tuning=opts["sequential_tuning"], metric=metric, weights=opts["weights"])
+                                  sequential_tuning=opts["sequential_tuning"], metric=metric,
+                                  weights=dict(zip(variants, weights)))
         except DataError as e:
             st.error(str(e))
             return
@@ -363,9 +434,12 @@ with tab_plan:
         grid["detectable_lift_pct"] = [100 * detectable_effect(baseline, u, relative=True, alpha=alpha, power=power,
                                                                std=std, arms=int(arms)) for u in grid["users_per_arm"]]
         fig = go.Figure(go.Scatter(x=grid["weeks"], y=grid["detectable_lift_pct"], mode="lines+markers"))
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="Detectable lift by test length",
+        fig.update_layout(height=320, title=dict(text="Detectable lift by test length", x=0, xanchor="left"),
                           xaxis_title="test length (weeks)", yaxis_title="smallest detectable relative lift (%)")
-        st.plotly_chart(fig, key="plan-chart")
-        st.dataframe(grid, hide_index=True)
+        st.plotly_chart(charts.readable(fig), key="plan-chart")
+        st.dataframe(for_people(grid.assign(detectable=grid["detectable_lift_pct"] / 100)[["weeks", "users_per_arm", "detectable"]],
+                                {"weeks": "integer", "users_per_arm": "integer", "detectable": "percent"},
+                                {"weeks": "test length (weeks)", "users_per_arm": "users per arm",
+                                 "detectable": "smallest detectable lift"}), hide_index=True)
     except DataError as e:
         st.error(str(e))

@@ -320,5 +320,5 @@ def test_experiments_breakdown_by_saved_segments(app_env):
     options = at.selectbox(key="exp-by-promo_test").options
     assert any(o.startswith("segment_name from customers_segments") for o in options)
     assert not at.exception and not at.error
-    frames = [d.value for d in at.dataframe if "level" in getattr(d.value, "columns", [])]
-    assert frames and set(frames[0]["level"]) == {"Loyal", "New", "Lapsed"}
+    frames = [d.value for d in at.dataframe if "p-value (unadjusted)" in getattr(d.value, "columns", [])]
+    assert frames and set(frames[0]["segment_name"]) == {"Loyal", "New", "Lapsed"}  # the level column, named

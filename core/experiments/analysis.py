@@ -14,7 +14,7 @@ from core.columns import guess_control
 from core.errors import DataError
 from core.formatting import points, significant
 from core.experiments.assignment import AssignmentCheck, Cleaning, Dedupe, check_assignment, dedupe_users
-from core.experiments.data import MAX_VARIANTS, metric_cap, metric_profile, sort_names, summarize, variant_counts
+from core.experiments.data import MAX_VARIANTS, check_levels, metric_cap, metric_profile, sort_names, summarize, variant_counts
 from core.experiments.stats import Arm, BayesMethod, compare, pooled_theta, srm_p_value
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "benjamini-hochberg": "fdr_bh",
@@ -271,8 +271,7 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
     if metric_type == "ratio" and not denominator:
         raise DataError("A ratio metric needs a denominator column (e.g. orders for revenue per order).")
     counts = variant_counts(data, variant)
-    if len(counts) < 2:
-        raise DataError(f"'{variant}' has {len(counts)} variant(s); an experiment needs a control and at least one variant.")
+    check_levels(counts, variant)
     names = [str(v) for v in counts.index]
     ctrl = choose_control(names, control)
     w = _weights_for(names, weights)
@@ -471,7 +470,9 @@ def combine(results: list[ExperimentResult], *, alpha: float = 0.05, correction:
     arms = pd.concat([r.arms for r in results if r.arms is not None], ignore_index=True)
     return ExperimentResult(
         table=table, srm_p_value=first.srm_p_value,
-        summary_text=summary_text(table, first.srm_p_value, alpha, first.control, first.sequential),
+        summary_text=summary_text(table, first.srm_p_value, alpha, first.control, first.sequential)
+        + (" " + first.cleaning.message() if first.cleaning is not None else ""),
         control=first.control, counts=first.counts, expected_weights=first.expected_weights, alpha=alpha,
         correction=correction, sequential=first.sequential, arms=arms,
-        cuped={k: v for r in results for k, v in r.cuped.items()}, warnings=[w for r in results for w in r.warnings])
+        cuped={k: v for r in results for k, v in r.cuped.items()}, warnings=list(dict.fromkeys(w for r in results for w in r.warnings)),
+        assignment=first.assignment, cleaning=first.cleaning)

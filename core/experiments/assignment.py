@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import math
+import re
+
 import ibis
 import ibis.expr.operations as ops
 import pandas as pd
@@ -172,3 +175,59 @@ def dedupe_users(data: pd.DataFrame | ibis.Table, variant: str, user: str, how: 
     after = check_assignment(out, variant, user)
     return out, Cleaning(how=how, order=described, rows_removed=before.rows - after.rows,
                          users_removed=before.users - after.users, rows_left=after.rows, users_left=after.users)
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?%?$", re.IGNORECASE)
+
+
+def equal_split(variants: list[str]) -> str:
+    """The text of an equal planned split for `variants` ("50/50", "1/1/1")."""
+    return "50/50" if len(variants) == 2 else "/".join(["1"] * len(variants))
+
+
+def parse_split(text: str, variants: list[str]) -> list[float]:
+    """Planned split as typed by a person, one weight per variant in `variants`' order.
+
+    "96/4", "96:4", "96, 4", "96% 4%" give weights in the order of `variants`; "psa=4, ad=96" names
+    them. Empty text means equal. Weights need not add up to 100 (1/3 is 25%/75%).
+    """
+    text = (text or "").strip()
+    if not text:
+        return [1.0] * len(variants)
+    order = ", ".join(variants)
+    if "=" in text:
+        by_name: dict[str, float] = {}
+        for part in re.split(r"[,;\n]+", text):
+            if not part.strip():
+                continue
+            name, _, value = part.partition("=")
+            name, value = name.strip(), value.strip().rstrip("%")
+            if name not in variants:
+                raise DataError(f"Planned split: '{name}' is not a variant (the variants are {order}).")
+            try:
+                by_name[name] = float(value)
+            except ValueError:
+                raise DataError(f"Planned split: '{value}' for {name} is not a number.") from None
+        missing = [v for v in variants if v not in by_name]
+        if missing:
+            raise DataError(f"Planned split: give a share for {', '.join(missing)} too (e.g. {equal_split(variants)}).")
+        weights = [by_name[v] for v in variants]
+    else:
+        parts = [p for p in re.split(r"[\s/:;,]+", text) if p]
+        bad = [p for p in parts if not _NUMBER.match(p)]
+        if bad:
+            raise DataError(f"Planned split: '{bad[0]}' is not a number. Type shares in the order {order}, "
+                            f"e.g. {equal_split(variants)} or 96/4, or name them: {variants[0]}=50, ...")
+        weights = [float(p.rstrip("%")) for p in parts]
+        if len(weights) != len(variants):
+            raise DataError(f"Planned split: {len(weights)} share(s) for {len(variants)} variants ({order}). "
+                            f"Type one share per variant, e.g. {equal_split(variants)}.")
+    if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+        raise DataError("Planned split: shares must be zero or positive, and not all zero.")
+    return weights
+
+
+def split_text(weights: list[float]) -> str:
+    """Weights as percent shares for people: [96, 4] -> "96/4", [1, 1, 1] -> "33.3/33.3/33.3"."""
+    total = sum(weights) or 1.0
+    return "/".join(f"{100 * w / total:.3g}" for w in weights)

@@ -150,6 +150,13 @@ def variant_counts(data: pd.DataFrame | ibis.Table, variant: str) -> pd.Series:
     return counts.reindex(sort_names(counts.index))
 
 
+def check_levels(counts: pd.Series, variant: str) -> None:
+    """An experiment needs a control and at least one variant (the same message for the page and analyze)."""
+    if len(counts) < 2:
+        raise DataError(f"'{variant}' has {len(counts)} variant(s); an experiment needs a control and at least one "
+                        "variant. Pick the column that holds the variant (control, A, B ...).")
+
+
 def sort_names(names: object) -> list[str]:
     """Variant names in order: numerically when all are numbers (2 before 10), else alphabetically."""
     names = [str(n) for n in names]  # type: ignore[union-attr]
