@@ -252,3 +252,43 @@ def test_html_report_embeds_plotlyjs_once_compressed_and_fits_the_page():
         assert layout["yaxis"]["automargin"] and layout["xaxis"]["automargin"]
     assert "max-width:100%" in text and "overflow-wrap:break-word" in text and "class='table-wrap'" in text
     assert "adjusted p (holm)" in text and "abs_ci_low" not in text
+
+
+# ----------------------------------------------------------------- planned split as people type it
+@pytest.mark.parametrize("text, expected", [
+    ("96/4", [96, 4]), ("96:4", [96, 4]), ("96, 4", [96, 4]), ("96% 4%", [96, 4]), ("", [1, 1]),
+    ("psa=4, ad=96", [96, 4]), ("0.96/0.04", [0.96, 0.04]), ("1/3", [1, 3]),
+])
+def test_parse_split(text, expected):
+    from core.experiments.assignment import parse_split
+    assert parse_split(text, ["ad", "psa"]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("96/4/1", "3 share"), ("ninety/ten", "not a number"), ("ad=96", "psa too"), ("x=1, ad=2", "not a variant"),
+    ("0/0", "not all zero"), ("-1/2", "not a number|zero or positive"),
+])
+def test_parse_split_errors(text, match):
+    from core.experiments.assignment import parse_split
+    with pytest.raises(DataError, match=match):
+        parse_split(text, ["ad", "psa"])
+
+
+def test_planned_split_feeds_the_srm_check():
+    from core.experiments.assignment import parse_split, split_text
+    counts = pd.DataFrame({"variant": ["ad", "psa"], "n": [564577, 23524], "conversions": [14423, 420]})
+    assert analyze_summary(counts).srm_p_value < 1e-100  # against 50/50
+    w = parse_split("96/4", ["ad", "psa"])
+    r = analyze_summary(counts, weights=dict(zip(["ad", "psa"], w)))
+    expected = stats.chisquare([564577, 23524], np.array([0.96, 0.04]) * (564577 + 23524)).pvalue
+    assert r.srm_p_value == pytest.approx(expected, rel=1e-9)
+    assert split_text([96, 4]) == "96/4" and split_text([1, 1, 1]) == "33.3/33.3/33.3"
+
+
+def test_beta_posterior_on_a_huge_test_is_fast_and_agrees():
+    import time
+    start = time.perf_counter()
+    d = beta_decision(1_001_000, 10_000_000, 1_000_000, 10_000_000)
+    assert time.perf_counter() - start < 1.0
+    c = compare(Arm(1e7, 1_001_000, 1_001_000, True), Arm(1e7, 1_000_000, 1_000_000, True))
+    assert d.chance_to_beat == pytest.approx(1 - c.p_value / 2, abs=2e-3)
