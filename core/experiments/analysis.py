@@ -261,7 +261,7 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
     if user:
         assignment = check_assignment(data, variant, user)
         if dedupe is not None:
-            data, cleaning = dedupe_users(data, variant, user, dedupe, time=time)
+            data, cleaning = dedupe_users(data, variant, user, dedupe, time=time, check=assignment)
     sequential_tuning = _check_tuning(sequential_tuning)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     if not metrics:

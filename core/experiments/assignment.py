@@ -14,7 +14,7 @@ filter) has no dependable row order, so it needs a time column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import math
@@ -38,7 +38,7 @@ class AssignmentCheck:
 
     rows: all rows; users: distinct non-empty user ids; duplicate_rows: rows beyond each user's first
     (rows with a user id minus users); multi_variant_users: users seen in more than one variant;
-    missing_user_rows: rows without a user id.
+    missing_user_rows: rows without a user id; multi_variant_rows: the rows of the multi-variant users.
     """
 
     rows: int
@@ -46,6 +46,7 @@ class AssignmentCheck:
     duplicate_rows: int
     multi_variant_users: int
     missing_user_rows: int = 0
+    multi_variant_rows: int = field(default=0, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -106,9 +107,11 @@ def check_assignment(data: pd.DataFrame | ibis.Table, variant: str, user: str) -
     t, backend = as_ibis(data, [variant, user])
     totals = execute(t.aggregate(rows=t.count(), missing=t[user].isnull().sum()), backend).iloc[0]
     known = t.filter(t[user].notnull())
-    per_user = known.group_by(__u=known[user]).aggregate(__k=known.count(), __v=known[variant].nunique())
-    users = execute(per_user.aggregate(users=per_user.count(), with_user=per_user["__k"].sum(),
-                                       multi=(per_user["__v"] > 1).sum()), backend).iloc[0]
+    label = known[variant].cast("string")  # min != max: cheaper than counting distinct variants per user
+    per_user = known.group_by(__u=known[user]).aggregate(__k=known.count(), __lo=label.min(), __hi=label.max())
+    multi = per_user["__lo"] != per_user["__hi"]
+    users = execute(per_user.aggregate(users=per_user.count(), with_user=per_user["__k"].sum(), multi=multi.sum(),
+                                       multi_rows=ibis.ifelse(multi, per_user["__k"], 0).sum()), backend).iloc[0]
 
     def whole(x: Any) -> int:
         return int(x) if x is not None and pd.notna(x) else 0
@@ -116,7 +119,8 @@ def check_assignment(data: pd.DataFrame | ibis.Table, variant: str, user: str) -
     n_users = whole(users["users"])
     return AssignmentCheck(rows=whole(totals["rows"]), users=n_users,
                            duplicate_rows=whole(users["with_user"]) - n_users,
-                           multi_variant_users=whole(users["multi"]), missing_user_rows=whole(totals["missing"]))
+                           multi_variant_users=whole(users["multi"]), missing_user_rows=whole(totals["missing"]),
+                           multi_variant_rows=whole(users["multi_rows"]))
 
 
 def _order_key(t: ibis.Table, time: str) -> ibis.Value:
@@ -130,11 +134,13 @@ def _order_key(t: ibis.Table, time: str) -> ibis.Value:
 
 
 def dedupe_users(data: pd.DataFrame | ibis.Table, variant: str, user: str, how: Dedupe, *,
-                 time: str | None = None) -> tuple[pd.DataFrame | ibis.Table, Cleaning]:
+                 time: str | None = None, check: AssignmentCheck | None = None
+                 ) -> tuple[pd.DataFrame | ibis.Table, Cleaning]:
     """The data with one exposure per user ("first") or without users in several variants ("drop_multi").
 
     Returns data of the same kind (a pandas frame for pandas input, a lazy Ibis expression for a
-    table) and what was removed. Rows without a user id are left out (they cannot be attributed).
+    table) and what was removed (from `check`, the data's `check_assignment`, computed when not given).
+    Rows without a user id are left out (they cannot be attributed).
     """
     if how not in DEDUPE:
         raise DataError(f"dedupe must be 'first' (first exposure per user) or 'drop_multi' (drop users seen in "
@@ -165,16 +171,15 @@ def dedupe_users(data: pd.DataFrame | ibis.Table, variant: str, user: str, how: 
         described = ""
     if _ROW in cleaned.columns:
         cleaned = cleaned.drop(_ROW)
-    before = check_assignment(t, variant, user) if backend is None else None
-    if isinstance(data, pd.DataFrame):
-        out: pd.DataFrame | ibis.Table = execute(cleaned, backend)
-        before = check_assignment(data, variant, user)
+    out: pd.DataFrame | ibis.Table = execute(cleaned, backend) if isinstance(data, pd.DataFrame) else cleaned
+    before = check if check is not None else check_assignment(data, variant, user)
+    if how == "first":  # one row per user is left
+        rows_removed, users_removed = before.duplicate_rows + before.missing_user_rows, 0
     else:
-        out = cleaned
-    assert before is not None
-    after = check_assignment(out, variant, user)
-    return out, Cleaning(how=how, order=described, rows_removed=before.rows - after.rows,
-                         users_removed=before.users - after.users, rows_left=after.rows, users_left=after.users)
+        rows_removed = before.multi_variant_rows + before.missing_user_rows
+        users_removed = before.multi_variant_users
+    return out, Cleaning(how=how, order=described, rows_removed=rows_removed, users_removed=users_removed,
+                         rows_left=before.rows - rows_removed, users_left=before.users - users_removed)
 
 
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?%?$", re.IGNORECASE)
