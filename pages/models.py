@@ -212,7 +212,8 @@ def show_importance(model: TrainedModel) -> None:
     c1.plotly_chart(charts.importance_figure(model.importance, metric), key="model-importance")
     with c2:
         st.caption("Permutation importance: how much the hold-out score drops when a column is shuffled "
-                   "(mean and spread over 5 shuffles, on up to 3,000 hold-out rows).")
+                   f"(mean and spread over {model.info.get('importance_repeats', 5)} shuffles, on "
+                   f"{model.info.get('importance_rows', 3000):,} hold-out rows).")
         table = model.importance.copy()
         if model.model_importance is not None:
             own = model.model_importance.set_index("feature")["importance"]

@@ -438,3 +438,17 @@ def test_models_page_warns_about_an_id_as_the_only_feature(app_env):
     at.button(key="model-train").click().run()
     assert not at.exception and not at.error
     assert any("The only feature, 'customer_id', looks like an identifier" in w.value for w in at.warning)
+
+
+def test_permutation_importance_on_coded_columns_equals_the_pipeline_way():
+    from sklearn.inspection import permutation_importance
+    df = planted(1500, seed=18)
+    m = train(df, "bought", cv=3)
+    X = m._frame(df)
+    _, X_te, _, y_te = train_test_split(X, df["bought"].to_numpy(), test_size=0.2, random_state=0,
+                                        stratify=df["bought"])
+    ref = permutation_importance(m.pipeline, X_te, y_te, n_repeats=5, random_state=0, scoring="roc_auc", n_jobs=1)
+    expected = pd.Series(ref.importances_mean, index=m.features)
+    got = m.importance.set_index("feature")["importance"]
+    np.testing.assert_allclose(got[m.features].to_numpy(), expected.to_numpy(), atol=1e-12)
+    assert m.info["importance_repeats"] == 5 and m.info["importance_rows"] == len(X_te)

@@ -29,6 +29,7 @@ from core.models.prepare import (check_target, detect_task, leakage_warnings, po
 Progress = Callable[[float, str], None]
 MAX_CV_ROWS = 50_000  # cross-validation and the hyper-parameter search use at most this many training rows
 IMPORTANCE_ROWS = 3_000  # permutation importance is computed on a hold-out sample of this size
+IMPORTANCE_BUDGET = 1_000  # features x shuffles: 5 shuffles up to 200 features, fewer (at least 2) beyond
 PDP_ROWS = 400
 KEEP_HOLDOUT = 200_000  # hold-out outcomes and scores kept for threshold, curves and lift views
 IMBALANCED = 0.2  # minority class share below which classes are weighted (class_weight="auto")
@@ -51,15 +52,15 @@ def model_frame(df: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
     if missing:
         raise DataError(f"The table lacks column(s) the model needs: {', '.join(missing)}. "
                         "Score a table that has every feature the model was trained on.")
-    out = pd.DataFrame(index=df.index)
+    columns: dict[str, pd.Series] = {}
     for c in numeric:
         # infinities (a division by zero upstream) are treated as missing; train() says so
-        out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64").replace([np.inf, -np.inf], np.nan)
+        columns[c] = pd.to_numeric(df[c], errors="coerce").astype("float64").replace([np.inf, -np.inf], np.nan)
     for c in categorical:
-        s = df[c]
         # pandas' string dtype (Arrow-backed) keeps splits and copies of millions of labels cheap
-        out[c] = s.astype("str")
-    return out
+        columns[c] = df[c].astype("str")
+    # built at once: inserting a thousand columns one by one fragments the frame (slow, and pandas warns)
+    return pd.DataFrame(columns, index=df.index, columns=numeric + categorical)
 
 
 @dataclass
@@ -523,11 +524,22 @@ def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_s
     X_imp = X_te.iloc[imp_idx]
     y_imp = y_te[imp_idx]
     scoring = ("roc_auc" if len(classes) == 2 else "neg_log_loss") if task == "classification" else "r2"
+    repeats = int(min(5, max(2, IMPORTANCE_BUDGET // max(len(used), 1))))
     try:
         if task == "classification" and len(np.unique(y_imp)) < len(classes):
             raise ValueError("a class is missing from the importance sample")
-        perm = permutation_importance(pipe, X_imp, y_imp, n_repeats=5, random_state=random_state, scoring=scoring,
-                                      n_jobs=1)
+        if algorithm in ("gradient_boosting", "random_forest"):
+            # Trees see each raw column as one coded column (passthrough numbers, LevelCoder levels), so
+            # shuffling the coded matrix is the same as shuffling the raw table, without the per-call
+            # DataFrame overhead of the preprocessing step (25 ms -> ~2 ms per call at 1,000 columns).
+            coded = pipe.named_steps["prepare"].transform(X_imp)
+            if coded.shape[1] != len(used):  # pragma: no cover - the 1:1 mapping is what build_pipeline makes
+                raise ValueError("the coded features do not match the columns")
+            perm = permutation_importance(pipe.named_steps["model"], coded, y_imp, n_repeats=repeats,
+                                          random_state=random_state, scoring=scoring, n_jobs=1)
+        else:
+            perm = permutation_importance(pipe, X_imp, y_imp, n_repeats=repeats, random_state=random_state,
+                                          scoring=scoring, n_jobs=1)
         importance = pd.DataFrame({"feature": used, "importance": perm.importances_mean, "std": perm.importances_std})
     except ValueError as e:
         warnings.append(f"Permutation importance could not be computed ({e}).")
@@ -567,7 +579,8 @@ def _fit_and_evaluate(*, task: str, algorithm: str, target: str, cv: int, test_s
     _report(progress, 1.0, "Done")
     info = {"rows": int(len(y_all)), "train_rows": int(len(X_tr)), "holdout_rows": int(len(X_te)),
             "ks": ks if task == "classification" and len(classes) == 2 else None,
-            "cv_rows": int(len(cv_idx)), "cv_folds": int(cv), "test_size": float(test_size),
+            "cv_rows": int(len(cv_idx)), "cv_folds": int(cv), "importance_repeats": repeats,
+            "importance_rows": int(len(imp_idx)), "test_size": float(test_size),
             "class_weight": class_weight, "random_state": random_state, "seconds": round(time.perf_counter() - started, 2),
             "trained_at": _dt.datetime.now().isoformat(timespec="seconds"), "versions": _versions()}
     if task == "classification":
