@@ -277,7 +277,7 @@ def per_user(ws: Workspace) -> None:
         """The table as analysed: with the chosen cleaning of repeated users (a lazy query in the database)."""
         if not dedupe or not user:
             return ws.table(table)
-        return dedupe_users(ws.table(table), variant, user, dedupe, time=settings["time"])[0]
+        return dedupe_users(ws.table(table), variant, user, dedupe, time=settings["time"], check=check)[0]
 
     def over_time(metric: str, date: str) -> pd.DataFrame:
         """Cumulative read-out by day, kept per table version and settings (charts and report share it)."""

@@ -282,6 +282,7 @@ def test_planned_split_feeds_the_srm_check():
     r = analyze_summary(counts, weights=dict(zip(["ad", "psa"], w)))
     expected = stats.chisquare([564577, 23524], np.array([0.96, 0.04]) * (564577 + 23524)).pvalue
     assert r.srm_p_value == pytest.approx(expected, rel=1e-9)
+    assert split_text(r.expected_weights) == "96/4"  # the page says which split it checked against
     assert split_text([96, 4]) == "96/4" and split_text([1, 1, 1]) == "33.3/33.3/33.3"
 
 

@@ -386,11 +386,13 @@ def analyze_summary(summary: pd.DataFrame, *, control: str | None = None, metric
                         bayes=bayes)
     table = _finish(rows, alpha=alpha, correction=correction)
     counts = s.set_index("variant")["n"].reindex(names)
-    srm = srm_p_value(counts.tolist(), _weights_for(names, weights))
+    w = _weights_for(names, weights)
+    srm = srm_p_value(counts.tolist(), w)
     arms_df = pd.DataFrame([{"metric": metric, "variant": v, "n": int(a.n), "mean": a.mean, "is_control": v == ctrl}
                             for v, a in arms.items()])
     return ExperimentResult(table=table, srm_p_value=srm, summary_text=summary_text(table, srm, alpha, ctrl, bool(sequential_tuning)),
-                            control=ctrl, counts=counts.astype("int64"), alpha=alpha, correction=correction,
+                            control=ctrl, counts=counts.astype("int64"), expected_weights=w or [1.0] * len(names),
+                            alpha=alpha, correction=correction,
                             sequential=bool(sequential_tuning), arms=arms_df)
 
 
