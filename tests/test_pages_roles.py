@@ -99,7 +99,7 @@ def test_analyst_console_and_admin_audit(shared, monkeypatch):
     at.text_area(key="sql-text").input("SELECT count(*) AS n FROM customers")
     at.button(key="sql-run").click().run()
     assert not at.exception
-    assert any("rows in" in c.value for c in at.caption)
+    assert any("1 row in" in c.value for c in at.caption)
     at.text_area(key="sql-text").input("SELECT * FROM read_text('/etc/passwd')")
     at.button(key="sql-run").click().run()
     assert at.error and "root:" not in at.error[0].value
