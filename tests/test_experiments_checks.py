@@ -293,3 +293,16 @@ def test_beta_posterior_on_a_huge_test_is_fast_and_agrees():
     assert time.perf_counter() - start < 1.0
     c = compare(Arm(1e7, 1_001_000, 1_001_000, True), Arm(1e7, 1_000_000, 1_000_000, True))
     assert d.chance_to_beat == pytest.approx(1 - c.p_value / 2, abs=2e-3)
+
+
+def test_analyze_passes_the_bayes_setting_through():
+    df = ab_data_like().drop_duplicates("user_id")
+    auto = analyze(df, "group", "converted").table.iloc[0]
+    gbstats = analyze(df, "group", "converted", bayes="gaussian_relative").table.iloc[0]
+    counts = df.groupby("group")["converted"].agg(["sum", "size"])
+    d = beta_decision(counts.loc["treatment", "sum"], counts.loc["treatment", "size"],
+                      counts.loc["control", "sum"], counts.loc["control", "size"])
+    assert auto["chance_to_beat"] == pytest.approx(d.chance_to_beat, abs=1e-9)
+    assert gbstats["chance_to_beat"] == pytest.approx(stats.norm.cdf(gbstats["rel_lift"] / (
+        (gbstats["rel_ci_high"] - gbstats["rel_ci_low"]) / 2 / stats.t.ppf(0.975, 1e9))), abs=1e-3)
+    assert auto["chance_to_beat"] != gbstats["chance_to_beat"]

@@ -312,7 +312,7 @@ def analyze(data: pd.DataFrame | ibis.Table, variant: str, metric: str | list[st
         if missing_arms:
             raise DataError(f"Variant(s) {', '.join(missing_arms)} have no users with a value of '{m}'.")
         m_rows, reduction = _rows_for(m, mtype, arms, ctrl, alpha=alpha, covariate=bool(covariate) and mtype != "ratio",
-                                      sequential_tuning=sequential_tuning)
+                                      sequential_tuning=sequential_tuning, bayes=bayes)
         rows += m_rows
         if covariate and mtype != "ratio":
             cuped[m] = reduction
