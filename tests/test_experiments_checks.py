@@ -306,3 +306,21 @@ def test_analyze_passes_the_bayes_setting_through():
     assert gbstats["chance_to_beat"] == pytest.approx(stats.norm.cdf(gbstats["rel_lift"] / (
         (gbstats["rel_ci_high"] - gbstats["rel_ci_low"]) / 2 / stats.t.ppf(0.975, 1e9))), abs=1e-3)
     assert auto["chance_to_beat"] != gbstats["chance_to_beat"]
+
+
+def test_breakdown_and_timeline_tables_for_people():
+    from core.experiments import breakdown, timeline
+    from core.experiments.charts import breakdown_for_people, timeline_for_people
+    df = ab_data_like().drop_duplicates("user_id")
+    df["device"] = np.where(df.user_id % 3 == 0, "mobile", "desktop")
+    bd = breakdown(df, "group", "converted", "device")
+    assert len(bd) == 2
+    bd.loc[:, "p_value"] = 0.0000000000006
+    shown = breakdown_for_people(bd, "device", binary=True)
+    assert list(shown.columns)[:4] == ["device", "variant", "lift", "p-value (unadjusted)"]
+    assert set(shown["p-value (unadjusted)"]) == {"< 0.001"}
+    assert shown["variant value"].str.endswith("%").all() and not any("_" in c for c in shown.columns)
+    tl = timeline(df.assign(day=df.timestamp.dt.floor("h")), "group", "converted", "day")
+    shown = timeline_for_people(tl, binary=True)
+    assert {"date", "users so far", "lift so far", "p-value"} <= set(shown.columns)
+    assert not shown.astype(str).apply(lambda c: c.str.contains("0000000")).any().any()
