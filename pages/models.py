@@ -190,8 +190,9 @@ def show_lift(model: TrainedModel) -> None:
                 f"(**{top['lift']:.1f}x** the average {label}); the top 30% reaches "
                 f"**{lift.iloc[min(2, len(lift) - 1)]['cumulative_capture']:.0%}**.")
     if model.info.get("ks") is not None:
-        st.caption(f"KS statistic {model.info['ks']:.3f}: the largest gap between the shares of responders and "
-                   "non-responders reached at any cut-off (0 = no separation, 1 = perfect).")
+        negatives = outcome_words(model.target, model.positive)[1]
+        st.caption(f"KS statistic {model.info['ks']:.3f}: the largest gap between the shares of {noun} and of "
+                   f"{negatives} reached at any cut-off (0 = no separation, 1 = perfect).")
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.gains_figure(lift, noun.removeprefix("the ")), key="model-gains")
     c2.plotly_chart(charts.lift_figure(lift, label), key="model-lift")
@@ -222,7 +223,8 @@ def show_importance(model: TrainedModel) -> None:
                                 {"importance": f"drop in {metric}", "std": "spread (sd)"}), hide_index=True)
         download_buttons(lambda: table, f"importance_{model.target}", "model-importance-dl")
     if model.pdp:
-        y_label = f"predicted probability of {model.positive}" if model.task == "classification" else f"predicted {model.target}"
+        y_label = (f"predicted probability ({model.target} = {model.positive})" if model.task == "classification"
+                   else f"predicted {model.target}")
         cols = st.columns(len(model.pdp))
         for col, (feature, frame) in zip(cols, model.pdp.items()):
             col.plotly_chart(charts.pdp_figure(frame, feature, y_label), key=f"model-pdp-{feature}")

@@ -336,7 +336,7 @@ def test_curve_axes_name_the_target():
         return layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]
 
     x, y = titles(charts.roc_figure(roc, 0.8, "churned", 1))
-    assert y == "true positive rate (share of churners found)" and "customers who stayed" in x
+    assert y == "true positive rate (share of churners found)" and x == "false positive rate (share of non-churners flagged)"
     assert "buyers" not in x + y
     x, y = titles(charts.roc_figure(roc, 0.8, "y", "yes"))
     assert y == "true positive rate (share of positives (y = yes) found)" and "negatives (y ≠ yes)" in x

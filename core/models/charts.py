@@ -20,7 +20,7 @@ def _layout(fig: go.Figure, x: str, y: str, height: int = 340, **kw: object) -> 
 
 # Target names that say what a positive row is: (pattern, positives, negatives).
 _OUTCOME_NOUNS = (
-    (re.compile(r"churn|attrit|exited|cancel|leav|\bleft\b|lapse", re.IGNORECASE), "churners", "customers who stayed"),
+    (re.compile(r"churn|attrit|exited|cancel|leav|\bleft\b|lapse", re.IGNORECASE), "churners", "non-churners"),
     (re.compile(r"convert", re.IGNORECASE), "converters", "non-converters"),
     (re.compile(r"buy|bought|purchas|order", re.IGNORECASE), "buyers", "non-buyers"),
     (re.compile(r"respon", re.IGNORECASE), "responders", "non-responders"),
@@ -33,7 +33,7 @@ _OUTCOME_NOUNS = (
 def outcome_words(target: str | None = None, positive: object = None) -> tuple[str, str]:
     """What to call the positive and negative rows on axes: (positives, negatives).
 
-    From the target's name when it says what happened ('churned' -> churners / customers who stayed,
+    From the target's name when it says what happened ('churned' -> churners / non-churners,
     'purchased' -> buyers / non-buyers, 'converted', 'responded', 'subscribed', 'clicked', 'default');
     otherwise generic, naming the positive class: 'positives (y = yes)' / 'negatives (y ≠ yes)'.
     """
