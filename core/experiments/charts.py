@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import gzip
 import html
 from typing import Callable
@@ -211,6 +212,7 @@ _LOADER = """<script>
 </script>"""
 
 
+@functools.lru_cache(maxsize=1)
 def _plotlyjs_packed() -> str:
     """plotly.js (the copy shipped with the plotly package), gzip-compressed and base64-encoded."""
     from plotly.offline import get_plotlyjs
