@@ -293,6 +293,8 @@ def test_id_like_features_warn():
     counter = pd.Series(np.repeat(np.arange(500), [1, 2] * 250)[:600])  # a row counter with repeats
     assert id_like_reason(counter) is not None
     assert id_like_reason(pd.Series(np.arange(10))) is None  # too few values to judge
+    ages = pd.Series(np.r_[np.arange(18, 78), np.arange(18, 58)])  # 100 rows, 60 consecutive ages: not an id
+    assert id_like_reason(ages) is None
 
 
 def test_natural_order_of_levels():

@@ -38,6 +38,7 @@ MAX_FEATURE_COLUMNS = 1_000  # model columns after one-hot encoding (estimators.
 MAX_COLUMNS_PER_ROW = 1.0  # ... and at most this many model columns per row with a target
 ROWS_PER_COLUMN_WARN = 10  # fewer rows per model column than this: warn that the model will overfit
 ID_LIKE_SHARE = 0.95  # a text or whole-number feature with distinct values for this share of rows is id-like
+ID_RUN_MIN = 100  # ... or whole numbers without gaps with at least this many distinct values (a row number)
 
 
 def _versions() -> dict[str, str]:
@@ -238,9 +239,10 @@ def id_like_reason(s: pd.Series) -> str | None:
     """Why a column looks like an id or row number rather than a measurement (None when it does not).
 
     Text or whole numbers with a distinct value for at least ID_LIKE_SHARE (95%) of the non-missing
-    rows, or whole numbers that count up (in row order, or a run of consecutive integers covering at
-    least half the rows). Continuous measurements (fractional numbers such as spend) are unique too and
-    are not flagged. Needs at least 20 values to judge.
+    rows, or an integer sequence: whole numbers without gaps (min..max all present) with at least
+    ID_RUN_MIN (100) distinct values covering half the rows or more (ages, days of the month and
+    tenure in months have fewer). Continuous measurements (fractional numbers such as spend) are
+    unique too and are not flagged. Needs at least 20 values to judge.
     """
     values = s.dropna()
     n = len(values)
@@ -254,12 +256,8 @@ def id_like_reason(s: pd.Series) -> str | None:
     distinct = int(values.nunique())
     if distinct >= ID_LIKE_SHARE * n:
         return f"has a different value in {distinct / n:.0%} of rows"
-    if numeric and distinct >= 0.5 * n:
-        steps = np.diff(x)
-        if len(steps) and (np.all(steps == 1) or np.all(steps == -1)):
-            return "counts up by one from row to row (a row number)"
-        if float(np.max(x) - np.min(x)) + 1 == distinct:
-            return f"is a run of consecutive whole numbers ({int(np.min(x)):,} to {int(np.max(x)):,})"
+    if numeric and distinct >= max(0.5 * n, ID_RUN_MIN) and float(np.max(x) - np.min(x)) + 1 == distinct:
+        return f"is a run of consecutive whole numbers ({int(np.min(x)):,} to {int(np.max(x)):,}), like a row number"
     return None
 
 
