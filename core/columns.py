@@ -64,6 +64,9 @@ _AFTER_THE_FACT = re.compile(r"duration|call_?length|talk_?time|call_?time|_afte
 _VARIANT_EXACT = {"variant", "group", "testgroup", "abgroup", "arm", "treatment", "bucket", "cell", "experiment",
                   "segment", "promotion", "version", "condition", "recipe", "testcell", "variation", "offer",
                   "campaign", "testvariant", "experimentgroup", "abtest"}
+# names that mean nothing but the arm of a test (campaign, segment, offer can be ordinary attributes)
+_VARIANT_ONLY = {"variant", "variation", "group", "testgroup", "abgroup", "arm", "treatment", "bucket", "testcell",
+                 "experimentgroup", "testvariant", "abtest", "abvariant"}
 _VARIANT_NAME = re.compile(r"variant|variation|arm$|^arm|group|treatment|bucket|cell|experiment|recipe|"
                            r"promotion|test|condition|segment", re.IGNORECASE)
 _CONTROL_VALUE = re.compile(
@@ -373,6 +376,11 @@ def guess_variant(facts: Sequence[ColumnFacts]) -> Guess:
     first) or a level named like a control."""
     scored = [(s, -i, f, why) for i, f in enumerate(facts) for s, why in [_variant_score(f)] if s > 0]
     if not scored:
+        named = next((f for f in facts if _squash(f.name) in _VARIANT_ONLY and f.kind != "date"), None)
+        if named is not None:  # the column is there but unusable: pick it so the page shows what is wrong
+            lo, hi = VARIANT_LEVELS
+            return Guess(named.name, f"named '{named.name}', but it has {named.distinct:,} level(s) where a test "
+                                     f"needs {lo} to {hi}: check the column")
         return Guess(None, "no column with 2 to 20 levels is named like a variant (variant, group, arm, "
                            "treatment...) or has a level named like a control")
     _, _, best, why = max(scored, key=lambda t: (t[0], t[1]))

@@ -170,11 +170,15 @@ def test_yes_no_columns_are_not_taken_for_variants() -> None:
     assert guess_roles(frame).variant.column is None
 
 
-def test_a_variant_with_one_level_or_hundreds_is_not_guessed() -> None:
+def test_a_variant_column_with_one_level_or_hundreds_is_picked_with_what_is_wrong() -> None:
     n = 1000
     frame = pd.DataFrame({"variant": ["A"] * n, "converted": np.resize([0, 1], n)})
-    assert guess_roles(frame).variant.column is None
+    one = guess_roles(frame).variant
+    assert one.column == "variant" and "1 level(s)" in one.reason  # not `converted`
     frame["variant"] = [f"v{i % 500}" for i in range(n)]
+    many = guess_roles(frame).variant
+    assert many.column == "variant" and "500 level(s)" in many.reason
+    frame = frame.rename(columns={"variant": "colour"})
     assert guess_roles(frame).variant.column is None
 
 
