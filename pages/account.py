@@ -94,22 +94,50 @@ def _audit(account_user: str, role: Role, action: str, detail: str) -> None:
         pass  # a workspace that cannot open says so on the page itself
 
 
+REFUSED_KEY = "mw-oidc-refused"
+
+
+def _email_unverified() -> bool:
+    """Whether the provider says the address is not verified (absent claim: trust the provider)."""
+    verified = getattr(st.user, "email_verified", None)
+    return verified is False or (isinstance(verified, str) and verified.strip().lower() == "false")
+
+
+def _refuse_oidc(email: str, message: str, reason: str) -> None:
+    """Say why this account gets no access, log it once per session, offer sign-out, stop."""
+    if st.session_state.get(REFUSED_KEY) != (email, reason):
+        st.session_state[REFUSED_KEY] = (email, reason)
+        _audit((email or "(no e-mail)")[:64], "viewer", "login_failed", f"OIDC {email}: {reason}"[:200])
+    st.error(message)
+    if st.button("Sign out", key="oidc-logout"):
+        st.logout()
+    st.stop()
+
+
 def _from_oidc() -> Account | None:
     email = str(getattr(st.user, "email", "") or "")
+    if email and _email_unverified():
+        # An unverified address proves nothing: anyone could have typed an admin's address.
+        _refuse_oidc(
+            email,
+            f"You are signed in as {email}, but your identity provider says that address is not verified, "
+            "so it cannot be matched to a role here. Verify it with your provider, then sign in again.",
+            "address not verified",
+        )
     users = _users()
     user = users.user_for_email(email) if users and email else None
     if user is None:
-        st.error(
+        _refuse_oidc(
+            email,
             f"You are signed in as {email or 'an account without an e-mail address'}, but that address has "
             "no role in this workbench. Ask an admin to add it: "
-            "`python -m core.auth add-user NAME --role viewer --email ADDRESS`."
+            "`python -m core.auth add-user NAME --role viewer --email ADDRESS`.",
+            "no role for this address",
         )
-        if st.button("Sign out", key="oidc-logout"):
-            st.logout()
-        st.stop()
     assert user is not None
     account = Account(user.name, user.role, "oidc")
     st.session_state[SESSION_KEY] = account
+    st.session_state.pop(REFUSED_KEY, None)
     _audit(user.name, user.role, "login", f"OIDC {email}")
     return account
 
