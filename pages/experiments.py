@@ -19,6 +19,7 @@ from core.experiments.data import check_levels, read_summary_csv, variant_counts
 from core.formatting import for_people, p_value
 from core.data.export import frame_to_bytes
 from core.data.workspace import Workspace
+from core.wording import plural
 from pages.common import can, cached_profile, page_start, remember, result_store, role_note, stored
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
@@ -427,7 +428,7 @@ with tab_plan:
         weeks = st.slider("Test length (weeks)", 1, 12, 2, key="plan-weeks")
         per_arm = daily * 7 * weeks / int(arms)
         detect = detectable_effect(baseline, per_arm, relative=True, alpha=alpha, power=power, std=std, arms=int(arms))
-        st.markdown(f"With {per_arm:,.0f} users per arm ({weeks} week(s)), the smallest lift you can reliably detect is "
+        st.markdown(f"With {per_arm:,.0f} users per arm ({plural(weeks, 'week')}), the smallest lift you can reliably detect is "
                     f"**{detect:.1%}** relative ({baseline * detect:.4g} absolute).")
         grid = pd.DataFrame({"weeks": range(1, 13)})
         grid["users_per_arm"] = (daily * 7 * grid["weeks"] / int(arms)).round()

@@ -19,6 +19,7 @@ from core.models.store import SEGMENT_COLUMNS, carry_candidates, segment_table_f
 from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
+from core.wording import plural
 from pages.common import (can, role_note, cached_frame, download_buttons, page_start, remember, result_store,
                           settings_of_last_run, stored, table_picker)
 
@@ -81,7 +82,7 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
         st.info(f"`{leak['column']}` starts unselected: it {leak['reason']}. If it is known before the outcome, "
                 "add it back.", icon=":material/block:")
     if not left_out.empty:
-        with st.expander(f"{len(left_out)} column(s) left out of the suggestion, and why"):
+        with st.expander(f"{plural(len(left_out), 'column')} left out of the suggestion, and why"):
             st.dataframe(left_out[["column", "kind", "reason"]], hide_index=True)
     if features and task and len(features) <= MAX_FEATURE_COLUMNS:
         for leak in leaks_for(df, db, table, version, target, task, tuple(features)):

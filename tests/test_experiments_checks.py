@@ -102,7 +102,7 @@ def test_analyze_with_user_and_dedupe(ws):
     ref = analyze(df.sort_values("timestamp", kind="stable").drop_duplicates("user_id"), "group", "converted")
     pd.testing.assert_frame_equal(first.table, ref.table)
     assert int(first.counts.sum()) == 1000 and first.cleaning is not None and first.cleaning.rows_removed == 60
-    assert "first exposure" in first.summary_text and "60 row(s)" in first.summary_text
+    assert "first exposure" in first.summary_text and "60 rows and 0 users removed" in first.summary_text
     ws.save_frame(df, "ab_data")
     dropped = analyze(ws.table("ab_data"), "group", "converted", user="user_id", dedupe="drop_multi")
     single = df[df.groupby("user_id")["group"].transform("nunique") == 1]

@@ -26,6 +26,7 @@ import pandas as pd
 
 from core.errors import DataError
 from core.query import as_ibis, execute
+from core.wording import plural
 
 Dedupe = Literal["first", "drop_multi"]
 DEDUPE: tuple[str, ...] = ("first", "drop_multi")
@@ -58,11 +59,11 @@ class AssignmentCheck:
             return f"One row per {user}: {self.users:,} users, none repeated, nobody in two variants."
         parts = []
         if self.duplicate_rows:
-            parts.append(f"{self.duplicate_rows:,} of {self.rows:,} rows repeat a {user} already seen")
+            parts.append(f"{self.duplicate_rows:,} of {plural(self.rows, 'row')} {'repeats' if self.duplicate_rows == 1 else 'repeat'} a {user} already seen")
         if self.multi_variant_users:
             parts.append(f"{self.multi_variant_users:,} of {self.users:,} users appear in more than one variant")
         if self.missing_user_rows:
-            parts.append(f"{self.missing_user_rows:,} rows have no {user}")
+            parts.append(f"{plural(self.missing_user_rows, 'row')} {'has' if self.missing_user_rows == 1 else 'have'} no {user}")
         return ("Not one row per " + user + ": " + "; ".join(parts) + ". A per-user analysis counts such users "
                 "twice (or in both arms): analyse first exposures only, or drop the users seen in several variants.")
 
@@ -83,8 +84,8 @@ class Cleaning:
             what = f"Only each user's first exposure ({self.order}) is analysed"
         else:
             what = "Users seen in more than one variant are left out"
-        return (f"{what}: {self.rows_removed:,} row(s) and {self.users_removed:,} user(s) removed, "
-                f"{self.rows_left:,} rows of {self.users_left:,} users analysed.")
+        return (f"{what}: {plural(self.rows_removed, 'row')} and {plural(self.users_removed, 'user')} removed, "
+                f"{plural(self.rows_left, 'row')} of {plural(self.users_left, 'user')} analysed.")
 
 
 def _full_table(data: pd.DataFrame | ibis.Table, needed: list[str]) -> tuple[ibis.Table, Any, bool]:

@@ -25,6 +25,7 @@ from core.models.evaluate import (binary_metrics, confusion_at, curves, ks_stati
                                   regression_metrics)
 from core.models.prepare import (check_target, detect_task, leakage_warnings, positive_class,
                                  suggest_features)
+from core.wording import plural
 
 Progress = Callable[[float, str], None]
 MAX_CV_ROWS = 50_000  # cross-validation and the hyper-parameter search use at most this many training rows
@@ -394,7 +395,7 @@ def train(
     warnings: list[str] = []
     dropped = len(df) - len(y_all)
     if dropped:
-        warnings.append(f"{dropped:,} row(s) without a target value were left out.")
+        warnings.append(f"{plural(dropped, 'row')} without a target value {'was' if dropped == 1 else 'were'} left out.")
     quick_width_check(df, target, features, len(y_all))  # seconds, before minutes of per-column advice
     numeric, categorical = _resolve_features(df, target, features)
     used = numeric + categorical
@@ -412,7 +413,7 @@ def train(
         classes = sorted(counts.index.tolist(), key=lambda v: (str(type(v)), v))
         smallest = int(counts.min())
         if smallest < 2 or smallest < cv:
-            raise DataError(f"The rarest class of '{target}' ({counts.idxmin()!r}) has only {smallest} row(s); "
+            raise DataError(f"The rarest class of '{target}' ({counts.idxmin()!r}) has only {plural(int(smallest), 'row')}; "
                             f"{cv}-fold cross-validation and a hold-out need at least {max(cv, 2)} per class. "
                             "Use fewer folds (cv) or more data.")
         positive = positive_class(classes) if len(classes) == 2 else None
@@ -438,7 +439,7 @@ def train(
         rarest = pd.Series(y_tr).value_counts().min()
         if rarest < cv:
             raise DataError(f"After setting aside the {test_size:.0%} hold-out, the rarest class of '{target}' has "
-                            f"{rarest} training row(s), fewer than the {cv} cross-validation folds. Use fewer folds "
+                            f"{plural(int(rarest), 'training row')}, fewer than the {cv} cross-validation folds. Use fewer folds "
                             "or more data.")
     infinite = [c for c in numeric if np.isinf(pd.to_numeric(labelled[c], errors="coerce").astype("float64")).any()]
     if infinite:
