@@ -113,7 +113,7 @@ def _upload_and_load(page, path: Path, table: str) -> None:
     page.get_by_text("Column types").wait_for(timeout=60_000)
     _idle(page)
     page.get_by_role("button", name="Load into workspace").click()
-    page.get_by_text(f"into table {table}").first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(rf"(into|Replaced|to) table {re.escape(table)}\b")).first.wait_for(timeout=60_000)
     _idle(page)
 
 
@@ -158,7 +158,7 @@ def test_segments_from_transactions_and_export(browser, app_url):
     page.get_by_text("5,000 customers as of").wait_for(timeout=120_000)
     _idle(page)
     page.get_by_role("button", name="Find segments").click()
-    page.get_by_text("ranks best over the quality measures").wait_for(timeout=120_000)
+    page.get_by_text(re.compile("ranks best.* over the quality measures")).first.wait_for(timeout=120_000)
     _idle(page)
     page.get_by_role("tab", name="Save and export").click()
     _idle(page)
@@ -200,7 +200,7 @@ def test_experiment_readout_and_report(browser, app_url):
     page.goto(app_url + "/experiments")
     _idle(page)
     _pick(page, "Per-user table", "email_campaign")
-    page.get_by_text("Sample split looks healthy (").wait_for(timeout=60_000)
+    page.get_by_text("Sample split looks healthy against the planned").wait_for(timeout=60_000)
     page.get_by_test_id("stAlertContentInfo").get_by_text("variant_b raised converted by").wait_for(timeout=60_000)
     report = "\n".join(_download(page, page.get_by_role("button", name="Download report (HTML)")))
     assert "variant_b raised converted" in report and "plotly" in report.lower()
