@@ -11,6 +11,7 @@ Manage the file from a shell (`python -m core.auth --help`); this module never i
 from __future__ import annotations
 
 import argparse
+import fcntl
 import builtins
 import getpass
 import json
@@ -276,11 +277,33 @@ class UsersFile:
 
     @contextmanager
     def _editing(self) -> Iterator[builtins.list[_Record]]:
-        """Read, let the caller change the records, then save them, all under the process lock."""
-        with _LOCK:
+        """Read, let the caller change the records, then save them, under the process lock and an
+        advisory lock on its folder (two `python -m core.auth` runs, or the CLI beside
+        the app, cannot lose each other's change). The last admin cannot be removed or demoted."""
+        with _LOCK, self._file_lock():
             records = self._load()
+            had_admin = any(r["role"] == "admin" for r in records)
             yield records
+            if had_admin and not any(r["role"] == "admin" for r in records):
+                raise DataError("That would leave no admin: nobody could delete tables, read the audit log or "
+                                "restore backups. Make another user an admin first.")
             self._save(records)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """An exclusive flock on the users file's folder (no extra file; the users file itself is
+        replaced atomically, so it cannot carry the lock)."""
+        try:
+            fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:  # no such folder yet or unreadable: saving will say so
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def add(
         self, name: str, password: str, role: str, *, email: str | None = None, replace: bool = False

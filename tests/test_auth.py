@@ -463,3 +463,33 @@ def test_cli_subprocess(path: Path) -> None:
     done = cli("set-role", "alice", "boss", env={**env, "MW_USERS_FILE": str(path)})
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and "Unknown role" in done.stderr
+
+
+def test_the_last_admin_cannot_be_removed_or_demoted(users: UsersFile) -> None:
+    users.add("maria", "admin-pass-1", "admin")
+    users.add("tom", "analyst-pass-1", "analyst")
+    with pytest.raises(DataError, match="leave no admin"):
+        users.remove("maria")
+    with pytest.raises(DataError, match="leave no admin"):
+        users.set_role("maria", "viewer")
+    assert users.get("maria") == User("maria", "admin")  # nothing was saved
+    users.set_role("tom", "admin")
+    users.remove("maria")  # another admin exists now
+    assert [u.name for u in users.list()] == ["tom"]
+
+
+def test_two_processes_adding_users_at_once_keep_both(path: Path) -> None:
+    """The users file is edited under a lock on its folder: concurrent CLI runs lose nothing."""
+    import subprocess
+    import sys
+
+    users = UsersFile(path, hasher=fast_hasher())
+    users.add("seed", "seed-pass-1", "admin")
+    code = ("import sys; from argon2 import PasswordHasher; from core.auth import UsersFile; "
+            "u = UsersFile(sys.argv[1], hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)); "
+            "[u.add(f'{sys.argv[2]}{i}', 'password-123', 'viewer') for i in range(40)]")
+    root = Path(__file__).resolve().parents[1]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), prefix], cwd=root) for prefix in ("a", "b")]
+    assert all(p.wait(60) == 0 for p in procs)
+    names = {u.name for u in UsersFile(path, hasher=fast_hasher()).list()}
+    assert names == {"seed"} | {f"{p}{i}" for p in "ab" for i in range(40)}
