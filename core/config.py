@@ -72,3 +72,21 @@ def max_columns() -> int:
 def max_decompressed_mb() -> float:
     """Largest size a compressed upload may expand to, in MB (MW_MAX_DECOMPRESSED_MB, default 4,096)."""
     return float(_env_number("MW_MAX_DECOMPRESSED_MB", 4096.0, 0.001) or 4096.0)
+
+
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def job_workers() -> int:
+    """Background jobs that may run at once (MW_WORKERS; default: the cores this process may use)."""
+    value = _env_number("MW_WORKERS", None, 1)
+    return int(value) if value else max(1, usable_cores())
+
+
+def jobs_per_user(workers: int | None = None) -> int:
+    """Jobs one person may run at once (MW_JOBS_PER_USER; default: all workers but one, at least 1)."""
+    workers = workers or job_workers()
+    value = _env_number("MW_JOBS_PER_USER", None, 1)
+    return int(value) if value else max(1, workers - 1)
