@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pages import account  # noqa: E402
+from pages import account, jobs_panel  # noqa: E402
 
 st.set_page_config(page_title="Marketing Workbench", page_icon=":material/insights:", layout="wide")
 
@@ -25,6 +25,7 @@ if visitor is None:  # login is configured and this session has not signed in
     st.stop()
 assert visitor is not None
 account.sidebar(visitor)
+jobs_panel.sidebar(visitor.user)
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

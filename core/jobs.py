@@ -50,6 +50,7 @@ from core.errors import DataError
 
 _LOG = logging.getLogger(__name__)
 
+Progress = Callable[[float, str], None]  # progress(share 0..1, step name), as a job function receives it
 State = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupted"})
 ACTIVE: frozenset[str] = frozenset({"queued", "running"})
@@ -102,7 +103,7 @@ class Job:
 
     `progress` is a fraction (0..1) with `step` naming the current step; times are UNIX seconds;
     `error` is a message for people (no traceback); `result` names the result file inside the job
-    folder once done; `place` (1 = next) is filled in for queued jobs when the record is read.
+    folder once done; `picked_up` says the app has taken the result up (see `pick_up`); `place` (1 = next) is filled in for queued jobs when the record is read.
     """
 
     id: str
@@ -120,6 +121,7 @@ class Job:
     result: str | None = None
     pid: int | None = None
     runner: dict[str, Any] = dataclasses.field(default_factory=dict)
+    picked_up: bool = False
     place: int | None = None
 
     @property
@@ -581,6 +583,16 @@ class JobRunner:
             return joblib.load(self.job_dir(job_id) / job.result)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
             raise DataError(f"The job's result cannot be read ({short_error(e)}); start the job again.") from None
+
+    def pick_up(self, job_id: str) -> bool:
+        """True once per finished job: the first caller records its result (e.g. a run in the model store)."""
+        with self._lock:
+            job = self._read(job_id)
+            if job is None or job.state != "done" or job.picked_up:
+                return False
+            job.picked_up = True
+            self._write(job)
+            return True
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job: its record and files (a running or queued one is cancelled first)."""

@@ -10,6 +10,7 @@ import streamlit as st
 from core.errors import DataError
 from core.data.export import FORMATS, MIME, frame_to_bytes
 from core.data.workspace import Workspace
+from core.jobs import JobRunner
 from core.roles import REQUIRED_ROLE, allowed
 from pages.account import current, ensure_entry
 
@@ -20,6 +21,12 @@ FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 def workspace() -> Workspace:
     """The process-wide workspace for shared cached reads (it hands out its own cursors per call)."""
     return Workspace()
+
+
+@st.cache_resource(show_spinner=False)
+def job_runner() -> JobRunner:
+    """The process-wide job runner (one per server process; records under <workspace folder>/jobs)."""
+    return JobRunner(workspace().folder / "jobs")
 
 
 def session_workspace() -> Workspace:

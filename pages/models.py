@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.columns import ColumnRoles, guess_roles
 from core.errors import DataError
-from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, suggest_features, train
+from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, suggest_features
 from core.models import charts
 from core.models.estimators import LABELS
 from core.models.evaluate import HIGHER_IS_BETTER
@@ -19,9 +19,11 @@ from core.models.store import SEGMENT_COLUMNS, carry_candidates, segment_table_f
 from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
+from core.jobs import Job
+from core.models.training_job import load_trained, train_job
 from core.wording import plural
-from pages.common import (can, role_note, cached_frame, download_buttons, page_start, remember, result_store,
-                          settings_of_last_run, stored, table_picker)
+from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, page_start, remember,
+                          result_store, settings_of_last_run, stored, table_picker)
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
@@ -99,26 +101,76 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
             "class_weight": "auto" if weighting.startswith("auto") else None}
 
 
-def run_training(df: pd.DataFrame, table: str, version: int, settings: dict) -> TrainedModel | None:
+def job_settings(version: int, settings: dict) -> dict:
+    """What identifies a training job: the page's settings and the table version."""
+    return {"table_version": version, **settings}
+
+
+def latest_training(table: str, version: int, settings: dict) -> Job | None:
+    """This user's newest training job on this table version with these settings (survives reloads)."""
+    return job_runner().latest(ws.user, "train", table, job_settings(version, settings))
+
+
+@st.fragment(run_every=1)
+def training_progress(job_id: str, label: str) -> None:
+    """The running job's progress, refreshed every second; the whole page reruns once it has finished."""
+    runner = job_runner()
+    try:
+        job = runner.get(job_id)
+    except DataError as e:
+        st.error(str(e))
+        return
+    if job.finished:
+        st.rerun()
+    with st.container(border=True):
+        st.markdown(f":material/model_training: {label}")
+        if job.state == "queued":
+            st.progress(0.0, text=f"Waiting for a free worker: place {job.place or 1} in the queue")
+        else:
+            st.progress(job.progress, text=f"{job.step} ({job.seconds or 0:.0f} s)")
+        st.caption("Training runs in the background: you can open other pages and come back.")
+        if st.button("Cancel", key="model-cancel", icon=":material/cancel:"):
+            runner.cancel(job_id)
+            st.rerun()
+
+
+def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, clicked: bool) -> TrainedModel | None:
+    """The model for these settings: from memory, from a finished job, or a new job (progress shown meanwhile)."""
     key = ("model", db, table, version, json.dumps(settings, sort_keys=True))
     store_ = result_store()
     if key in store_:
         return store_[key]
-    with st.status(f"Training {LABELS[settings['algorithm']].lower()} on `{table}` ...", expanded=True) as status:
-        bar = st.progress(0.0, text="Starting")
+    runner = job_runner()
+    job = latest_training(table, version, settings)
+    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
         try:
             ws.require("train")
-            model = train(df, settings["target"], settings["features"], task=settings["task"],
-                          algorithm=settings["algorithm"], cv=settings["cv"], test_size=settings["test_size"],
-                          search=settings["search"], class_weight=settings["class_weight"],
-                          progress=lambda share, msg: bar.progress(share, text=msg))
+            job_id = runner.submit("train", train_job, df, settings, owner=ws.user, table=table,
+                                   settings=job_settings(version, settings))
         except DataError as e:
-            status.update(label="Training stopped", state="error")
             st.error(str(e))
             return None
-        status.update(label=f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows",
-                      state="complete", expanded=False)
-    store.record_run(model, table, version)
+        job = runner.get(job_id)
+    label = f"Training {LABELS[settings['algorithm']].lower()} on `{table}`"
+    if not job.finished:
+        training_progress(job.id, label)
+        return None
+    if job.state == "failed":
+        st.error(f"Training stopped: {job.error}")
+        return None
+    if job.state != "done":
+        st.info(f"The last training with these settings was {job.state}: click **Train model** to start it again.",
+                icon=":material/info:")
+        return None
+    try:
+        model = load_trained(runner.job_dir(job.id), runner.result(job.id))
+    except DataError as e:
+        st.error(str(e))
+        return None
+    if runner.pick_up(job.id):  # once per job, whichever session sees it finish first
+        store.record_run(model, table, version)
+    st.success(f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows.",
+               icon=":material/check_circle:")
     st.session_state["model-current"] = key
     return remember(key, model)  # type: ignore[return-value]
 
@@ -234,7 +286,25 @@ def show_importance(model: TrainedModel) -> None:
                                         {"value": feature, "average": y_label}), hide_index=True)
 
 
+def resume_last_training() -> None:
+    """Coming back (another page, a reload): show the user's last training job again, running or finished.
+
+    The page's widgets are reset when it is left; the settings of the last run are kept (or, in a new
+    session, taken from the user's newest training job) and its table is picked again.
+    """
+    if "model-settings" not in st.session_state:
+        last = next(iter(job_runner().jobs(ws.user, kind="train", limit=1)), None)
+        if last is not None and last.table and "table_version" in last.settings:
+            rest = {k: v for k, v in last.settings.items() if k != "table_version"}
+            st.session_state["model-settings"] = {"table": last.table, "version": last.settings["table_version"],
+                                                  **rest}
+    ran = st.session_state.get("model-settings")
+    if ran and "model-table" not in st.session_state and ws.exists(ran["table"]):
+        st.session_state["model-table"] = ran["table"]
+
+
 def _train_tab() -> None:
+    resume_last_training()
     table = table_picker(ws, "Training table", key="model-table")
     if table is not None:
         info = ws.info(table)
@@ -246,7 +316,7 @@ def _train_tab() -> None:
             clicked = st.button("Train model", type="primary", key="model-train", icon=":material/model_training:")
             ran_settings = settings_of_last_run(clicked, "model-settings", table, info.version, settings, "Train model")
             if ran_settings is not None:
-                model = run_training(df, table, info.version, ran_settings)
+                model = run_training(df, table, info.version, ran_settings, clicked)
                 if model is not None:
                     for w in model.warnings:
                         st.warning(w)

@@ -10,6 +10,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 from scipy import stats
 from sklearn.model_selection import train_test_split
 
+from apptest_jobs import finish_jobs
 from core.errors import DataError
 from core.models import ModelStore, lift_table, load_model, score_table, train
 from core.models.prepare import detect_task, leakage_warnings, suggest_features
@@ -383,7 +384,7 @@ def test_models_page_results_follow_the_table_version_and_name_the_target(app_en
     from core.data.workspace import Workspace
     at, specs = _models_page_with_demo()
     assert at.selectbox(key="model-target-customers").value == "churned"
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     assert not at.exception and at.metric
     titles = {s["layout"].get("yaxis", {}).get("title", {}).get("text") for s in specs()}
     assert "true positive rate (share of churners found)" in titles and "share of churners captured" in titles
@@ -409,7 +410,7 @@ def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
     import numpy as np
     from core.data.workspace import Workspace
     at, _ = _models_page_with_demo()
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     at.button(key="model-save").click().run()
     ws = Workspace(app_env)
     customers = ws.read("customers")
@@ -437,7 +438,7 @@ def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
 def test_models_page_warns_about_an_id_as_the_only_feature(app_env):
     at, _ = _models_page_with_demo()
     at.multiselect(key="model-features-customers-churned").set_value(["customer_id"]).run()
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     assert not at.exception and not at.error
     assert any("The only feature, 'customer_id', looks like an identifier" in w.value for w in at.warning)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_jobs import finish_jobs
 from core.data.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -218,7 +219,7 @@ def test_models_page_train_save_score(app_env):
     assert at.selectbox(key="model-target-customers").value == "churned"
     feats = at.multiselect(key="model-features-customers-churned").value
     assert "customer_id" not in feats and "signup_date" not in feats
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     labels = [m.label for m in at.metric]
@@ -248,11 +249,11 @@ def test_models_page_regression_and_errors(app_env):
     at.selectbox(key="model-table").select("customers").run()
     at.selectbox(key="model-target-customers").select("total_spend").run()
     at.selectbox(key="model-algorithm").select("linear").run()
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     assert not at.exception and not at.error
     assert [m.label for m in at.metric][:3] == ["R²", "MAE", "RMSE"]
     at.multiselect(key="model-features-customers-total_spend").set_value([]).run()
-    at.button(key="model-train").click().run()
+    finish_jobs(at.button(key="model-train").click().run())
     assert not at.exception
     assert "No usable features" in at.error[0].value
 

@@ -1,0 +1,39 @@
+"""Training as a background job (core.jobs): the top-level function a worker process runs.
+
+The worker gets the frame and the page's settings, trains with `core.models.train`, and saves the
+model (joblib plus JSON metadata, `TrainedModel.save`) in the job's own folder; it never opens the
+workspace database. The app process loads the file (`load_trained`) and records the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.errors import DataError
+from core.jobs import Progress, current_job_dir
+from core.models.trained import TrainedModel, load_model, train
+
+MODEL_FILE = "model.joblib"
+
+
+def train_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress) -> str:
+    """Train on `df` with the page's `settings` (target, features, task, algorithm, cv, test_size,
+    search, class_weight) and save the model in the job folder; returns the model file's name."""
+    model = train(df, settings["target"], settings.get("features"), task=settings.get("task", "auto"),
+                  algorithm=settings.get("algorithm", "auto"), cv=int(settings.get("cv", 5)),
+                  test_size=float(settings.get("test_size", 0.2)), search=int(settings.get("search", 0)),
+                  class_weight=settings.get("class_weight"), progress=progress)
+    folder = current_job_dir()
+    if folder is None:
+        raise DataError("train_job runs inside a job (core.jobs.JobRunner.submit).")
+    progress(1.0, "Saving the model")
+    model.save(folder / MODEL_FILE)
+    return MODEL_FILE
+
+
+def load_trained(job_dir: str | Path, name: str) -> TrainedModel:
+    """The model a finished training job saved in its folder."""
+    return load_model(Path(job_dir) / name)

@@ -1,0 +1,23 @@
+"""AppTest helper: background jobs (core.jobs) finish outside the script run, so poll with at.run()."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+
+def running_job(at: AppTest) -> bool:
+    """Whether the page shows a job in progress (its Cancel button)."""
+    return any(b.key == "model-cancel" for b in at.button)
+
+
+def finish_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25) -> AppTest:
+    """Rerun the app until no job progress is shown (the result or error is then on the page)."""
+    deadline = time.monotonic() + timeout
+    while running_job(at) and not at.exception:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the job did not finish within {timeout:.0f} s")
+        time.sleep(poll)
+        at.run()
+    return at

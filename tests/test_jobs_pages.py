@@ -1,0 +1,72 @@
+"""Training as a background job on the Models page (AppTest): it survives navigation and new sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from apptest_jobs import finish_jobs, running_job
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _models_with_demo() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.button(key="load-demo").click().run()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    return at
+
+
+def _sidebar_text(at: AppTest) -> str:
+    """The captions of the sidebar (the jobs panel)."""
+    return " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_training_survives_navigation_and_a_new_session(app_env):
+    at = _models_with_demo()
+    at.selectbox(key="model-algorithm").select("linear").run()  # non-default settings come back too
+    at.button(key="model-train").click().run()
+    assert not at.exception, at.exception
+    assert running_job(at), "the page shows the job's progress and a Cancel button"
+    assert not at.metric
+    at.switch_page("pages/home.py").run()  # leave while it trains
+    assert not at.exception
+    from pages.common import job_runner
+    assert [j.state for j in job_runner().jobs("local")] in (["queued"], ["running"], ["done"])
+    at.switch_page("pages/models.py").run()  # and come back: progress or result, never nothing
+    assert not at.exception
+    assert at.selectbox(key="model-table").value == "customers"
+    finish_jobs(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [m.label for m in at.metric][:2] == ["ROC AUC", "PR AUC"]
+    assert any("Trained in" in s.value for s in at.success)
+    from core.data.workspace import Workspace
+    store = Workspace(app_env).model_store()
+    assert len(store.runs("customers")) == 1 and store.runs("customers")["algorithm"].iloc[0] == "linear"
+
+    # a reload is a new session of the same user: the finished result shows without training again
+    from pages.common import result_store
+    result_store().clear()
+    again = AppTest.from_file(APP, default_timeout=120).run()
+    # (AppTest shows sidebar elements of a session's first run only; the browser test checks the panel live)
+    assert "Training on `customers`: done in" in _sidebar_text(again)
+    again.switch_page("pages/models.py").run()
+    assert not again.exception and not running_job(again)
+    assert again.selectbox(key="model-table").value == "customers"
+    assert [m.label for m in again.metric][:2] == ["ROC AUC", "PR AUC"]
+    assert len(store.runs("customers")) == 1, "the run is recorded once"
+
+
+def test_cancel_from_the_page(app_env):
+    at = _models_with_demo()
+    at.number_input(key="model-search").set_value(20).run()  # long enough to cancel
+    at.button(key="model-train").click().run()
+    assert running_job(at)
+    at.button(key="model-cancel").click().run()
+    assert not at.exception and not running_job(at)
+    assert any("cancelled" in i.value for i in at.info)
+    from pages.common import job_runner
+    (job,) = job_runner().jobs("local")
+    assert job.state == "cancelled" and not job_runner().job_dir(job.id).exists()
