@@ -1,5 +1,10 @@
 """K-means customer segments: pick k, fit, profile, name, explain and check stability.
 
+`kmeans_segments` composes steps that can also be called alone, each returning a small frozen
+result: `choose_k` (KChoice: the k sweep, recommended k and why), `fit_segments` (SegmentFit: the
+final fit), `stability` (Stability: adjusted Rand index per resample, mean, spread) and
+`segment_map` (SegmentMap: the PCA map).
+
 Large tables stay fast: the k sweep, silhouette, stability, surrogate tree and map use a seeded
 sample; only the final fit (started from the sample's best centres) and the assignment of every
 customer touch all rows.
@@ -82,6 +87,8 @@ class SegmentResult:
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Assign customers (rows of df, same feature columns) to the nearest segment (1..k)."""
         X = self._transform(df)
+        if self._relabel is None:
+            raise DataError("This segmentation has no fitted model; build the segments again.")
         return self._relabel[self._model.predict(X)]
 
     def distance(self, df: pd.DataFrame) -> np.ndarray:
@@ -241,6 +248,269 @@ def _profiles(raw: pd.DataFrame, labels: np.ndarray, numeric: list[str], categor
     return profile, detail
 
 
+# ----------------------------------------------------------------- the steps kmeans_segments reports
+@dataclass(frozen=True, eq=False)
+class KChoice:
+    """The k sweep and the recommended k (step "Trying k = ...").
+
+    selection: one row per k tried (SELECTION_COLUMNS: k, inertia scaled to all customers, silhouette,
+    Calinski-Harabasz, Davies-Bouldin); empty when k was given. smallest_share: per row of selection,
+    the share of customers in that k's smallest segment. model: the sweep's K-means fit at k (None
+    when k was given), which the final fit starts from.
+    """
+
+    k: int
+    reason: str
+    selection: pd.DataFrame
+    smallest_share: pd.Series
+    model: KMeans | None = None
+
+    @classmethod
+    def given(cls, k: int) -> "KChoice":
+        """The choice when the user picked k: no sweep."""
+        return cls(k=k, reason=f"k = {k} was chosen by you.", selection=pd.DataFrame(columns=SELECTION_COLUMNS),
+                   smallest_share=pd.Series(dtype="float64"))
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentFit:
+    """The final K-means fit (step "Fitting k segments on all customers").
+
+    labels: segment 1..k per row of X, segment 1 the largest; distances: each row's distance to its
+    segment's centre (scaled feature space); relabel: maps the model's cluster numbers to segments.
+    """
+
+    k: int
+    labels: np.ndarray
+    distances: np.ndarray
+    model: KMeans
+    relabel: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Stability:
+    """Agreement of refits on resamples with the segments (step "Checking stability across resamples").
+
+    runs: adjusted Rand index of each resample's refit against the segments (1 = the same split);
+    mean: their mean; spread: their standard deviation (ddof 1; NaN with fewer than 2 runs).
+    """
+
+    runs: tuple[float, ...]
+    mean: float
+    spread: float
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentMap:
+    """Customers on the first two principal components (step "Drawing the segment map").
+
+    points: pc1, pc2, segment and row (position in the table) of the mapped customers; variance:
+    the share of variance each component explains (NaN with a single input feature, where pc1 is
+    that feature and pc2 is 0).
+    """
+
+    points: pd.DataFrame
+    variance: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    raw: pd.DataFrame  # the feature columns (numeric as float64, categorical as text)
+    X: np.ndarray  # K-means inputs, one row per customer
+    pipeline: Any  # fitted ColumnTransformer
+    logged: list[str]
+    inputs: list[str]  # readable names of the columns of X
+
+
+def _within(progress: Progress | None, start: float, span: float) -> Progress | None:
+    """A step's own progress (share 0..1 of the step) as a share start..start + span of the whole job."""
+    if progress is None:
+        return None
+    outer = progress
+    return lambda share, message: outer(start + span * share, message)
+
+
+def _candidate_ks(k_range: Iterable[int], n: int) -> list[int]:
+    """The k values worth trying on n customers (2 or more, about 5 customers per segment at least)."""
+    ks = sorted({int(x) for x in k_range if int(x) >= 2})
+    if not ks:
+        raise DataError("k_range must include at least one k of 2 or more.")
+    if n < 3:
+        raise DataError(f"There are only {n} customers; segments need at least 3.")
+    ks = [x for x in ks if x <= max(2, n // MIN_SEGMENT_ROWS)]  # at least ~5 customers per segment
+    if not ks:
+        raise DataError(f"There are {n:,} customers, fewer than the smallest k tried; pick a smaller k.")
+    return ks
+
+
+def _prepare(df: pd.DataFrame, numeric: list[str], categorical: list[str], prep: Preprocessing,
+             rng: np.random.Generator) -> _Prepared:
+    """Learn the preprocessing (on at most FIT_SAMPLE customers drawn from rng) and transform everyone."""
+    n = len(df)
+    raw = frame_for(df, numeric, categorical)
+    fit_rows = raw if n <= FIT_SAMPLE else raw.iloc[np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False))]
+    logged = log_columns(fit_rows, numeric, prep)
+    pipeline = build_pipeline(numeric, categorical, logged, prep)
+    with np.errstate(all="ignore"):
+        pipeline.fit(fit_rows)
+    X = transform_checked(pipeline, raw, logged)
+    inputs = [str(c) for c in pipeline.get_feature_names_out()]
+    inputs = [c if c in numeric else _onehot_name(c, categorical) for c in inputs]
+    return _Prepared(raw=raw, X=X, pipeline=pipeline, logged=logged, inputs=inputs)
+
+
+def choose_k(
+    X: np.ndarray,
+    k_range: Iterable[int] = range(2, 11),
+    *,
+    random_state: int = 0,
+    n: int | None = None,
+    silhouette_rows: np.ndarray | None = None,
+    n_init: int | None = None,
+    progress: Progress | None = None,
+) -> KChoice:
+    """Fit K-means for each k in k_range on X and recommend one (see _recommend for the rule).
+
+    X: the scaled K-means inputs, all customers or a sample of them. n: how many customers X stands
+    for (default len(X)): inertia is scaled to n, and k values leaving a segment under 1% (or 5
+    customers) of them are not recommended. silhouette_rows: rows of X the silhouette is computed on
+    (default: a seeded sample of SILHOUETTE_SAMPLE); n_init: k-means++ restarts per k (default
+    SWEEP_INITS, 2 when X is a sample). progress(share, message) gets this step's own share 0..1.
+    Raises DataError when no k can be tried or every k gives a single segment.
+    """
+    X = np.asarray(X, dtype="float64")
+    total = len(X) if n is None else int(n)
+    ks = _candidate_ks(k_range, total)
+    if silhouette_rows is None:
+        silhouette_rows = np.random.default_rng(random_state).choice(
+            len(X), size=min(len(X), SILHOUETTE_SAMPLE), replace=False)
+    inits = n_init if n_init is not None else (SWEEP_INITS if len(X) == total else 2)
+    rows, shares, fits = [], [], {}
+    for i, kk in enumerate(ks):
+        _report(progress, i / len(ks), f"Trying k = {kk} ({i + 1} of {len(ks)})")
+        km = KMeans(n_clusters=kk, n_init=inits, random_state=random_state).fit(X)
+        fits[kk] = km
+        lab = km.labels_
+        n_labels = len(np.unique(lab))
+        sil = (silhouette_score(X[silhouette_rows], lab[silhouette_rows])
+               if len(np.unique(lab[silhouette_rows])) > 1 else np.nan) if n_labels > 1 else np.nan
+        rows.append({
+            "k": kk, "inertia": float(km.inertia_) * (total / len(X)),
+            "silhouette": float(sil),
+            "calinski_harabasz": float(calinski_harabasz_score(X, lab)) if n_labels > 1 else np.nan,
+            "davies_bouldin": float(davies_bouldin_score(X, lab)) if n_labels > 1 else np.nan,
+        })
+        shares.append(float(np.bincount(lab, minlength=kk).min() / len(lab)))
+    selection = pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+    smallest = pd.Series(shares, index=selection.index, name="smallest_share")
+    if selection[["silhouette", "calinski_harabasz", "davies_bouldin"]].isna().all().all():
+        raise DataError("Every k gave a single segment: the customers are too alike on these features.")
+    k, reason = _recommend(selection.dropna(subset=["silhouette", "calinski_harabasz", "davies_bouldin"]),
+                           smallest, total)
+    return KChoice(k=k, reason=reason, selection=selection, smallest_share=smallest, model=fits[k])
+
+
+def fit_segments(
+    X: np.ndarray,
+    k: int,
+    *,
+    sample: np.ndarray | None = None,
+    start: KMeans | None = None,
+    n_init: int | None = None,
+    random_state: int = 0,
+) -> SegmentFit:
+    """The final K-means fit of k segments on every row of X, numbered 1..k from the largest.
+
+    With a sample (rows of X; default all) the fit starts from the sample's best centres: `start`
+    (e.g. KChoice.model, a K-means fit on X[sample]) or a fit made here with n_init restarts
+    (default SWEEP_INITS, 2 when sample is a part of X), then one K-means run on all rows.
+    Raises DataError when a segment gets no customers (too few distinct customers for k).
+    """
+    n = len(X)
+    rows = np.arange(n) if sample is None else np.asarray(sample)
+    inits = n_init if n_init is not None else (SWEEP_INITS if len(rows) == n else 2)
+    with _warnings.catch_warnings():  # duplicate points: reported below as too few segments, with a fix
+        _warnings.simplefilter("ignore", ConvergenceWarning)
+        if start is None:
+            start = KMeans(n_clusters=k, n_init=inits, random_state=random_state).fit(X[rows])
+        if len(rows) == n:
+            model = start
+        else:
+            model = KMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, random_state=random_state).fit(X)
+    raw_labels = model.labels_
+    counts = np.bincount(raw_labels, minlength=k)
+    order = np.argsort(-counts, kind="stable")  # segment 1 = largest
+    relabel = np.empty(k, dtype=np.int64)
+    relabel[order] = np.arange(1, k + 1)
+    labels = relabel[raw_labels]
+    distances = np.sqrt(((X - model.cluster_centers_[raw_labels]) ** 2).sum(axis=1))
+    if counts.min() == 0:
+        distinct = len(np.unique(X, axis=0)) if n <= 200_000 else None
+        raise DataError(f"Only {counts.astype(bool).sum()} of the {k} segments get customers"
+                        + (f" (the features take {distinct:,} distinct combinations)" if distinct is not None else "")
+                        + "; pick a smaller k or add features.")
+    return SegmentFit(k=k, labels=labels, distances=distances, model=model, relabel=relabel)
+
+
+def stability(
+    X: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    *,
+    runs: int = STABILITY_RUNS,
+    random_state: int = 0,
+    rng: np.random.Generator | None = None,
+) -> Stability:
+    """How stable the segments are: refit K-means on `runs` random 80% resamples of X and compare.
+
+    X: the scaled inputs (e.g. the sweep sample), labels: their segments. Each refit (2 restarts,
+    seed random_state + 1 + run) assigns every row of X; its adjusted Rand index against labels
+    measures the agreement (1 = the same segments, 0 = chance). Resamples are drawn from rng
+    (default: a generator seeded with random_state).
+    """
+    X = np.asarray(X, dtype="float64")
+    rng = np.random.default_rng(random_state) if rng is None else rng
+    scores = []
+    for b in range(runs):
+        sub = rng.choice(len(X), size=max(k, int(0.8 * len(X))), replace=False)
+        km_b = KMeans(n_clusters=k, n_init=2, random_state=random_state + 1 + b).fit(X[sub])
+        scores.append(float(adjusted_rand_score(labels, km_b.predict(X))))
+    mean = float(np.mean(scores)) if scores else float("nan")
+    spread = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+    return Stability(runs=tuple(scores), mean=mean, spread=spread)
+
+
+def segment_map(
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sample: np.ndarray | None = None,
+    size: int = MAP_SAMPLE,
+    random_state: int = 0,
+    rng: np.random.Generator | None = None,
+) -> SegmentMap:
+    """Up to `size` customers on the first two principal components of X, with their segments.
+
+    The components are learnt on X[sample] (rows of X; default all), and the mapped customers are
+    drawn from the sample with rng (default: a generator seeded with random_state).
+    """
+    rows = np.arange(len(X)) if sample is None else np.asarray(sample)
+    rng = np.random.default_rng(random_state) if rng is None else rng
+    map_idx = rows[rng.choice(len(rows), size=min(len(rows), size), replace=False)]
+    variance = (float("nan"), float("nan"))
+    points = pd.DataFrame({"pc1": np.zeros(len(map_idx)), "pc2": np.zeros(len(map_idx))})
+    if X.shape[1] >= 2:
+        pca = PCA(n_components=2, random_state=random_state).fit(X[rows])
+        coords = pca.transform(X[map_idx])
+        points = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1]})
+        variance = (float(pca.explained_variance_ratio_[0]), float(pca.explained_variance_ratio_[1]))
+    elif X.shape[1] == 1:
+        points["pc1"] = X[map_idx, 0]
+    points["segment"] = labels[map_idx]
+    points["row"] = map_idx
+    return SegmentMap(points=points, variance=variance)
+
+
 def kmeans_segments(
     df: pd.DataFrame,
     features: list[str] | tuple[str, ...],
@@ -259,12 +529,18 @@ def kmeans_segments(
     reason says which and why, see _recommend). Preprocessing options (see Preprocessing): impute,
     log_transform, scale, clip, categorical, max_levels. `id_column` (or an obvious customer id
     column) must not repeat.
+
+    The steps, each reported to progress(share, message) and callable alone: preparing features,
+    choose_k (KChoice), fit_segments (SegmentFit), stability (Stability), profiling and naming,
+    the surrogate tree, segment_map (SegmentMap). They share one generator seeded with random_state,
+    so a seed gives the same segments every time.
     """
     prep = Preprocessing.from_options(preprocessing)
     numeric, categorical = check_features(df, [features] if isinstance(features, str) else list(features), prep)
     all_features = numeric + categorical
     require_one_row_per_customer(df, id_column, exclude=all_features)
     n = len(df)
+    ks: list[int] = []
     if k is not None:
         if int(k) != k or k < 2:
             raise DataError(f"k must be a whole number of segments, at least 2 (got {k}).")
@@ -272,129 +548,57 @@ def kmeans_segments(
         if n < k:
             raise DataError(f"There are {n:,} customers, fewer than the {k} segments asked for; pick a smaller k.")
     else:
-        ks = sorted({int(x) for x in k_range if int(x) >= 2})
-        if not ks:
-            raise DataError("k_range must include at least one k of 2 or more.")
-        if n < 3:
-            raise DataError(f"There are only {n} customers; segments need at least 3.")
-        ks = [x for x in ks if x <= max(2, n // MIN_SEGMENT_ROWS)]  # at least ~5 customers per segment
-        if not ks:
-            raise DataError(f"There are {n:,} customers, fewer than the smallest k tried; pick a smaller k.")
+        ks = _candidate_ks(k_range, n)
     warnings: list[str] = []
     if any(looks_like_id(f) for f in numeric):
         warnings.append("Feature(s) " + ", ".join(f for f in numeric if looks_like_id(f))
                         + " look like identifiers; ids carry no behaviour and distort segments.")
 
     _report(progress, 0.02, "Preparing features")
-    raw = frame_for(df, numeric, categorical)
     rng = np.random.default_rng(random_state)
-    fit_rows = raw if n <= FIT_SAMPLE else raw.iloc[np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False))]
-    logged = log_columns(fit_rows, numeric, prep)
-    pipeline = build_pipeline(numeric, categorical, logged, prep)
-    with np.errstate(all="ignore"):
-        pipeline.fit(fit_rows)
-    X = transform_checked(pipeline, raw, logged)
-    inputs = [str(c) for c in pipeline.get_feature_names_out()]
-    inputs = [c if c in numeric else _onehot_name(c, categorical) for c in inputs]
-
+    prepared = _prepare(df, numeric, categorical, prep, rng)
+    raw, X = prepared.raw, prepared.X
     sample = np.sort(rng.choice(n, size=min(n, SWEEP_SAMPLE), replace=False)) if n > SWEEP_SAMPLE else np.arange(n)
     Xs = X[sample]
     sil_size = SILHOUETTE_SAMPLE if len(sample) == n else SILHOUETTE_SAMPLE * 2 // 3  # big tables: time for the full fit
     sil_idx = rng.choice(len(sample), size=min(len(sample), sil_size), replace=False)
-
     inits = SWEEP_INITS if len(sample) == n else 2
-    selection = pd.DataFrame(columns=SELECTION_COLUMNS)
-    fits: dict[int, KMeans] = {}
-    reason = ""
-    smallest = pd.Series(dtype="float64")
+
     if k is None:
-        rows, shares = [], []
-        for i, kk in enumerate(ks):
-            _report(progress, 0.05 + 0.45 * i / len(ks), f"Trying k = {kk} ({i + 1} of {len(ks)})")
-            km = KMeans(n_clusters=kk, n_init=inits, random_state=random_state).fit(Xs)
-            fits[kk] = km
-            lab = km.labels_
-            n_labels = len(np.unique(lab))
-            sil = (silhouette_score(Xs[sil_idx], lab[sil_idx]) if len(np.unique(lab[sil_idx])) > 1
-                   else np.nan) if n_labels > 1 else np.nan
-            rows.append({
-                "k": kk, "inertia": float(km.inertia_) * (n / len(sample)),
-                "silhouette": float(sil),
-                "calinski_harabasz": float(calinski_harabasz_score(Xs, lab)) if n_labels > 1 else np.nan,
-                "davies_bouldin": float(davies_bouldin_score(Xs, lab)) if n_labels > 1 else np.nan,
-            })
-            shares.append(float(np.bincount(lab, minlength=kk).min() / len(lab)))
-        selection = pd.DataFrame(rows, columns=SELECTION_COLUMNS)
-        smallest = pd.Series(shares, index=selection.index, name="smallest_share")
-        if selection[["silhouette", "calinski_harabasz", "davies_bouldin"]].isna().all().all():
-            raise DataError("Every k gave a single segment: the customers are too alike on these features.")
-        k, reason = _recommend(selection.dropna(subset=["silhouette", "calinski_harabasz", "davies_bouldin"]),
-                               smallest, n)
+        choice = choose_k(Xs, ks, random_state=random_state, n=n, silhouette_rows=sil_idx, n_init=inits,
+                          progress=_within(progress, 0.05, 0.45))
     else:
-        reason = f"k = {k} was chosen by you."
+        choice = KChoice.given(k)
+    k = choice.k
     _report(progress, 0.55, f"Fitting {k} segments on all {n:,} customers")
-    with _warnings.catch_warnings():  # duplicate points: reported below as too few segments, with a fix
-        _warnings.simplefilter("ignore", ConvergenceWarning)
-        start = fits.get(k) or KMeans(n_clusters=k, n_init=inits, random_state=random_state).fit(Xs)
-        if len(sample) == n:
-            model = start
-        else:
-            model = KMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, random_state=random_state).fit(X)
-    raw_labels = model.labels_
-    counts = np.bincount(raw_labels, minlength=k)
-    order = np.argsort(-counts, kind="stable")  # segment 1 = largest
-    relabel = np.empty(k, dtype=np.int64)
-    relabel[order] = np.arange(1, k + 1)
-    labels = relabel[raw_labels]
-    distances = np.sqrt(((X - model.cluster_centers_[raw_labels]) ** 2).sum(axis=1))
+    fit = fit_segments(X, k, sample=sample, start=choice.model, n_init=inits, random_state=random_state)
+    labels = fit.labels
     segments = list(range(1, k + 1))
-    if counts.min() == 0:
-        distinct = len(np.unique(X, axis=0)) if n <= 200_000 else None
-        raise DataError(f"Only {counts.astype(bool).sum()} of the {k} segments get customers"
-                        + (f" (the features take {distinct:,} distinct combinations)" if distinct is not None else "")
-                        + "; pick a smaller k or add features.")
 
     _report(progress, 0.7, "Checking stability across resamples")
-    runs = []
-    base = labels[sample]
-    for b in range(STABILITY_RUNS):
-        sub = rng.choice(len(sample), size=max(k, int(0.8 * len(sample))), replace=False)
-        km_b = KMeans(n_clusters=k, n_init=2, random_state=random_state + 1 + b).fit(Xs[sub])
-        runs.append(float(adjusted_rand_score(base, km_b.predict(Xs))))
-    stability = float(np.mean(runs))
+    stable = stability(Xs, labels[sample], k, runs=STABILITY_RUNS, random_state=random_state, rng=rng)
 
     _report(progress, 0.8, "Profiling and naming segments")
     median_rows = None if n <= FIT_SAMPLE else np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False))
     profile, detail = _profiles(raw, labels, numeric, categorical, segments, median_rows)
-    effects = _effects(X, labels, inputs, segments)
+    effects = _effects(X, labels, prepared.inputs, segments)
     names = segment_names(effects)
 
     _report(progress, 0.88, "Finding the features that separate segments")
-    readable = _readable(raw.iloc[sample], pipeline, numeric, categorical)
+    readable = _readable(raw.iloc[sample], prepared.pipeline, numeric, categorical)
     source = {c: (c.split("=", 1)[0] if "=" in c and c not in numeric else c) for c in readable.columns}
     tree = surrogate_tree(readable, labels[sample], source, random_state=random_state)
 
     _report(progress, 0.95, "Drawing the segment map")
-    map_idx = sample[rng.choice(len(sample), size=min(len(sample), MAP_SAMPLE), replace=False)]
-    variance = (float("nan"), float("nan"))
-    points = pd.DataFrame({"pc1": np.zeros(len(map_idx)), "pc2": np.zeros(len(map_idx))})
-    if X.shape[1] >= 2:
-        pca = PCA(n_components=2, random_state=random_state).fit(Xs)
-        coords = pca.transform(X[map_idx])
-        points = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1]})
-        variance = (float(pca.explained_variance_ratio_[0]), float(pca.explained_variance_ratio_[1]))
-    elif X.shape[1] == 1:
-        points["pc1"] = X[map_idx, 0]
-    points["segment"] = labels[map_idx]
-    points["row"] = map_idx
+    seg_map = segment_map(X, labels, sample=sample, size=MAP_SAMPLE, random_state=random_state, rng=rng)
     _report(progress, 1.0, "Done")
     return SegmentResult(
-        labels=labels, k=k, selection=selection, profile=profile, names=names, importance=tree.importance,
-        stability=stability, features=all_features, categorical=categorical, reason=reason, distances=distances,
-        profile_detail=detail, effects=effects, rules=tree.rules, fidelity=tree.fidelity, stability_runs=runs,
-        smallest_share=smallest,
-        map=points, map_variance=variance, logged=logged, preprocessing=prep, warnings=warnings,
-        _pipeline=pipeline, _model=model, _relabel=relabel,
+        labels=labels, k=k, selection=choice.selection, profile=profile, names=names, importance=tree.importance,
+        stability=stable.mean, features=all_features, categorical=categorical, reason=choice.reason,
+        distances=fit.distances, profile_detail=detail, effects=effects, rules=tree.rules, fidelity=tree.fidelity,
+        stability_runs=list(stable.runs), smallest_share=choice.smallest_share,
+        map=seg_map.points, map_variance=seg_map.variance, logged=prepared.logged, preprocessing=prep,
+        warnings=warnings, _pipeline=prepared.pipeline, _model=fit.model, _relabel=fit.relabel,
     )
 
 
