@@ -1,0 +1,189 @@
+"""train() as steps: split -> cross-validate -> fit -> evaluate -> explain.
+
+1. The refactored train() reproduces, number for number, what train() returned before it was split into
+   steps (tests/data/models_steps_reference.json, written by the code before the refactor with
+   `python tests/test_models_steps.py --write`): metrics, cross-validation folds, importance, lift, curves,
+   partial dependence, hold-out, warnings, info, scores and the progress messages, for every algorithm on
+   binary, multiclass and regression targets (demo customers and synthetic frames, fixed random_state).
+2. Each step function can be called on its own, like scikit-learn's permutation_importance, and returns a
+   small typed result.
+3. `info` stays a mapping (old pickles with a dict still load).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.models import train  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parent / "data" / "models_steps_reference.json"
+VOLATILE_INFO = ("seconds", "trained_at", "versions", "threads")  # differ from run to run or machine to machine
+
+
+# ---------------------------------------------------------------------------- datasets (deterministic)
+def demo_customers(n: int = 600) -> pd.DataFrame:
+    """The demo data's customers table (sample_data/generate.py), without its date and planted-truth columns."""
+    from sample_data.generate import customers
+    return customers(n, seed=42).drop(columns=["signup_date", "customer_type"])
+
+
+def synthetic_classification(n: int = 500, classes: int = 2, seed: int = 1) -> pd.DataFrame:
+    """make_classification with a categorical column derived from a signal (and one of noise), some gaps."""
+    from sklearn.datasets import make_classification
+    weights = [0.8] if classes == 2 else None
+    X, y = make_classification(n_samples=n, n_features=6, n_informative=4, n_redundant=1, n_classes=classes,
+                               weights=weights, random_state=seed)
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)])
+    df["band"] = pd.cut(df.pop("x5"), [-np.inf, -0.5, 0.5, np.inf], labels=["low", "mid", "high"]).astype(str)
+    df["colour"] = rng.choice(["red", "green", "blue", "grey"], n)
+    df.loc[rng.random(n) < 0.03, "x1"] = np.nan
+    df["target"] = np.asarray(["no", "yes"] if classes == 2 else ["a", "b", "c", "d"][:classes])[y]
+    return df
+
+
+def synthetic_regression(n: int = 500, seed: int = 2) -> pd.DataFrame:
+    """make_regression plus a categorical effect and gaps."""
+    from sklearn.datasets import make_regression
+    X, y = make_regression(n_samples=n, n_features=5, n_informative=3, noise=15.0, random_state=seed)
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
+    df["plan"] = rng.choice(["basic", "plus", "pro"], n)
+    df["spend"] = y + df["plan"].map({"basic": -20.0, "plus": 0.0, "pro": 35.0})
+    df.loc[rng.random(n) < 0.03, "x2"] = np.nan
+    return df
+
+
+def _churn_labels() -> pd.DataFrame:
+    df = demo_customers(500)
+    return df.assign(churned=np.where(df["churned"] == 1, "yes", "no"))
+
+
+# name -> (data, target, train() keyword arguments)
+CASES: dict[str, tuple[Callable[[], pd.DataFrame], str, dict[str, Any]]] = {
+    "demo_churn_auto": (demo_customers, "churned", {}),
+    "demo_churn_linear": (demo_customers, "churned", {"algorithm": "linear", "cv": 3}),
+    "demo_churn_baseline": (demo_customers, "churned", {"algorithm": "baseline"}),
+    "demo_churn_labels_rf_auto_weight": (_churn_labels, "churned",
+                                         {"algorithm": "random_forest", "class_weight": "auto", "cv": 3}),
+    "demo_purchase_gb_search": (demo_customers, "purchased_next_30d", {"search": 3, "cv": 3, "random_state": 7}),
+    "demo_spend_regression_gb": (demo_customers, "total_spend",
+                                 {"features": ["tenure_days", "recency_days", "sessions_30d", "email_open_rate",
+                                               "discount_share", "region", "channel"], "cv": 3}),
+    "binary_gb_balanced": (synthetic_classification, "target",
+                           {"class_weight": "balanced", "random_state": 3, "cv": 3}),
+    "binary_linear_auto_weight": (synthetic_classification, "target", {"algorithm": "linear", "class_weight": "auto"}),
+    "binary_rf_test30": (synthetic_classification, "target", {"algorithm": "random_forest", "test_size": 0.3, "cv": 3}),
+    "multiclass_gb": (lambda: synthetic_classification(classes=3), "target", {"cv": 3}),
+    "multiclass_linear_search": (lambda: synthetic_classification(classes=3), "target",
+                                 {"algorithm": "linear", "search": 3, "cv": 3}),
+    "multiclass_rf": (lambda: synthetic_classification(classes=3), "target", {"algorithm": "random_forest", "cv": 3}),
+    "multiclass_baseline": (lambda: synthetic_classification(classes=3), "target", {"algorithm": "baseline", "cv": 3}),
+    "regression_gb": (synthetic_regression, "spend", {"cv": 3}),
+    "regression_linear_search": (synthetic_regression, "spend", {"algorithm": "linear", "search": 3}),
+    "regression_rf": (synthetic_regression, "spend", {"algorithm": "random_forest", "cv": 3}),
+    "regression_baseline": (synthetic_regression, "spend", {"algorithm": "baseline"}),
+}
+
+
+# ---------------------------------------------------------------------------- snapshots
+def _plain(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, frames to column lists, tuples to lists."""
+    if isinstance(value, pd.DataFrame):
+        return {"columns": [str(c) for c in value.columns], "data": {str(c): _plain(value[c].tolist()) for c in value.columns}}
+    if isinstance(value, dict) or hasattr(value, "keys") and hasattr(value, "__getitem__"):
+        return {str(k): _plain(value[k]) for k in value.keys()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _summary(frame: pd.DataFrame | None, head: int = 15) -> Any:
+    """A long frame as its length, column sums and first rows (enough to see any change)."""
+    if frame is None:
+        return None
+    return {"rows": len(frame), "sum": {c: float(frame[c].astype("float64").sum()) for c in frame.columns},
+            "head": _plain(frame.head(head))}
+
+
+def snapshot(name: str) -> dict[str, Any]:
+    """Train one case and keep everything it returned that does not depend on the clock or the machine."""
+    make, target, kwargs = CASES[name]
+    df = make()
+    calls: list[list[Any]] = []
+    kwargs = dict(kwargs)
+    features = kwargs.pop("features", None)
+    with threadpool_limits(1):  # one OpenMP thread: fast on a shared machine, and sums in a fixed order
+        m = train(df, target, features, progress=lambda share, message: calls.append([share, message]), **kwargs)
+    info = {k: v for k, v in dict(m.info).items() if k not in VOLATILE_INFO}
+    return _plain({
+        "task": m.task, "algorithm": m.algorithm, "target": m.target, "features": m.features, "numeric": m.numeric,
+        "categorical": m.categorical, "classes": [str(c) for c in m.classes_], "positive": str(m.positive),
+        "metrics": m.metrics, "baseline_metrics": m.baseline_metrics, "cv_metrics": m.cv_metrics,
+        "importance": m.importance, "model_importance": m.model_importance, "lift": m.lift,
+        "curves": {k: _summary(v, head=300) for k, v in m.curves.items()}, "pdp": m.pdp,
+        "holdout": _summary(m.holdout), "warnings": m.warnings, "leakage": m.leakage, "params": m.params,
+        "info": info, "score": m.score(df.head(40)), "progress": calls,
+    })
+
+
+def assert_same(actual: Any, expected: Any, where: str = "") -> None:
+    """Equal structure and text; numbers equal to 1e-10 relative (NaN equals NaN)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), where
+        assert list(actual) == list(expected), f"{where}: keys {list(actual)} != {list(expected)}"
+        for k in expected:
+            assert_same(actual[k], expected[k], f"{where}.{k}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r} != {expected!r}"
+        if expected and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in expected + actual):
+            np.testing.assert_allclose(np.asarray(actual, dtype="float64"), np.asarray(expected, dtype="float64"),
+                                       rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=where)
+        else:
+            for i, (a, e) in enumerate(zip(actual, expected)):
+                assert_same(a, e, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(actual, bool) and isinstance(actual, (int, float)):
+        assert (math.isnan(actual) and math.isnan(expected)) or actual == pytest.approx(expected, rel=1e-10, abs=1e-12), \
+            f"{where}: {actual!r} != {expected!r}"
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+# ---------------------------------------------------------------------------- 1. same numbers as before
+@pytest.fixture(scope="module")
+def reference() -> dict[str, Any]:
+    return json.loads(REFERENCE.read_text())
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_train_reproduces_the_outputs_recorded_before_the_refactor(name: str, reference: dict[str, Any]) -> None:
+    assert_same(snapshot(name), reference[name], name)
+
+
+if __name__ == "__main__":  # python tests/test_models_steps.py --write: record the reference outputs
+    if "--write" not in sys.argv:
+        raise SystemExit("usage: python tests/test_models_steps.py --write")
+    REFERENCE.parent.mkdir(exist_ok=True)
+    out = {}
+    for case in CASES:
+        print(case, flush=True)
+        out[case] = snapshot(case)
+    REFERENCE.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {REFERENCE} ({REFERENCE.stat().st_size:,} bytes)")
