@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Collection, Literal, Sequence
 
 import ibis
 import pandas as pd
@@ -335,7 +335,7 @@ def _target_score(f: ColumnFacts) -> tuple[float, str]:
     return score, why
 
 
-def guess_target(facts: Sequence[ColumnFacts], exclude: set[str] = frozenset()) -> Guess:  # type: ignore[assignment]
+def guess_target(facts: Sequence[ColumnFacts], exclude: Collection[str] = frozenset()) -> Guess:
     """What a model would predict: an outcome name (exact names first, yes/no preferred; earlier results
     like `poutcome` are not outcomes), else a value column (revenue, spend), else the last column."""
     candidates = [f for f in facts if f.name not in exclude and f.distinct >= 2 and not is_identifier(f)]
@@ -404,7 +404,7 @@ def guess_control(levels: Sequence[Any]) -> Guess:
                              "the first in order: pick the right one")
 
 
-def _first(facts: Sequence[ColumnFacts], pattern: re.Pattern[str], used: set[str],
+def _first(facts: Sequence[ColumnFacts], pattern: re.Pattern[str], used: Collection[str | None],
            kinds: tuple[Kind, ...] | None = None, what: str = "") -> Guess:
     for f in facts:
         if f.name not in used and (kinds is None or f.kind in kinds) and pattern.search(f.name):
@@ -412,7 +412,7 @@ def _first(facts: Sequence[ColumnFacts], pattern: re.Pattern[str], used: set[str
     return Guess(None, f"no column named like {what}")
 
 
-def guess_date(facts: Sequence[ColumnFacts], used: set[str] = frozenset()) -> Guess:  # type: ignore[assignment]
+def guess_date(facts: Sequence[ColumnFacts], used: Collection[str] = frozenset()) -> Guess:
     """A date or timestamp column; one with a date-like name first."""
     dates = [f for f in facts if f.kind == "date" and f.name not in used]
     if not dates:
@@ -422,7 +422,7 @@ def guess_date(facts: Sequence[ColumnFacts], used: set[str] = frozenset()) -> Gu
     return Guess(best.name, "holds dates" + (" and is named like one" if named else ""))
 
 
-def _outcomes(facts: Sequence[ColumnFacts], exclude: set[str]) -> list[str]:
+def _outcomes(facts: Sequence[ColumnFacts], exclude: Collection[str]) -> list[str]:
     return [f.name for f in facts if f.name not in exclude and f.kind in ("number", "flag")
             and _METRIC_NAME.search(f.name) and not _EARLIER.search(f.name) and not _COVARIATE_NAME.search(f.name)
             and not is_identifier(f)]
@@ -438,7 +438,7 @@ def guess_roles(data: Any) -> ColumnRoles:
     control = guess_control(vf.levels) if vf is not None and vf.levels else Guess(None, "no variant column")
     date = guess_date(facts)
     order = _first(facts, _ORDER_NAME, {ident.column, date.column}, what="an order or invoice")
-    used = set(identifiers) | {date.column, order.column}
+    used: set[str | None] = {*identifiers, date.column, order.column}
     quantity = _first(facts, _QUANTITY_NAME, used, ("number",), "a quantity")
     used |= {quantity.column} if quantity else set()
     amount = _first(facts, _AMOUNT_NAME, used, ("number",), "an amount")
@@ -448,8 +448,9 @@ def guess_roles(data: Any) -> ColumnRoles:
     used |= {product.column} if product else set()
     channel = _first([f for f in facts if f.kind == "text" and 1 < f.distinct <= 200], _CHANNEL_NAME, used,
                      what="a channel")
-    target = guess_target(facts, exclude={variant.column} if variant else set())
-    outcomes = _outcomes(facts, {variant.column} if variant else set())
+    taken = {variant.column} if variant.column is not None else set()  # what `if variant` tests
+    target = guess_target(facts, exclude=taken)
+    outcomes = _outcomes(facts, taken)
     outcome = Guess(outcomes[0], "numeric with a metric-like name") if outcomes else \
         Guess(None, "no numeric column named like a metric (conversion, revenue, visit...)")
     covariate = next((Guess(f.name, "named like a pre-period measure") for f in facts

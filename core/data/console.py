@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypedDict
 
 import duckdb
 import pandas as pd
@@ -156,12 +156,19 @@ def _fetch(result: duckdb.DuckDBPyConnection, limit: int | None) -> tuple[pd.Dat
     return pd.concat(chunks, ignore_index=True).head(limit), truncated
 
 
+class _Outcome(TypedDict, total=False):
+    """What the query thread hands back: the rows and whether they were cut, or the exception."""
+
+    value: tuple[pd.DataFrame, bool]
+    error: BaseException
+
+
 def run_read_only(cur: duckdb.DuckDBPyConnection, query: str, *, limit: int | None, timeout_s: float,
                   cancel: threading.Event | None = None,
                   on_wait: Callable[[float], None] | None = None) -> QueryResult:
     """Check `query` (one SELECT on workspace tables), run it in a read-only transaction, time-limited."""
     check_read_only(cur, query)
-    outcome: dict[str, object] = {}
+    outcome: _Outcome = {}
 
     def work() -> None:
         try:
@@ -214,5 +221,5 @@ def run_read_only(cur: duckdb.DuckDBPyConnection, query: str, *, limit: int | No
         raise DataError(f"The query failed: {str(error).splitlines()[0]}") from None
     if isinstance(error, BaseException):
         raise error
-    frame, truncated = outcome["value"]  # type: ignore[misc]
+    frame, truncated = outcome["value"]
     return QueryResult(frame, truncated, elapsed)

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import duckdb
 import pandas as pd
@@ -378,7 +378,7 @@ def _transcode(path: Path, compression: str | None, encoding: str, tmp_dir: Path
     opener = gzip.open if compression == "gzip" else open
     try:
         with opener(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
-            reader = codecs.getreader(encoding)(src, errors="strict")
+            reader = codecs.getreader(encoding)(src, "strict")  # errors: positional in the StreamReader protocol
             shutil.copyfileobj(reader, dst, 1 << 20)
     except UnicodeDecodeError as e:
         out.unlink(missing_ok=True)
@@ -771,7 +771,7 @@ def filled_sql(col: str) -> str:
 
 
 def _verify_types(con: duckdb.DuckDBPyConnection, plan: CsvPlan, fixed: set[str], prefer_eu: bool,
-                  infer: set[str] = frozenset()) -> None:
+                  infer: Collection[str] = frozenset()) -> None:
     """Check sniffed types against a text sample; demote misfits to text and plan conversions.
 
     Lines equal to the header (concatenated exports) are left out of the sample and counted; blank

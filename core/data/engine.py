@@ -92,7 +92,7 @@ class LockedDuckDBBackend(_DuckDBBackend):
     """
 
     def _post_connect(self, extensions: Sequence[str] | None = None) -> None:  # noqa: ARG002
-        self._record_batch_readers_consumed = {}
+        self._record_batch_readers_consumed: dict[str, bool] = {}
 
 
 def ibis_backend(cursor: duckdb.DuckDBPyConnection) -> Any:

@@ -457,10 +457,10 @@ def load_plan(cur: duckdb.DuckDBPyConnection, plan: CsvPlan, table: str, mode: s
             progress(0.9, "Checking column types")
         # the inspection's note on header lines in the sample is replaced by the count for the whole file
         warnings = [w for w in plan.warnings if HEADER_REPEAT_NOTE not in w]
-        for i, c in enumerate(cuts):
+        for i, cut in enumerate(cuts):
             warnings.append(
-                f"Line {_original_line(c.line, cuts[:i]):,} opens a quote (\") that is never closed: it swallowed "
-                f"the {plural(c.swallowed_lines, 'line')} ({plural(c.swallowed_bytes, 'byte')}) after it. That "
+                f"Line {_original_line(cut.line, cuts[:i]):,} opens a quote (\") that is never closed: it swallowed "
+                f"the {plural(cut.swallowed_lines, 'line')} ({plural(cut.swallowed_bytes, 'byte')}) after it. That "
                 "line was rejected and the rest of the file read again with the quote confined to its line."
             )
         if header_lines:

@@ -126,7 +126,7 @@ def results_for_people(table: pd.DataFrame, correction: str | None = None, alpha
             "difference": _difference(r.abs_lift, binary), "p_value": r.p_value, "p_adjusted": r.p_adjusted,
             "verdict": "significant" if r.significant else "not significant",
             "lift_ci": _interval(r.rel_ci_low, r.rel_ci_high, _signed_percent),
-            "difference_ci": _interval(r.abs_ci_low, r.abs_ci_high, lambda v, b=binary: _difference(v, b)),
+            "difference_ci": _interval(r.abs_ci_low, r.abs_ci_high, functools.partial(_difference, binary=binary)),
             "value": _value(r.mean, binary), "control_value": _value(r.control_mean, binary),
             "n": r.n, "control_n": r.control_n, "chance_to_beat": r.chance_to_beat,
             "expected_loss": r.expected_loss,

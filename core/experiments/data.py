@@ -6,7 +6,7 @@ tens of millions of users stay fast. pandas input is wrapped in an in-memory Duc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import ibis
 import pandas as pd
@@ -17,8 +17,8 @@ from core.query import as_ibis, execute
 MAX_VARIANTS = 20
 
 
-def as_table(data: pd.DataFrame | ibis.Table, columns: list[str]) -> tuple[ibis.Table, Any]:
-    """The needed columns as an Ibis table plus the backend that runs it (None: the table's own)."""
+def as_table(data: pd.DataFrame | ibis.Table, columns: Sequence[str | None]) -> tuple[ibis.Table, Any]:
+    """The needed columns (None or "" for a role not given) as an Ibis table plus its backend (None: the table's own)."""
     return as_ibis(data, list(dict.fromkeys(c for c in columns if c)))
 
 
@@ -157,13 +157,13 @@ def check_levels(counts: pd.Series, variant: str) -> None:
                         "variant. Pick the column that holds the variant (control, A, B ...).")
 
 
-def sort_names(names: object) -> list[str]:
+def sort_names(names: Iterable[object]) -> list[str]:
     """Variant names in order: numerically when all are numbers (2 before 10), else alphabetically."""
-    names = [str(n) for n in names]  # type: ignore[union-attr]
+    labels = [str(n) for n in names]
     try:
-        return sorted(names, key=float)
+        return sorted(labels, key=float)
     except ValueError:
-        return sorted(names)
+        return sorted(labels)
 
 
 def read_summary_csv(path: str) -> pd.DataFrame:

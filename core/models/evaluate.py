@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,13 +123,13 @@ def natural_order(values: object) -> list:
     rest = [v for v in levels if v not in last]
     numbers = pd.to_numeric(pd.Series(rest, dtype=object).astype(str).str.replace(",", "", regex=False),
                             errors="coerce")
+    ordered: list[Any] | None = None
     if rest and numbers.notna().all():
         ordered = [v for _, v in sorted(zip(numbers.tolist(), rest), key=lambda t: t[0])]
     else:
-        ordered = None
         for names in (_MONTHS, _WEEKDAYS):
-            ranks = [_calendar_rank(str(v), names) for v in rest]
-            if rest and all(r is not None for r in ranks):
+            ranks = [r for r in (_calendar_rank(str(v), names) for v in rest) if r is not None]
+            if rest and len(ranks) == len(rest):  # every level is a month (or weekday)
                 ordered = [v for _, v in sorted(zip(ranks, rest), key=lambda t: t[0])]
                 break
         if ordered is None:

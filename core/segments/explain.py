@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,33 +24,47 @@ def _fmt(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _simplify(conds: list[tuple[str, str, float | str]]) -> str:
+# One split on a tree path: (feature, op, value); op ">" / "≤" with a number, "is" / "is not" with a level.
+Condition = tuple[str, str, float | str]
+
+
+@dataclass
+class _Bounds:
+    """What a path says about one feature: the tightest bounds, the level it is, the levels it is not."""
+
+    low: float | None = None
+    high: float | None = None
+    level: str | None = None
+    not_levels: list[str] = field(default_factory=list)
+
+
+def _simplify(conds: list[Condition]) -> str:
     """Merge a path's conditions: keep the tightest bound per feature, and 'is' over 'is not'."""
     if not conds:
         return "(everyone)"
-    parts: dict[str, dict[str, object]] = {}
+    parts: dict[str, _Bounds] = {}
     for feat, op, value in conds:
-        p = parts.setdefault(feat, {"low": None, "high": None, "is": None, "not": []})
+        p = parts.setdefault(feat, _Bounds())
         if op == ">":
-            p["low"] = value if p["low"] is None else max(p["low"], value)  # type: ignore[type-var]
+            p.low = float(value) if p.low is None else max(p.low, float(value))
         elif op == "≤":
-            p["high"] = value if p["high"] is None else min(p["high"], value)  # type: ignore[type-var]
+            p.high = float(value) if p.high is None else min(p.high, float(value))
         elif op == "is":
-            p["is"] = value
+            p.level = str(value)
         else:
-            p["not"].append(value)  # type: ignore[union-attr]
+            p.not_levels.append(str(value))
     text = []
     for feat, p in parts.items():
-        if p["is"] is not None:
-            text.append(f"{feat} is {p['is']}")
-        elif p["not"]:
-            text.append(f"{feat} is not {' / '.join(map(str, p['not']))}")  # type: ignore[arg-type]
-        if p["low"] is not None and p["high"] is not None:
-            text.append(f"{_fmt(p['low'])} < {feat} ≤ {_fmt(p['high'])}")  # type: ignore[arg-type]
-        elif p["low"] is not None:
-            text.append(f"{feat} > {_fmt(p['low'])}")  # type: ignore[arg-type]
-        elif p["high"] is not None:
-            text.append(f"{feat} ≤ {_fmt(p['high'])}")  # type: ignore[arg-type]
+        if p.level is not None:
+            text.append(f"{feat} is {p.level}")
+        elif p.not_levels:
+            text.append(f"{feat} is not {' / '.join(p.not_levels)}")
+        if p.low is not None and p.high is not None:
+            text.append(f"{_fmt(p.low)} < {feat} ≤ {_fmt(p.high)}")
+        elif p.low is not None:
+            text.append(f"{feat} > {_fmt(p.low)}")
+        elif p.high is not None:
+            text.append(f"{feat} ≤ {_fmt(p.high)}")
     return " and ".join(text)
 
 
@@ -70,7 +84,7 @@ def surrogate_tree(X: pd.DataFrame, labels: np.ndarray, source: dict[str, str], 
     seg_sizes = pd.Series(labels).value_counts()
     rows: list[dict[str, object]] = []
 
-    def walk(node: int, conds: list[tuple[str, str, float | str]]) -> None:
+    def walk(node: int, conds: list[Condition]) -> None:
         if t.children_left[node] == -1:
             counts = t.value[node][0] * t.weighted_n_node_samples[node]
             best = int(np.argmax(counts))
@@ -86,6 +100,8 @@ def surrogate_tree(X: pd.DataFrame, labels: np.ndarray, source: dict[str, str], 
             return
         name = str(X.columns[t.feature[node]])
         thr = float(t.threshold[node])
+        left: Condition
+        right: Condition
         if "=" in name:
             col, level = name.split("=", 1)
             left, right = (col, "is not", level), (col, "is", level)
