@@ -1,4 +1,4 @@
-# Marketing Workbench: `make run` starts the app, `make test` runs every test.
+# Marketing Workbench: `make run` starts the app, `make test` type-checks core/ and runs every test.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,7 +21,9 @@ sample-data: $(STAMP)
 run: $(STAMP) sample_data/customers.csv
 	$(PY) -m streamlit run app.py --server.port=8501
 
+# mypy first (core/, settings in mypy.ini): a type error fails the run before any test.
 test: $(STAMP)
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -31,4 +33,4 @@ bench: $(STAMP)
 	$(PY) bench/experiments.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache
