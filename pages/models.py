@@ -145,12 +145,12 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, cli
     if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
         try:
             ws.require("train")
-            job_id = runner.submit("train", train_job, df, settings, owner=ws.user, table=table,
-                                   settings=job_settings(version, settings))
+            runner.submit("train", train_job, df, settings, owner=ws.user, table=table,
+                          settings=job_settings(version, settings))
         except DataError as e:
             st.error(str(e))
             return None
-        job = runner.get(job_id)
+        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
     label = f"Training {LABELS[settings['algorithm']].lower()} on `{table}`"
     if not job.finished:
         training_progress(job.id, label)
@@ -169,8 +169,6 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, cli
         return None
     if runner.pick_up(job.id):  # once per job, whichever session sees it finish first
         store.record_run(model, table, version)
-    st.success(f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows.",
-               icon=":material/check_circle:")
     st.session_state["model-current"] = key
     return remember(key, model)  # type: ignore[return-value]
 
@@ -318,6 +316,8 @@ def _train_tab() -> None:
             if ran_settings is not None:
                 model = run_training(df, table, info.version, ran_settings, clicked)
                 if model is not None:
+                    st.success(f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows.",
+                               icon=":material/check_circle:")
                     for w in model.warnings:
                         st.warning(w)
                     st.markdown(f"**{LABELS[model.algorithm]}** predicting **{model.target}** ({model.task}"
