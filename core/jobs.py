@@ -278,11 +278,12 @@ class JobRunner:
 
     One runner per process (the app caches it); other runners on the same folder may read records
     (`get`, `jobs`) and ask for a cancel, which the owning runner carries out. Creating a runner
-    marks queued and running jobs of runners that are gone as interrupted.
+    marks queued and running jobs of runners that are gone as interrupted. Each owner's newest
+    `keep` finished jobs are kept; older ones (record and files) are removed when the owner submits.
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, workers: int | None = None,
-                 per_user: int | None = None) -> None:
+                 per_user: int | None = None, keep: int = 30) -> None:
         self.folder = Path(folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -292,6 +293,7 @@ class JobRunner:
         self.workers = max(1, int(workers)) if workers else config.job_workers()
         self.per_user = max(1, int(per_user)) if per_user else config.jobs_per_user(self.workers)
         self.threads = threads_per_job(self.workers)
+        self.keep = max(1, int(keep))
         self._token = uuid.uuid4().hex
         self._me = {"pid": os.getpid(), "start": _proc_start(os.getpid()), "token": self._token}
         _LIVE_RUNNERS.add(self._token)
@@ -410,6 +412,7 @@ class JobRunner:
         with self._lock:
             if self._stop:
                 raise DataError("The job runner has stopped; reload the page to start the job again.")
+            self.prune(job.owner)
             self._write(job)
             self._queue.append(_Pending(job.id, target, payload))
             self._ensure_thread()
@@ -593,6 +596,14 @@ class JobRunner:
             job.picked_up = True
             self._write(job)
             return True
+
+    def prune(self, owner: str) -> int:
+        """Remove the owner's finished jobs beyond the newest `keep` (records and files); returns how many."""
+        finished = [j for j in self.jobs(owner) if j.finished]
+        for job in finished[self.keep:]:
+            self._discard_files(job.id)
+            self._record_path(job.id).unlink(missing_ok=True)
+        return max(0, len(finished) - self.keep)
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job: its record and files (a running or queued one is cancelled first)."""

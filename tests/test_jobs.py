@@ -306,3 +306,21 @@ def test_shutdown_interrupts_running_and_queued_jobs(tmp_path):
     assert not runner.job_dir(running).exists()
     with pytest.raises(DataError, match="stopped"):
         runner.submit("add", add, 1, 2, owner="maria")
+
+
+def test_old_finished_jobs_are_pruned_per_owner(tmp_path):
+    runner = JobRunner(tmp_path / "jobs", workers=2, keep=2)
+    try:
+        ids = []
+        for i in range(3):
+            ids.append(runner.submit("add", add, i, 1, owner="maria"))
+            assert runner.wait(ids[-1], timeout=30).state == "done"
+        tom = runner.submit("add", add, 0, 0, owner="tom")
+        runner.wait(tom, timeout=30)
+        assert [j.id for j in runner.jobs("maria")] == ids[::-1]  # pruned only when maria submits
+        newest = runner.submit("add", add, 9, 1, owner="maria")
+        assert [j.id for j in runner.jobs("maria")] == [newest, ids[2], ids[1]]
+        assert not runner.job_dir(ids[0]).exists() and runner.result(ids[1]) == 2
+        assert [j.id for j in runner.jobs("tom")] == [tom]
+    finally:
+        runner.shutdown()
