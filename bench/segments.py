@@ -1,6 +1,7 @@
 """Segmentation speed: the whole recommended-k kmeans_segments vs one plain scikit-learn KMeans fit.
 
     python bench/segments.py [--rows 1000000] [--features 10] [--clusters 5] [--repeats 3]
+    python bench/segments.py --blobs    # issue 11: make_blobs(1_000_000, 10, centers=6, cluster_std=2.0)
 
 Both run in this process on the same generated customers (planted clusters, skewed spend-like
 columns). The baseline is `KMeans(n_clusters=<chosen k>, random_state=0).fit(X)` on the raw array;
@@ -23,6 +24,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sklearn.cluster import KMeans  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from core.segments import kmeans_segments  # noqa: E402
@@ -46,21 +48,21 @@ def timed(fn):  # type: ignore[no-untyped-def]
     return time.perf_counter() - start, out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--features", type=int, default=10)
-    ap.add_argument("--clusters", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    df, truth = make_customers(args.rows, args.features, args.clusters)
+def make_blobs_customers(rows: int = 1_000_000, features: int = 10, centers: int = 6,
+                         seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Issue 11's auto-k data: make_blobs(1_000_000, 10, centers=6, cluster_std=2.0)."""
+    X, truth = make_blobs(rows, features, centers=centers, cluster_std=2.0, random_state=seed)
+    return pd.DataFrame(X, columns=[f"f{j}" for j in range(features)]), truth
+
+
+def compare(df: pd.DataFrame, truth: np.ndarray, repeats: int = 3, label: str = "") -> float:
+    """kmeans_segments(k=None) vs one plain KMeans fit at the chosen k, median of `repeats`; prints, returns the ratio."""
     features = list(df.columns)
     X = df.to_numpy()
-    print(f"{args.rows:,} customers x {args.features} features, {args.clusters} planted clusters")
-
+    print(f"{label or 'customers'}: {len(df):,} x {len(features)}, {len(set(truth))} planted clusters")
     whole, plain = [], []
     result = None
-    for r in range(args.repeats):
+    for r in range(repeats):
         t, result = timed(lambda: kmeans_segments(df, features, random_state=0))
         whole.append(t)
         k = result.k
@@ -69,11 +71,29 @@ def main() -> None:
         print(f"  run {r + 1}: kmeans_segments {whole[-1]:.2f} s (k = {k}), plain KMeans {plain[-1]:.2f} s")
     assert result is not None
     w, p = statistics.median(whole), statistics.median(plain)
-    print(f"recommended k = {result.k} (planted {args.clusters}); ARI vs planted = "
+    print(f"recommended k = {result.k} (planted {len(set(truth))}); ARI vs planted = "
           f"{adjusted_rand_score(truth, result.labels):.3f}; stability = {result.stability:.3f}")
-    print(f"baseline plain KMeans fit at k = {result.k}: {p:.2f} s (median of {args.repeats})")
+    print(f"baseline plain KMeans fit at k = {result.k}: {p:.2f} s (median of {repeats})")
     print(f"kmeans_segments, whole recommended-k segmentation: {w:.2f} s = {w / p:.2f}x baseline "
           f"(target <= 3x and < 30 s: {'met' if w / p <= 3 and w < 30 else 'NOT met'})")
+    return w / p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--features", type=int, default=10)
+    ap.add_argument("--clusters", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--blobs", action="store_true",
+                    help="issue 11's data instead: make_blobs(rows, features, centers=6, cluster_std=2.0)")
+    args = ap.parse_args()
+    if args.blobs:
+        compare(*make_blobs_customers(args.rows, args.features), repeats=args.repeats,
+                label=f"make_blobs({args.rows:_}, {args.features}, centers=6, cluster_std=2.0)")
+    else:
+        compare(*make_customers(args.rows, args.features, args.clusters), repeats=args.repeats,
+                label="planted clusters, half the features log-normal")
 
 
 if __name__ == "__main__":
