@@ -152,7 +152,8 @@ class Bench:
     def pick(self, page: Any, label: str, option: str | re.Pattern[str]) -> None:
         """Choose an option in the selectbox whose label contains `label` (the click that starts a step)."""
         page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
-        page.get_by_role("option", name=option, exact=True).first.click()
+        exact = None if isinstance(option, re.Pattern) else True
+        page.get_by_role("option", name=option, exact=exact).first.click()
 
     @staticmethod
     def selected(page: Any, label: str) -> str:
@@ -246,6 +247,11 @@ class Bench:
             page.get_by_role("tab", name="Score customers").click()
             page.wait_for_timeout(300)
             self.idle(page)
+            model = re.compile("^" + re.escape(f"{table} {target} "))  # the model just saved (name table target algo)
+            if not model.match(self.selected(page, "Model")):
+                self.pick(page, "Model", model)
+                page.wait_for_timeout(300)
+                self.idle(page)
             if self.selected(page, "Table to score") != table:
                 self.pick(page, "Table to score", table)
                 page.wait_for_timeout(300)
@@ -379,8 +385,13 @@ def main() -> None:
         second_user(args.second_user)
         return
     if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} is absent: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+        print(f"skipped: {CHROMIUM} is absent (apt-get install -y chromium)")
+        return
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("skipped: playwright is not installed (pip install -r requirements-dev.txt)")
+        return
 
     only = set(args.only.split(",")) if args.only else None
     wanted = lambda name: only is None or name in only  # noqa: E731
