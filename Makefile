@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(PY) bench/segments.py
 	$(PY) bench/models.py
 	$(PY) bench/experiments.py
+	$(PY) bench/concurrency.py
+	$(PY) bench/interactive.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache
