@@ -432,7 +432,10 @@ class JobRunner:
                 _LOG.exception("job scheduler step failed")
             conns = [r.conn for r in list(self._running.values()) if not r.finished]
             if conns:
-                multiprocessing.connection.wait(conns, timeout=0.2)
+                try:
+                    multiprocessing.connection.wait(conns, timeout=0.2)
+                except (OSError, ValueError):  # a connection closed by cancel() meanwhile
+                    time.sleep(0.05)
             else:
                 self._wake.wait(0.5)
                 self._wake.clear()
