@@ -98,6 +98,18 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], str, dict[str, Any]]] = {
     "regression_baseline": (synthetic_regression, "spend", {"algorithm": "baseline"}),
 }
 
+# Cases with small row limits, so that every random row sample is drawn (the cross-validation rows, the kept
+# hold-out, the importance sample, the partial-dependence background) as on tables of millions of rows:
+# recorded with the limits set in the code before the refactor, replayed with them set in core.models.steps.
+LIMITS = {"MAX_CV_ROWS": 300, "KEEP_HOLDOUT": 120, "IMPORTANCE_ROWS": 90, "PDP_ROWS": 50}
+SAMPLED: dict[str, tuple[Callable[[], pd.DataFrame], str, dict[str, Any]]] = {
+    "sampled_binary_gb": (lambda: synthetic_classification(800), "target", {"cv": 3, "random_state": 5}),
+    "sampled_multiclass_linear": (lambda: synthetic_classification(800, classes=3), "target",
+                                  {"algorithm": "linear", "cv": 3}),
+    "sampled_regression_rf_search": (lambda: synthetic_regression(800), "spend",
+                                     {"algorithm": "random_forest", "search": 2, "cv": 3, "random_state": 4}),
+}
+
 
 # ---------------------------------------------------------------------------- snapshots
 def _plain(value: Any) -> Any:
@@ -123,15 +135,15 @@ def _summary(frame: pd.DataFrame | None, head: int = 15) -> Any:
             "head": _plain(frame.head(head))}
 
 
-def snapshot(name: str) -> dict[str, Any]:
+def snapshot(name: str, train_fn: Callable[..., Any] = train) -> dict[str, Any]:
     """Train one case and keep everything it returned that does not depend on the clock or the machine."""
-    make, target, kwargs = CASES[name]
+    make, target, kwargs = {**CASES, **SAMPLED}[name]
     df = make()
     calls: list[list[Any]] = []
     kwargs = dict(kwargs)
     features = kwargs.pop("features", None)
     with threadpool_limits(1):  # one OpenMP thread: fast on a shared machine, and sums in a fixed order
-        m = train(df, target, features, progress=lambda share, message: calls.append([share, message]), **kwargs)
+        m = train_fn(df, target, features, progress=lambda share, message: calls.append([share, message]), **kwargs)
     info = {k: v for k, v in dict(m.info).items() if k not in VOLATILE_INFO}
     return _plain({
         "task": m.task, "algorithm": m.algorithm, "target": m.target, "features": m.features, "numeric": m.numeric,
@@ -174,6 +186,14 @@ def reference() -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_train_reproduces_the_outputs_recorded_before_the_refactor(name: str, reference: dict[str, Any]) -> None:
+    assert_same(snapshot(name), reference[name], name)
+
+
+@pytest.mark.parametrize("name", list(SAMPLED))
+def test_row_samples_are_drawn_as_before(name: str, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.models import steps
+    for constant, value in LIMITS.items():
+        monkeypatch.setattr(steps, constant, value)
     assert_same(snapshot(name), reference[name], name)
 
 
