@@ -10,7 +10,7 @@ from core.errors import DataError
 from core.jobs import Job
 from pages.common import job_runner
 
-KIND_LABELS = {"train": "Training"}
+KIND_LABELS = {"train": "Training", "score": "Scoring"}
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:",
                "interrupted": ":material/warning:"}
@@ -57,3 +57,26 @@ def sidebar(user: str) -> None:
             st.fragment(_list, run_every=2)(user)
         else:
             _list(user)
+
+
+@st.fragment(run_every=1)
+def job_progress(job_id: str, label: str, cancel_key: str) -> None:
+    """A running job's progress, refreshed every second, with Cancel; the page reruns once it has finished."""
+    runner = job_runner()
+    try:
+        job = runner.get(job_id)
+    except DataError as e:
+        st.error(str(e))
+        return
+    if job.finished:
+        st.rerun()
+    with st.container(border=True):
+        st.markdown(label)
+        if job.state == "queued":
+            st.progress(0.0, text=f"Waiting for a free worker: place {job.place or 1} in the queue")
+        else:
+            st.progress(job.progress, text=f"{job.step} ({job.seconds or 0:.0f} s)")
+        st.caption("This runs in the background: you can open other pages and come back.")
+        if st.button("Cancel", key=cancel_key, icon=":material/cancel:"):
+            runner.cancel(job_id)
+            st.rerun()

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.columns import ColumnRoles, guess_roles
 from core.errors import DataError
-from core.models import ALGORITHMS, TrainedModel, detect_task, score_table, suggest_features
+from core.models import ALGORITHMS, TrainedModel, detect_task, suggest_features
 from core.models import charts
 from core.models.estimators import LABELS
 from core.models.evaluate import HIGHER_IS_BETTER
@@ -20,10 +20,11 @@ from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
 from core.jobs import Job
-from core.models.training_job import load_trained, train_job
+from core.models.training_job import load_trained, score_job, train_job
 from core.wording import plural
 from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, page_start, remember,
                           result_store, settings_of_last_run, stored, table_picker)
+from pages.jobs_panel import job_progress
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
@@ -111,29 +112,6 @@ def latest_training(table: str, version: int, settings: dict) -> Job | None:
     return job_runner().latest(ws.user, "train", table, job_settings(version, settings))
 
 
-@st.fragment(run_every=1)
-def training_progress(job_id: str, label: str) -> None:
-    """The running job's progress, refreshed every second; the whole page reruns once it has finished."""
-    runner = job_runner()
-    try:
-        job = runner.get(job_id)
-    except DataError as e:
-        st.error(str(e))
-        return
-    if job.finished:
-        st.rerun()
-    with st.container(border=True):
-        st.markdown(f":material/model_training: {label}")
-        if job.state == "queued":
-            st.progress(0.0, text=f"Waiting for a free worker: place {job.place or 1} in the queue")
-        else:
-            st.progress(job.progress, text=f"{job.step} ({job.seconds or 0:.0f} s)")
-        st.caption("Training runs in the background: you can open other pages and come back.")
-        if st.button("Cancel", key="model-cancel", icon=":material/cancel:"):
-            runner.cancel(job_id)
-            st.rerun()
-
-
 def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, clicked: bool) -> TrainedModel | None:
     """The model for these settings: from memory, from a finished job, or a new job (progress shown meanwhile)."""
     key = ("model", db, table, version, json.dumps(settings, sort_keys=True))
@@ -153,7 +131,7 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, cli
         st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
     label = f"Training {LABELS[settings['algorithm']].lower()} on `{table}`"
     if not job.finished:
-        training_progress(job.id, label)
+        job_progress(job.id, f":material/model_training: {label}", "model-cancel")
         return None
     if job.state == "failed":
         st.error(f"Training stopped: {job.error}")
@@ -380,6 +358,43 @@ with tab_board:
 
 
 # ------------------------------------------------------------------ scoring
+def scoring_result(sdf: pd.DataFrame, table: str, version: int, seg_version: int | None, ran: dict,
+                   clicked: bool) -> tuple[pd.DataFrame, list[str]] | None:
+    """The scores for these settings from this user's scoring job (a new job when there is none yet)."""
+    runner = job_runner()
+    settings = {"table_version": version, "segments_version": seg_version, **ran}
+    job = runner.latest(ws.user, "score", table, settings)
+    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
+        try:
+            ws.require("score")
+            model = store.load(ran["model"])
+            segs = ws.read(ran["segments"]) if ran["segments"] else None
+            runner.submit("score", score_job, model, sdf, ran["id"], segs, ran["carry"], owner=ws.user, table=table,
+                          settings=settings)
+        except DataError as e:
+            st.error(str(e))
+            return None
+        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
+    if not job.finished:
+        job_progress(job.id, f":material/scoreboard: Scoring `{table}`", "score-cancel")
+        return None
+    if job.state == "failed":
+        st.error(f"Scoring stopped: {job.error}")
+        return None
+    if job.state != "done":
+        st.info(f"The last scoring with these settings was {job.state}: click **Score** to start it again.",
+                icon=":material/info:")
+        return None
+    try:
+        scored, warnings = runner.result(job.id)
+    except DataError as e:
+        st.error(str(e))
+        return None
+    if runner.pick_up(job.id):
+        ws.record("score", table=table, rows=len(scored), detail=ran["model"])
+    return scored, warnings
+
+
 def _score_tab() -> None:
     saved = store.list()
     if saved.empty:
@@ -421,19 +436,11 @@ def _score_tab() -> None:
                 seg_version = ws.version(ran["segments"]) if ran["segments"] and ws.exists(ran["segments"]) else None
                 key = ("score", db, score_table_name, sinfo.version, seg_version, json.dumps(ran, sort_keys=True))
 
-                def run_scoring() -> tuple[pd.DataFrame, list[str]]:
-                    ws.require("score")
-                    model = store.load(ran["model"])
-                    segs = ws.read(ran["segments"]) if ran["segments"] else None
-                    with st.spinner("Scoring ..."):
-                        scored = score_table(model, sdf, ran["id"], segs, carry=ran["carry"])
-                    ws.record("score", table=score_table_name, rows=len(scored), detail=ran["model"])
-                    return scored, list(model.warnings)
-
-                try:
-                    result = stored(key, run_scoring)
-                except DataError as e:
-                    st.error(str(e))
+                result = result_store().get(key)
+                if result is None:
+                    result = scoring_result(sdf, score_table_name, sinfo.version, seg_version, ran, clicked)
+                    if result is not None:
+                        remember(key, result)
             if result is not None:
                 scored, model_warnings = result
                 for w in model_warnings:

@@ -7,9 +7,12 @@ import time
 from streamlit.testing.v1 import AppTest
 
 
+CANCEL_KEYS = ("model-cancel", "score-cancel")
+
+
 def running_job(at: AppTest) -> bool:
     """Whether the page shows a job in progress (its Cancel button)."""
-    return any(b.key == "model-cancel" for b in at.button)
+    return any(b.key in CANCEL_KEYS for b in at.button)
 
 
 def finish_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25) -> AppTest:

@@ -394,7 +394,7 @@ def test_models_page_results_follow_the_table_version_and_name_the_target(app_en
     assert lift["lift"].iloc[0].endswith("x") and lift["cumulative share of churners"].iloc[-1] == "100.0%"
     at.button(key="model-save").click().run()
     at.selectbox(key="score-table").select("customers").run()
-    at.button(key="score-run").click().run()
+    finish_jobs(at.button(key="score-run").click().run())
     assert any("Scored 5,000 rows" in s.value for s in at.success)
     # a new upload replaces the table: neither the old model results nor the old scores stay on screen
     ws = Workspace(app_env)
@@ -402,7 +402,7 @@ def test_models_page_results_follow_the_table_version_and_name_the_target(app_en
     at.run()
     assert not at.exception
     assert not at.metric and not any("Scored" in s.value for s in at.success)
-    at.button(key="score-run").click().run()
+    finish_jobs(at.button(key="score-run").click().run())
     assert any("Scored 3,000 rows" in s.value for s in at.success)
 
 
@@ -424,7 +424,7 @@ def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
     assert at.selectbox(key="score-id-orders").value == "(none)"
     assert at.multiselect(key=f"score-carry-orders-{ws.version('orders')}").value == ["order_ref"]
     assert at.selectbox(key="score-segments-orders-(none)").value == "(none)"  # no shared key: none
-    at.button(key="score-run").click().run()
+    finish_jobs(at.button(key="score-run").click().run())
     assert not at.exception and not at.error
     at.text_input(key="score-save-name-orders").set_value("orders_scores").run()
     at.button(key="score-save").click().run()

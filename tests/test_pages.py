@@ -234,7 +234,7 @@ def test_models_page_train_save_score(app_env):
     at.button(key="model-save").click().run()
     assert "Saved as" in at.success[-1].value
     at.selectbox(key="score-table").select("customers").run()
-    at.button(key="score-run").click().run()
+    finish_jobs(at.button(key="score-run").click().run())
     assert not at.exception and not at.error
     at.button(key="score-save").click().run()
     scores = Workspace(app_env).read("customers_scores")

@@ -1,8 +1,9 @@
-"""Training as a background job (core.jobs): the top-level function a worker process runs.
+"""Training and scoring as background jobs (core.jobs): the top-level functions a worker process runs.
 
 The worker gets the frame and the page's settings, trains with `core.models.train`, and saves the
 model (joblib plus JSON metadata, `TrainedModel.save`) in the job's own folder; it never opens the
-workspace database. The app process loads the file (`load_trained`) and records the run.
+workspace database. The app process loads the file (`load_trained`) and records the run. Scoring
+(`score_job`) returns the scores frame, which the app saves or shows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 
 from core.errors import DataError
 from core.jobs import Progress, current_job_dir
+from core.models.store import score_table
 from core.models.trained import TrainedModel, load_model, train
 
 MODEL_FILE = "model.joblib"
@@ -37,3 +39,12 @@ def train_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress)
 def load_trained(job_dir: str | Path, name: str) -> TrainedModel:
     """The model a finished training job saved in its folder."""
     return load_model(Path(job_dir) / name)
+
+
+def score_job(model: TrainedModel, df: pd.DataFrame, id_column: str | None, segments: pd.DataFrame | None,
+              carry: list[str] | None, *, progress: Progress) -> tuple[pd.DataFrame, list[str]]:
+    """Apply `model` to `df` (`core.models.score_table`); returns the scores and the model's warnings."""
+    progress(0.1, f"Scoring {len(df):,} rows")
+    scored = score_table(model, df, id_column, segments, carry=carry)
+    progress(1.0, "Done")
+    return scored, list(model.warnings)

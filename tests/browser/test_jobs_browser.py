@@ -25,9 +25,9 @@ def test_training_survives_another_page_and_a_reload(browser, tmp_path):  # noqa
         _idle(page)
         _pick(page, "Training table", "customers")
         page.get_by_role("button", name="Train model").click()
-        page.get_by_text("Training runs in the background").wait_for(timeout=60_000)
+        page.get_by_text("This runs in the background").wait_for(timeout=60_000)
         sidebar = page.get_by_test_id("stSidebar")
-        sidebar.get_by_text(re.compile(r"Training on customers: (waiting|\d+%)")).wait_for(timeout=30_000)
+        sidebar.get_by_text(re.compile(r"Training on customers: (waiting|\d+%|done)")).wait_for(timeout=30_000)
 
         _nav(page, "Data")  # leave while it trains: the panel still lists the job
         page.get_by_text("Load a CSV").first.wait_for(timeout=30_000)
