@@ -197,6 +197,130 @@ def test_row_samples_are_drawn_as_before(name: str, reference: dict[str, Any], m
     assert_same(snapshot(name), reference[name], name)
 
 
+
+# ---------------------------------------------------------------------------- 2. each step on its own
+def test_each_step_runs_on_its_own_and_together_they_are_train() -> None:
+    import dataclasses
+
+    from core.models import steps
+    df = synthetic_classification()
+    with threadpool_limits(1):
+        m = train(df, "target", cv=3)
+        data = steps.prepare(df, "target")
+        problem = data.problem
+        parts = steps.split(data, cv=3)
+        cross = steps.cross_validate(problem, parts, cv=3)
+        pipe = steps.fit(problem, parts)
+        ev = steps.evaluate(pipe, problem, parts)
+        ex = steps.explain(pipe, problem, parts)
+    assert isinstance(data, steps.Dataset) and isinstance(problem, steps.Problem)
+    assert problem.task == "classification" and problem.algorithm == "gradient_boosting" and problem.binary
+    assert problem.classes == ["no", "yes"] and problem.positive == "yes" and problem.features == m.features
+    assert data.rows == len(df) and list(data.X.columns) == m.features and data.class_counts == m.info["class_counts"]
+    # the split: disjoint parts covering every row; cross-validation folds partition the CV rows
+    assert isinstance(parts, steps.Split) and len(parts.test_index) == m.info["holdout_rows"]
+    assert parts.train_index.union(parts.test_index).sort_values().equals(df.index)
+    assert not parts.train_index.intersection(parts.test_index).size
+    assert isinstance(cross, steps.CrossValidation) and len(cross.folds) == 3 and cross.rows == len(parts.X_train)
+    scored = np.sort(np.concatenate([b for _, b in cross.folds]))
+    np.testing.assert_array_equal(scored, np.arange(len(parts.X_train)))
+    assert all(not np.intersect1d(a, b).size for a, b in cross.folds)
+    assert list(cross.mean.index) == list(m.cv_metrics.columns.drop("fold"))
+    # the same numbers as train(), step by step
+    pd.testing.assert_frame_equal(cross.metrics, m.cv_metrics, rtol=1e-12)
+    assert isinstance(ev, steps.Evaluation) and ev.rows == m.info["holdout_rows"]
+    assert ev.metrics == pytest.approx(m.metrics, rel=1e-12) and ev.baseline_metrics == pytest.approx(m.baseline_metrics)
+    pd.testing.assert_frame_equal(ev.lift, m.lift, rtol=1e-12)
+    pd.testing.assert_frame_equal(ev.holdout, m.holdout, rtol=1e-12)
+    assert ev.ks == pytest.approx(m.info["ks"]) and set(ev.curves) == {"roc", "pr", "calibration"}
+    assert isinstance(ex, steps.Explanation) and (ex.repeats, ex.rows) == (5, m.info["importance_rows"])
+    pd.testing.assert_frame_equal(ex.importance, m.importance, rtol=1e-12)
+    assert ex.model_importance is None and m.model_importance is None  # histogram boosting has none
+    assert list(ex.pdp) == list(m.pdp) and len(ex.pdp) == steps.PDP_FEATURES
+    for result in (data, problem, parts, cross, ev, ex):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.rows = 0  # type: ignore[misc]
+
+
+def test_steps_take_any_fitted_pipeline_and_report_their_own_progress() -> None:
+    from core.models import steps
+    data = steps.prepare(synthetic_regression(), "spend", algorithm="linear")
+    parts = steps.split(data, test_size=0.25, cv=4, random_state=3)
+    calls: list[tuple[float, str]] = []
+    cross = steps.cross_validate(data.problem, parts, cv=4, progress=lambda s, msg: calls.append((s, msg)))
+    assert calls == [(i / 4, f"Cross-validation: fold {i + 1} of 4") for i in range(4)]
+    assert list(cross.metrics.columns) == ["fold", "r2", "mae", "rmse"] and cross.metrics["r2"].min() > 0.5
+    # like permutation_importance(estimator, X, y): a pipeline fitted elsewhere, here a stronger penalty
+    pipe = data.problem.pipeline(len(parts.X_train), params={"alpha": 100.0}).fit(parts.X_train, parts.y_train)
+    assert pipe.named_steps["model"].alpha == 100.0
+    ev = steps.evaluate(pipe, data.problem, parts)
+    assert ev.metrics["r2"] > ev.baseline_metrics["r2"] and ev.curves == {} and list(ev.holdout.columns) == ["y", "prediction"]
+    ex = steps.explain(pipe, data.problem, parts)
+    assert set(ex.importance["feature"]) == set(data.problem.features) and set(ex.pdp) <= set(data.problem.features)
+    # tuning: the best parameters of the model step, or nothing to tune
+    tuning = steps.tune(data.problem, parts, 2, random_state=1)
+    assert set(tuning.params) == {"alpha"} and isinstance(tuning.params["alpha"], float)
+    assert tuning.scoring == "r2" and len(tuning.candidates) == 2 and tuning.best_score is not None
+    assert steps.tune(data.problem, parts, 0).params == {}
+    baseline = steps.prepare(synthetic_regression(), "spend", algorithm="baseline").problem
+    assert steps.tune(baseline, parts, 5) == steps.Tuning(params={})
+
+
+def test_steps_refuse_what_train_refuses() -> None:
+    from core.errors import DataError
+    from core.models import steps
+    data = steps.prepare(synthetic_classification(60), "target")
+    with pytest.raises(DataError, match="rarest class"):
+        steps.split(data, cv=20)
+    with pytest.raises(DataError, match="test_size"):
+        steps.split(data, test_size=1.5)
+    with pytest.raises(DataError, match="cv must be"):
+        steps.cross_validate(data.problem, steps.split(data, cv=3), cv=1)
+    with pytest.raises(DataError, match="algorithm must be"):
+        steps.prepare(synthetic_classification(60), "target", algorithm="svm")
+
+
+# ---------------------------------------------------------------------------- 3. info stays a mapping
+def test_info_is_a_typed_dict_with_the_keys_it_always_had(tmp_path: Path) -> None:
+    import joblib
+
+    from core.models import ModelStore, TrainingInfo, load_model
+    with threadpool_limits(1):
+        m = train(synthetic_classification(300), "target", algorithm="linear", cv=3)
+    info = m.info
+    assert isinstance(info, TrainingInfo) and isinstance(info, dict)
+    assert list(info)[:14] == ["rows", "train_rows", "holdout_rows", "ks", "cv_rows", "cv_folds", "importance_repeats",
+                               "importance_rows", "test_size", "class_weight", "random_state", "seconds", "trained_at",
+                               "versions"] and list(info)[-1] == "class_counts"
+    assert info["train_rows"] == info.train_rows == 240 and info.seconds == info["seconds"] > 0
+    assert info.get("versions", {})["scikit-learn"] == info.versions["scikit-learn"] and info.ks == info["ks"]
+    assert info.threads == 1  # the limit it ran under (threadpoolctl)
+    assert json.loads(json.dumps(info)) == dict(info)  # JSON-safe as the dict was
+    # the model store writes keys into it and its JSON metadata next to the model
+    store = ModelStore(tmp_path / "models")
+    model_id = store.save(m, table="customers")
+    meta = json.loads((tmp_path / "models" / f"{model_id}.json").read_text())
+    assert meta["table"] == "customers" and meta["train_rows"] == 240 and meta["id"] == model_id
+    loaded = store.load(model_id)
+    assert isinstance(loaded.info, TrainingInfo) and loaded.info == m.info and loaded.info["table"] == "customers"
+    # a model pickled with a plain dict (as before TrainingInfo) loads with a TrainingInfo, same keys and values
+    m.__dict__["info"] = dict(m.info)
+    joblib.dump(m, tmp_path / "old.joblib")
+    old = load_model(tmp_path / "old.joblib")
+    assert type(old.info) is TrainingInfo and dict(old.info) == m.__dict__["info"]
+
+
+def test_a_model_saved_before_the_steps_still_loads_and_scores() -> None:
+    from core.models import TrainingInfo, load_model
+    saved = Path(__file__).resolve().parent / "data" / "model_saved_before_steps.joblib"
+    meta = json.loads(saved.with_suffix(".json").read_text())
+    m = load_model(saved)  # linear model on demo customers, saved by the code before train() had steps
+    assert isinstance(m.info, TrainingInfo) and m.info["train_rows"] == meta["train_rows"] == m.info.train_rows
+    assert m.info.get("versions", {}) == meta["versions"] and m.info["seconds"] == meta["seconds"]
+    assert m.meta()["trained_at"] == meta["trained_at"]
+    scores = m.score(demo_customers(50))
+    assert scores.shape == (50,) and np.all((scores >= 0) & (scores <= 1))
+
 if __name__ == "__main__":  # python tests/test_models_steps.py --write: record the reference outputs
     if "--write" not in sys.argv:
         raise SystemExit("usage: python tests/test_models_steps.py --write")
