@@ -321,9 +321,9 @@ def main() -> None:
         print(f"\nEach job's time beside the others and one busy process ({args.busy}), as a ratio to its time alone "
               f"with default threads and with one thread (median of {args.repeat}). Target for two jobs: each <= 2x "
               "its faster solo time.")
-        print(f"{'mix':<6} {'variant':<20} {'seconds':<32} {'vs solo default':<18} {'vs solo 1 thread':<18} target")
+        print(f"{'mix':<6} {'variant':<20} {'seconds':<32} {'vs solo default':<22} {'vs solo 1 thread':<22} target")
         for mix, name, secs, ratios, ratios_one, ok in rows:
-            print(f"{mix:<6} {name:<20} {secs:<32} {ratios:<18} {ratios_one:<18} {ok}")
+            print(f"{mix:<6} {name:<20} {secs:<32} {ratios:<22} {ratios_one:<22} {ok}")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     if not args.no_autok:
         print()
