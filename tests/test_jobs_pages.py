@@ -70,3 +70,37 @@ def test_cancel_from_the_page(app_env):
     from pages.common import job_runner
     (job,) = job_runner().jobs("local")
     assert job.state == "cancelled" and not job_runner().job_dir(job.id).exists()
+
+
+def test_a_queued_training_shows_its_place(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("MW_WORKERS", "1")
+    from test_jobs import wait_for
+    from pages.common import job_runner
+    at = _models_with_demo()
+    release = tmp_path / "release"
+    other = job_runner().submit("wait", wait_for, str(release), owner="tom")  # takes the only worker
+    # one worker means 2 OpenMP threads per job on 2 cores: on a busy machine gradient boosting then
+    # crawls (105 s measured), so this test trains the linear model
+    at.selectbox(key="model-algorithm").select("linear").run()
+    at.button(key="model-train").click().run()
+    texts = [p.proto.text for p in at.get("progress")]
+    assert any("place 1 in the queue" in t for t in texts), texts
+    (mine,) = job_runner().jobs("local")
+    assert mine.state == "queued" and mine.place == 1
+    release.write_text("go")
+    assert job_runner().wait(other, timeout=30).state == "done"
+    finish_jobs(at)
+    assert [m.label for m in at.metric][:2] == ["ROC AUC", "PR AUC"]
+
+
+def test_jobs_panel_lines():
+    from core.jobs import Job
+    from pages.jobs_panel import _describe
+    queued = Job(id="a", owner="x", kind="train", table="customers", state="queued", place=2)
+    assert _describe(queued).endswith("Training on `customers`: waiting, place 2 in the queue")
+    running = Job(id="b", owner="x", kind="score", table="orders", state="running", progress=0.4,
+                  step="Cross-validation: fold 2 of 5")
+    assert _describe(running).endswith("Scoring on `orders`: 40% · Cross-validation: fold 2 of 5")
+    done = Job(id="c", owner="x", kind="train", table="t", state="done", started=10.0, ended=14.2)
+    assert _describe(done).endswith("done in 4 s")
+    assert _describe(Job(id="d", owner="x", kind="train", state="failed")).endswith("Training: failed")
