@@ -5,11 +5,11 @@
     tuning = tune(data.problem, parts, 10)                # optional -> Tuning: the best parameters found
     cv = cross_validate(data.problem, parts, cv=5, params=tuning.params)   # -> CrossValidation: per fold
     pipe = fit(data.problem, parts, params=tuning.params)                  # -> the fitted Pipeline
-    ev = evaluate(data.problem, parts, pipe)              # -> Evaluation: hold-out metrics, baseline, lift
-    ex = explain(data.problem, parts, pipe)               # -> Explanation: importance, partial dependence
+    ev = evaluate(pipe, data.problem, parts)              # -> Evaluation: hold-out metrics, baseline, lift
+    ex = explain(pipe, data.problem, parts)               # -> Explanation: importance, partial dependence
 
-`core.models.train` is exactly this sequence (plus the leakage check after the split, progress between the
-steps and a `TrainingInfo`), so a job runner can report the step it is in and a page or a notebook can
+`core.models.train` is exactly this sequence (plus `leakage_warnings` after the split, progress between
+the steps and a `TrainingInfo`), so a job runner can report the step it is in and a page or a notebook can
 rerun one step, as with scikit-learn's `permutation_importance(estimator, X, y)`.
 
 Randomness: `random_state` seeds the scikit-learn objects (split, folds, search, estimators, shuffles).

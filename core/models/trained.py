@@ -22,7 +22,7 @@ from core.errors import DataError
 from core.models import steps
 from core.models.evaluate import binary_metrics, confusion_at
 from core.models.prepare import leakage_warnings
-# Re-exported: the checks and limits moved to core.models.steps and are still importable from here.
+# Re-exported: the checks and limits live in core.models.steps (set limits there) and are still importable here.
 from core.models.steps import (ID_LIKE_SHARE, ID_RUN_MIN, IMBALANCED, IMPORTANCE_BUDGET,  # noqa: F401
                                IMPORTANCE_ROWS, KEEP_HOLDOUT, MAX_COLUMNS_PER_ROW, MAX_CV_ROWS,
                                MAX_FEATURE_COLUMNS, PDP_ROWS, ROWS_PER_COLUMN_WARN, Progress, TrainingInfo,
