@@ -61,3 +61,15 @@ def test_a_feature_far_ahead_of_the_others_stays_selected_but_a_near_perfect_one
     assert bool(table.loc["tenure", "use"])  # strong and legitimate: warned about on the page, not removed
     assert not bool(table.loc["refund_issued", "use"])
     assert "almost perfectly" in table.loc["refund_issued", "reason"]
+
+
+def test_multiclass_with_integer_labels_trains() -> None:
+    from core.models import train
+
+    rng = np.random.default_rng(3)
+    n = 900
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "noise": rng.normal(size=n), "tier": np.digitize(x + rng.normal(0, 0.5, n), [-0.5, 0.5])})
+    model = train(df, "tier", algorithm="linear", cv=3)
+    assert model.task == "classification" and sorted(model.classes_) == [0, 1, 2]
+    assert 0.6 < model.metrics["accuracy"] <= 1 and model.metrics["roc_auc"] > 0.7

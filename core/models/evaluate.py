@@ -187,7 +187,7 @@ def binary_metrics(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> 
 
 def multiclass_metrics(y: np.ndarray, proba: np.ndarray, classes: list) -> dict[str, float]:
     """Hold-out metrics for several classes (AUC one-vs-rest, weighted; F1 macro)."""
-    pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    pred = np.asarray(classes)[np.argmax(proba, axis=1)]  # the labels' own type: 0/1/2 stay integers
     out = {"accuracy": float(accuracy_score(y, pred)), "f1": float(f1_score(y, pred, average="macro")),
            "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1), labels=classes))}
     try:
