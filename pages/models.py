@@ -20,7 +20,7 @@ from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
 from core.jobs import Job
-from core.models.training_job import load_trained, score_job, train_job
+from core.models.training_job import SCORE_IN_PROCESS_ROWS, load_trained, score_job, train_job
 from core.wording import plural
 from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, page_start, remember,
                           result_store, settings_of_last_run, stored, table_picker)
@@ -360,7 +360,20 @@ with tab_board:
 # ------------------------------------------------------------------ scoring
 def scoring_result(sdf: pd.DataFrame, table: str, version: int, seg_version: int | None, ran: dict,
                    clicked: bool) -> tuple[pd.DataFrame, list[str]] | None:
-    """The scores for these settings from this user's scoring job (a new job when there is none yet)."""
+    """The scores for these settings: computed here for a small table, else from this user's scoring job
+    (a new job when there is none yet)."""
+    if len(sdf) < SCORE_IN_PROCESS_ROWS:
+        try:
+            ws.require("score")
+            model = store.load(ran["model"])
+            segs = ws.read(ran["segments"]) if ran["segments"] else None
+            with st.spinner("Scoring ..."):
+                scored, warnings = score_job(model, sdf, ran["id"], segs, ran["carry"], progress=lambda *_: None)
+        except DataError as e:
+            st.error(str(e))
+            return None
+        ws.record("score", table=table, rows=len(scored), detail=ran["model"])
+        return scored, warnings
     runner = job_runner()
     settings = {"table_version": version, "segments_version": seg_version, **ran}
     job = runner.latest(ws.user, "score", table, settings)

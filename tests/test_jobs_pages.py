@@ -104,3 +104,20 @@ def test_jobs_panel_lines():
     done = Job(id="c", owner="x", kind="train", table="t", state="done", started=10.0, ended=14.2)
     assert _describe(done).endswith("done in 4 s")
     assert _describe(Job(id="d", owner="x", kind="train", state="failed")).endswith("Training: failed")
+
+
+def test_scoring_a_large_table_runs_as_a_job(app_env, monkeypatch):
+    import core.models.training_job as training_job
+    monkeypatch.setattr(training_job, "SCORE_IN_PROCESS_ROWS", 0)  # every table counts as large here
+    at = _models_with_demo()
+    at.selectbox(key="model-algorithm").select("linear").run()
+    finish_jobs(at.button(key="model-train").click().run())
+    at.button(key="model-save").click().run()
+    at.selectbox(key="score-table").select("customers").run()
+    at.button(key="score-run").click().run()
+    assert running_job(at)
+    finish_jobs(at)
+    assert not at.exception and not at.error
+    assert any("Scored 5,000 rows" in s.value for s in at.success)
+    from pages.common import job_runner
+    assert [(j.kind, j.state) for j in job_runner().jobs("local")] == [("score", "done"), ("train", "done")]

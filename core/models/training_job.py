@@ -19,6 +19,9 @@ from core.models.store import score_table
 from core.models.trained import TrainedModel, load_model, train
 
 MODEL_FILE = "model.joblib"
+# Scoring fewer rows than this runs in the app process: a worker's start (spawn, imports, pickling
+# the model and the frame) costs seconds, more than scoring a small table takes.
+SCORE_IN_PROCESS_ROWS = 200_000
 
 
 def train_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress) -> str:
