@@ -150,12 +150,15 @@ def _kind_of(dtype: Any, levels: Sequence[Any], distinct: int, sample: pd.Series
         if distinct <= 2 and {str(v).rstrip("0").rstrip(".") if "." in str(v) else str(v) for v in levels} <= {"0", "1"}:
             return "flag"
         return "number"
-    if sample is not None and _reads_as_dates(sample):
+    if sample is not None and reads_as_dates(sample):
         return "date"
     return "text"
 
 
-def _reads_as_dates(sample: pd.Series) -> bool:
+def reads_as_dates(sample: pd.Series) -> bool:
+    """Text whose first 50 values all read as dates ('2024-03-01', '01/03/2024'); numbers never do."""
+    if pd.api.types.is_numeric_dtype(sample) or pd.api.types.is_bool_dtype(sample):
+        return False
     values = sample.dropna().astype(str).head(50)
     if values.empty or not values.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
 
 from core.errors import DataError
-from core.columns import describe_columns, is_identifier, known_after_the_fact, looks_like_outcome
+from core.columns import describe_columns, is_identifier, known_after_the_fact, looks_like_outcome, reads_as_dates
 
 TASKS = ("classification", "regression")
 MAX_CLASSES = 50
@@ -113,7 +112,7 @@ def suggest_features(df: pd.DataFrame, target: str, max_levels: int = 200, *,
         distinct = fact.distinct
         missing = s.isna().mean() if n else 1.0
         kind = "number" if _is_numeric(s) else "yes/no" if pd.api.types.is_bool_dtype(s) else \
-            "date" if pd.api.types.is_datetime64_any_dtype(s) or _looks_like_dates(s) else "text"
+            "date" if pd.api.types.is_datetime64_any_dtype(s) or reads_as_dates(s) else "text"
         use, reason = True, ""
         if missing >= 0.95:
             use, reason = False, f"{missing:.0%} missing"
@@ -158,19 +157,6 @@ def _leave_out_leaks(df: pd.DataFrame, target: str, table: pd.DataFrame) -> None
         row = table["column"] == leak["feature"]
         table.loc[row, "use"] = False
         table.loc[row, "reason"] = f"leaks the target: {leak['why']} ({leak['metric']} {leak['score']:.2f} alone)"
-
-
-def _looks_like_dates(s: pd.Series) -> bool:
-    """Text whose values all read as dates (e.g. '2024-03-01' in a CSV read by pandas)."""
-    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return False
-    sample = s.dropna().astype(str).head(50)
-    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
 
 
 def single_feature_power(x: pd.Series, y: pd.Series, task: str) -> float:
