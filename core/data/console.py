@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence, TypedDict
 import duckdb
 import pandas as pd
 
+from core.data.export import beyond_int64
 from core.data.identifiers import quote_ident
 from core.data.sql_guard import check_read_only
 from core.errors import DataError
@@ -100,8 +101,7 @@ def for_display(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)
     for position in range(out.shape[1]):
         s = out.iloc[:, position]
-        if s.dtype == object and s.map(
-                lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63).any():
+        if s.dtype == object and s.map(beyond_int64).any():
             out.isetitem(position, s.map(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v))
     return out
 

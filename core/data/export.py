@@ -67,6 +67,11 @@ EXCEL_EXACT_INT = 2**53  # Excel stores numbers as doubles: larger integers lose
 EXCEL_DIGITS = 15  # significant digits Excel keeps
 
 
+def beyond_int64(v: object) -> bool:
+    """A Python int (not a bool) outside int64: pandas and Arrow would turn it into a float."""
+    return isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63
+
+
 def _too_wide_for_excel(v: object) -> bool:
     if isinstance(v, bool):
         return False
@@ -104,7 +109,7 @@ def exact_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
         s = out.iloc[:, position]
         if s.dtype != object:
             continue
-        big = s.map(lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63).astype(bool)
+        big = s.map(beyond_int64).astype(bool)
         if big.any():
             ints = s[s.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).astype(bool)]
             fits = all(len(str(abs(v))) <= 38 for v in ints)
