@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from test_journeys import _idle, _load_demo, _pick, _running_app, browser  # noqa: F401  (browser: fixture)
+from test_journeys import _idle, _load_demo, _pick, _running_app
 
 
 def _nav(page, title: str) -> None:
@@ -17,7 +17,7 @@ def _nav(page, title: str) -> None:
     _idle(page)
 
 
-def test_training_survives_another_page_and_a_reload(browser, tmp_path):  # noqa: F811
+def test_training_survives_another_page_and_a_reload(browser, tmp_path):
     with _running_app(tmp_path) as url:
         page = browser.new_page()
         _load_demo(page, url)

@@ -27,36 +27,12 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path
 
 from oidc_provider import MockOIDCProvider  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-REQUIRED = os.environ.get("REQUIRE_BROWSER_TESTS") == "1"
 CLIENT_ID = "marketing-workbench"
 CLIENT_SECRET = secrets.token_urlsafe(16)
 ANALYST = "ana.lyst@example.com"
 ADMIN = "maria@example.com"
 STRANGER = "stranger@example.org"
 SSO_BUTTON = "Sign in with your organisation's account"
-
-
-def _skip_or_fail(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"REQUIRE_BROWSER_TESTS=1 but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail("Chromium is not installed (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def _free_port() -> int:
