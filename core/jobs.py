@@ -43,7 +43,7 @@ import time
 import traceback
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from core import config
 from core.errors import DataError
@@ -57,6 +57,7 @@ ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RESULT_FILE = "result.joblib"
 JOB_DIR_ENV = "MW_JOB_DIR"
+JOB_THREADS_ENV = "MW_JOB_THREADS"  # inside a worker: the native threads this job may use
 _KILL_AFTER_S = 2.0  # after SIGTERM, SIGKILL a worker that is still alive
 _LIVE_RUNNERS: set[str] = set()  # tokens of the runners alive in this process
 
@@ -94,6 +95,29 @@ def limit_threads(n: int) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def job_threads() -> int:
+    """The threads heavy native code may use here: the job's own limit inside a worker, else threads_per_job()."""
+    value = os.environ.get(JOB_THREADS_ENV, "")
+    return max(1, int(value)) if value.isdigit() else threads_per_job()
+
+
+def duckdb_connect(database: str = ":memory:", *, threads: int | None = None,
+                   config: dict[str, Any] | None = None) -> Any:
+    """A DuckDB connection whose `threads` setting is the job's limit (job_threads(), or `threads`).
+
+    DuckDB starts one thread per core by default and ignores OMP_NUM_THREADS, so a worker that
+    opens DuckDB must go through here (or pass `threads` itself); `config` adds other settings
+    (set at connect: a connection may lock its configuration afterwards). Extension auto-install
+    and auto-load are off unless `config` turns them on.
+    """
+    import duckdb
+
+    settings: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    settings.update(config or {})
+    settings["threads"] = max(1, int(threads or job_threads()))
+    return duckdb.connect(database, config=settings)
 
 
 # ------------------------------------------------------------------ records
@@ -209,6 +233,7 @@ def _worker_main(target: str, payload: bytes, threads: int, job_dir: str,
     """Entry point of a worker process: limit threads first, then import and run the job."""
     for name in THREAD_ENV:  # before numpy/sklearn are imported: the payload is unpickled below
         os.environ[name] = str(threads)
+    os.environ[JOB_THREADS_ENV] = str(threads)  # read by duckdb_connect() and job_threads()
     os.environ[JOB_DIR_ENV] = job_dir
     Path(job_dir).mkdir(parents=True, exist_ok=True)
 
@@ -395,11 +420,16 @@ class JobRunner:
 
     # ------------------------------------------------------------ submitting and scheduling
     def submit(self, kind: str, func: Callable[..., Any], *args: Any, owner: str, table: str | None = None,
-               settings: dict[str, Any] | None = None, **kwargs: Any) -> str:
+               settings: dict[str, Any] | None = None, inputs: Sequence[str | os.PathLike[str]] = (),
+               **kwargs: Any) -> str:
         """Queue `func(*args, progress=..., **kwargs)` as a job; returns its id at once.
 
         `func` must be a top-level function of an importable module; it gets a `progress(share,
         message)` callable. Arguments are pickled to the worker (a DataFrame travels whole).
+        `inputs`: files the job reads (a large upload), linked (or copied) into the job's folder
+        under their own names before it is queued, so the job finds them in current_job_dir() and
+        they go with the folder when the job is cancelled, fails or is cleaned up; the caller's
+        files stay where they are.
         """
         target = _target_name(func)
         try:
@@ -413,11 +443,29 @@ class JobRunner:
             if self._stop:
                 raise DataError("The job runner has stopped; reload the page to start the job again.")
             self.prune(job.owner)
+            if inputs:
+                self._link_inputs(job.id, [Path(p) for p in inputs])
             self._write(job)
             self._queue.append(_Pending(job.id, target, payload))
             self._ensure_thread()
         self._wake.set()
         return job.id
+
+    def _link_inputs(self, job_id: str, inputs: list[Path]) -> None:
+        """Hard-link (instant; a copy across file systems) each input file into the job's folder."""
+        folder = self.job_dir(job_id)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for src in inputs:
+                dest = folder / src.name
+                try:
+                    os.link(src, dest)
+                except OSError:
+                    shutil.copyfile(src, dest)
+        except OSError as e:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DataError(f"The job's input file could not be prepared ({e.strerror or e}). Check that the "
+                            "server has free disk space in the workspace folder, then try again.") from None
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -477,9 +525,10 @@ class JobRunner:
             args=(pending.target, pending.payload, self.threads, str(job_dir), send, os.getpid()))
         try:
             process.start()
-        except OSError as e:
-            self._update(pending.job_id, state="failed", ended=time.time(),
-                         error=f"The job could not start ({e.strerror or e}). Try again later.")
+        except Exception as e:  # noqa: BLE001 - OSError (no memory, no processes left) or a spawn refused
+            self._update(pending.job_id, state="failed", ended=time.time(), step="Failed",
+                         error=f"The job could not start ({getattr(e, 'strerror', None) or short_error(e)}). "
+                               "Try again later.")
             return
         finally:
             send.close()

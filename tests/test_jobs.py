@@ -65,10 +65,19 @@ def thread_report(release_after: float, *, progress) -> dict:
 
     started = time.time()
     progress(0.5, "Measuring")
+    con = jobs_module.duckdb_connect()  # how workers open DuckDB: its `threads` is the job's limit
+    duck = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    con.close()
+    import duckdb
+
+    plain = duckdb.connect()  # DuckDB's own default (one thread per core), for comparison
+    duck_default = int(plain.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    plain.close()
     time.sleep(release_after)
     return {"pools": [(p["internal_api"], p["num_threads"]) for p in threadpool_info()],
             "env": {k: os.environ.get(k) for k in jobs_module.THREAD_ENV}, "started": started, "ended": time.time(),
-            "pid": os.getpid()}
+            "pid": os.getpid(), "duckdb": duck, "duckdb_default": duck_default,
+            "job_threads": jobs_module.job_threads()}
 
 
 # ------------------------------------------------------------------ fixtures
@@ -184,8 +193,34 @@ def test_two_jobs_run_at_once_with_limited_threads(runner):
         assert res["pools"], "threadpoolctl saw no native thread pools"
         assert {api for api, _ in res["pools"]} >= {"openmp"}
         assert all(n == expected for _, n in res["pools"]), res["pools"]
+        assert res["job_threads"] == expected
+        assert res["duckdb"] == expected, "DuckDB inside the worker runs with the job's thread limit"
+        assert res["duckdb_default"] == len(os.sched_getaffinity(0)), "the limit is ours, not DuckDB's default"
     assert results[0]["pid"] != results[1]["pid"]
     assert max(r["started"] for r in results) < min(r["ended"] for r in results), "the two jobs did not overlap"
+
+
+def test_duckdb_connect_outside_a_job_uses_the_per_job_share(monkeypatch):
+    monkeypatch.delenv(jobs_module.JOB_THREADS_ENV, raising=False)
+    con = jobs_module.duckdb_connect(config={"enable_external_access": False})
+    try:
+        assert int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) == threads_per_job()
+        assert con.execute("SELECT current_setting('enable_external_access')").fetchall()[0][0] is False
+    finally:
+        con.close()
+    monkeypatch.setenv(jobs_module.JOB_THREADS_ENV, "1")
+    assert jobs_module.job_threads() == 1
+
+
+def test_inputs_are_linked_into_the_job_folder_and_go_with_it(runner, tmp_path):
+    src = tmp_path / "upload-1.csv"
+    src.write_text("a,b\n1,2\n")
+    release = tmp_path / "release"
+    job_id = runner.submit("x", wait_for, str(release), owner="maria", inputs=[src])
+    assert (runner.job_dir(job_id) / "upload-1.csv").read_text() == "a,b\n1,2\n"
+    runner.cancel(job_id)
+    assert not runner.job_dir(job_id).exists()
+    assert src.exists(), "the caller's file stays"
 
 
 def test_limit_threads_restores_the_environment():

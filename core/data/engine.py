@@ -59,6 +59,16 @@ def connect_sandboxed(path: Path, allowed: Sequence[Path]
             f"The DuckDB settings are not valid: {str(e).splitlines()[0]}. Check MW_DUCKDB_MEMORY "
             f"(now {memory!r}; e.g. 4GB) and MW_DUCKDB_THREADS (a whole number)."
         ) from None
+    return con, sandbox(con, allowed)
+
+
+def sandbox(con: duckdb.DuckDBPyConnection, allowed: Sequence[Path]) -> list[duckdb.DuckDBPyConnection]:
+    """Confine an open connection to the `allowed` folders and lock its configuration (steps 2-5 above).
+
+    Returns the progress cursors (see connect_sandboxed). Used for the workspace database and for
+    the in-memory databases of load jobs (core.data.load_job), which open the connection
+    themselves with the job's thread limit. The connection is closed if this fails.
+    """
     try:
         folders = ", ".join(quote_literal(str(p).rstrip("/") + "/") for p in allowed)
         for statement in (
@@ -81,7 +91,7 @@ def connect_sandboxed(path: Path, allowed: Sequence[Path]
             f"The workspace database could not be configured: {str(e).splitlines()[0]}. "
             "Check MW_DUCKDB_MEMORY (e.g. 4GB) and MW_DUCKDB_THREADS (a whole number)."
         ) from None
-    return con, progress_cursors
+    return progress_cursors
 
 
 class LockedDuckDBBackend(_DuckDBBackend):
