@@ -47,6 +47,15 @@ _QUANTITY_NAME = re.compile(r"^(qty|quantity|units|number_of_\w+|items|num_items
 _PRODUCT_NAME = re.compile(r"product|sku|stock_?code|^stock$|item|category|article", re.IGNORECASE)
 _CHANNEL_NAME = re.compile(r"channel|source|medium|platform|origin|utm|referr", re.IGNORECASE)
 _DATE_NAME = re.compile(r"date|time|day|_at$|^created|^dt_|timestamp|month|week", re.IGNORECASE)
+# campaign tables (core.campaigns): spend and its results per day, campaign and channel
+_BUDGET_NAME = re.compile(r"budget", re.IGNORECASE)
+_SPEND_NAME = re.compile(r"spend|spent|^costs?$|^cost_|_cost$|_costs$|media_?cost|ad_?cost", re.IGNORECASE)
+_IMPRESSIONS_NAME = re.compile(r"impression|^imps?$|^impr", re.IGNORECASE)
+_CLICKS_NAME = re.compile(r"click", re.IGNORECASE)
+_CONVERSIONS_NAME = re.compile(r"conversion|^convs?$|purchases|^orders$|signups?$|^leads$|acquisitions", re.IGNORECASE)
+_REVENUE_NAME = re.compile(r"revenue|sales|gmv|conversion_?value|turnover|income", re.IGNORECASE)
+_CAMPAIGN_NAME = re.compile(r"campaign|ad_?set|ad_?group|^ad_?name$", re.IGNORECASE)
+_RATE_NAME = re.compile(r"rate|ratio|^ctr|^cvr|^cpc|^cpm|^cpa|^roas|^roi|per_|share|pct|percent", re.IGNORECASE)
 
 _TARGET_EXACT = {"y", "target", "label", "churn", "churned", "converted", "conversion", "response", "responded",
                  "purchased", "bought", "subscribed", "outcome", "exited", "attrition", "attritionflag", "class",
@@ -275,6 +284,13 @@ class ColumnRoles:
     outcome: Guess  # the first of `outcomes`
     order: Guess = _NONE
     covariate: Guess = _NONE
+    spend: Guess = _NONE  # campaign tables: money spent on ads
+    impressions: Guess = _NONE
+    clicks: Guess = _NONE
+    conversions: Guess = _NONE
+    revenue: Guess = _NONE
+    campaign: Guess = _NONE
+    budget: Guess = _NONE  # a budget per row (e.g. the campaign's budget for the row's month)
     outcomes: tuple[str, ...] = ()  # metrics an experiment on this table would measure
     breakdowns: tuple[str, ...] = ()  # attributes with few levels to break results down by
     identifiers: tuple[str, ...] = ()  # every column that identifies rows (not a feature)
@@ -282,7 +298,8 @@ class ColumnRoles:
     facts: tuple[ColumnFacts, ...] = field(default=(), repr=False)
 
     ROLES = ("id", "target", "variant", "control", "date", "amount", "quantity", "product", "channel",
-             "outcome", "order", "covariate")
+             "outcome", "order", "covariate", "spend", "impressions", "clicks", "conversions", "revenue", "campaign",
+             "budget")
 
     def reason(self, role: str) -> str:
         return getattr(self, role).reason
@@ -467,5 +484,24 @@ def guess_roles(data: Any) -> ColumnRoles:
     return ColumnRoles(id=ident, target=target, variant=variant, control=control, date=date, amount=amount,
                        quantity=quantity, product=product, channel=channel, outcome=outcome, order=order,
                        covariate=covariate, outcomes=tuple(outcomes), breakdowns=breakdowns, identifiers=identifiers,
-                       is_transactions=bool(repeats and date and amount), facts=facts)
+                       is_transactions=bool(repeats and date and amount), facts=facts,
+                       **guess_campaign_columns(facts, exclude={*identifiers, date.column}))
+
+
+def guess_campaign_columns(facts: Sequence[ColumnFacts], exclude: Collection[str | None] = frozenset()) -> dict[str, Guess]:
+    """The columns of a campaign table (core.campaigns): budget, spend, impressions, clicks, conversions and
+    revenue (numbers; names of rates such as ctr or conversion_rate are skipped, they are not sums) and the
+    campaign (text). Each column takes one role at most, in that order, so `budget` never becomes the spend."""
+    counts = [f for f in facts if f.kind == "number" and not _RATE_NAME.search(f.name)]
+    used: set[str | None] = set(exclude)
+    out: dict[str, Guess] = {}
+    for role, pattern, what in (("budget", _BUDGET_NAME, "a budget"), ("spend", _SPEND_NAME, "ad spend or cost"),
+                                ("impressions", _IMPRESSIONS_NAME, "impressions"), ("clicks", _CLICKS_NAME, "clicks"),
+                                ("conversions", _CONVERSIONS_NAME, "conversions"),
+                                ("revenue", _REVENUE_NAME, "revenue")):
+        out[role] = _first(counts, pattern, used, ("number",), what)
+        used.add(out[role].column)
+    texts = [f for f in facts if f.kind == "text" and f.distinct >= 1]
+    out["campaign"] = _first(texts, _CAMPAIGN_NAME, used, ("text",), "a campaign")
+    return out
 
