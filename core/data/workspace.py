@@ -647,6 +647,56 @@ class Workspace:
                     detail=f"{label}; {report.rejected_rows:,} rejected")
         return report
 
+    def load_staged(self, staged: str | os.PathLike[str], table: str, mode: str, columns: dict[str, str], *,
+                    source_name: str, loaded_rows: int | None = None, rejected_rows: int = 0) -> int:
+        """Swap a Parquet file that a load job wrote (core.data.load_job) into the workspace; rows after.
+
+        The file is moved into the workspace's temporary folder first (the only folder besides the
+        import folder that the sandboxed database may read), read into a staging table with every
+        column cast to its type in `columns` (the job wrote 128-bit integers as exact text, which
+        Parquet cannot hold), and committed like any load: same create / replace / append rules, one
+        transaction, audited. On any failure every table is as it was and the file is removed.
+        """
+        self.require("load")
+        if mode not in MODES:
+            raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
+        name = sanitize_table_name(table)
+        label = Path(str(source_name)).name
+        src = Path(staged)
+        moved = self.tmp_dir / f"staged-{uuid.uuid4().hex}.parquet"
+        token = STAGING_PREFIX + uuid.uuid4().hex[:12]
+        try:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(src, moved)
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+                shutil.copyfile(src, moved)
+                src.unlink(missing_ok=True)
+            select = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in columns.items())
+            with self._cursor() as cur:
+                try:
+                    cur.execute(f"CREATE TABLE {quote_ident(token)} AS SELECT {select} "
+                                f"FROM read_parquet({quote_literal(str(moved))})").fetchall()
+                    rows = self._commit(cur, token, name, mode, columns, source=label)
+                finally:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute(f"DROP TABLE IF EXISTS {quote_ident(token)}").fetchall()
+        except DataError as e:
+            raise DataError(self._public(str(e))) from None
+        except (OSError, duckdb.IOException) as e:
+            raise self._disk_error(e, "save the loaded table") from None
+        except duckdb.Error as e:
+            raise DataError(self._public(
+                f"The loaded rows could not be saved as '{name}': {str(e).splitlines()[0]}. Nothing in the "
+                "workspace was changed; load the file again.")) from None
+        finally:
+            moved.unlink(missing_ok=True)
+        self.record(_MODE_ACTION[mode], table=name, rows=rows if loaded_rows is None else loaded_rows,
+                    detail=f"{label}; {rejected_rows:,} rejected; background job")
+        return rows
+
     # ------------------------------------------------------------ server-side files
     @property
     def import_dir(self) -> Path:
