@@ -53,7 +53,7 @@ _SPEND_NAME = re.compile(r"spend|spent|^costs?$|^cost_|_cost$|_costs$|media_?cos
 _IMPRESSIONS_NAME = re.compile(r"impression|^imps?$|^impr", re.IGNORECASE)
 _CLICKS_NAME = re.compile(r"click", re.IGNORECASE)
 _CONVERSIONS_NAME = re.compile(r"conversion|^convs?$|purchases|^orders$|signups?$|^leads$|acquisitions", re.IGNORECASE)
-_REVENUE_NAME = re.compile(r"revenue|sales|gmv|conversion_?value|turnover|income", re.IGNORECASE)
+_REVENUE_NAME = re.compile(r"revenue|sales|gmv|conv\w*\W*_?value|purchase_?value|turnover|income", re.IGNORECASE)
 _CAMPAIGN_NAME = re.compile(r"campaign|ad_?set|ad_?group|^ad_?name$", re.IGNORECASE)
 _RATE_NAME = re.compile(r"rate|ratio|^ctr|^cvr|^cpc|^cpm|^cpa|^roas|^roi|per_|share|pct|percent", re.IGNORECASE)
 
@@ -499,7 +499,8 @@ def guess_campaign_columns(facts: Sequence[ColumnFacts], exclude: Collection[str
                                 ("impressions", _IMPRESSIONS_NAME, "impressions"), ("clicks", _CLICKS_NAME, "clicks"),
                                 ("conversions", _CONVERSIONS_NAME, "conversions"),
                                 ("revenue", _REVENUE_NAME, "revenue")):
-        out[role] = _first(counts, pattern, used, ("number",), what)
+        pool = [f for f in counts if not _REVENUE_NAME.search(f.name)] if role == "conversions" else counts
+        out[role] = _first(pool, pattern, used, ("number",), what)  # conversion_value is revenue, not a count
         used.add(out[role].column)
     texts = [f for f in facts if f.kind == "text" and f.distinct >= 1]
     out["campaign"] = _first(texts, _CAMPAIGN_NAME, used, ("text",), "a campaign")
