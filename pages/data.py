@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -15,15 +16,18 @@ from core.data.export import frame_to_bytes
 from core.errors import DataError
 from core.data.identifiers import sanitize_table_name
 from core.data.ingest import IngestReport
+from core.data.load_job import KIND as LOAD_KIND, finish_load, load_job_mb, runs_as_job, submit_load
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import cached_profile, can, download_buttons, page_start
+from pages.common import cached_profile, can, download_buttons, job_runner, page_start
+from pages.jobs_panel import job_progress
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
 ENCODINGS = ["auto", "utf-8", "latin-1", "windows-1252", "utf-16", "iso-8859-15", "mac-roman"]
 PREVIEW_ROWS = 1000
 SQL_PREVIEW_ROWS = 10_000
+RECENT_LOAD_S = 3600  # a new session (a reload) shows the user's last load job if it ended this recently
 
 ws = page_start("Data")
 
@@ -212,12 +216,16 @@ def _load_tab() -> None:
                             index=1 if exists else 0, key=f"mode-{label}",
                             format_func={"create": "stop", "replace": "replace it", "append": "append rows"}.get)
             if st.button("Load into workspace", type="primary", icon=":material/upload:", key="load-btn"):
+                options = {**opts, **({"types": type_overrides} if type_overrides else {})}
+                if _as_job(path):
+                    _start_load_job(ws, path, name, mode, label, options)
+                    return
+                st.session_state["load-job"] = None  # this load replaces any job's result on the page
                 bar = st.progress(0.0, text="Starting")
                 try:
                     report = ws.ingest_csv(
                         path, name, mode=mode, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
-                        source_name=label,
-                        **opts, **({"types": type_overrides} if type_overrides else {}),
+                        source_name=label, **options,
                     )
                 except DataError as e:
                     bar.empty()
@@ -227,9 +235,84 @@ def _load_tab() -> None:
                     bar.empty()
                     st.session_state["last-report"] = report
                     st.session_state["browse-table"] = report.table
+    if _load_job_section(ws):
+        return
     report = st.session_state.get("last-report")
     if report is not None:
         _show_report(report)
+
+
+def _as_job(path: Path) -> bool:
+    """Whether this file loads as a background job (MW_LOAD_JOB_MB; a bad setting is said, and loads here)."""
+    try:
+        return runs_as_job(path)
+    except DataError as e:
+        st.warning(str(e))
+        return False
+
+
+def _start_load_job(ws: Workspace, path: Path, name: str, mode: str, label: str, options: dict) -> None:
+    try:
+        job_id = submit_load(job_runner(), ws, path, name, mode=mode, source_name=label, **options)
+    except DataError as e:
+        st.error(str(e), icon=":material/error:")
+        return
+    st.session_state["load-job"] = job_id
+    st.session_state.pop("last-report", None)
+    st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
+
+
+def _current_load_job(ws: Workspace) -> str | None:
+    """This session's load job; in a new session (a reload), the user's last one if running or recent."""
+    if "load-job" in st.session_state:
+        return st.session_state["load-job"]
+    last = next(iter(job_runner().jobs(ws.user, kind=LOAD_KIND, limit=1)), None)
+    if last is not None and (not last.finished or time.time() - (last.ended or 0) < RECENT_LOAD_S):
+        st.session_state["load-job"] = last.id
+        return last.id
+    return None
+
+
+def _load_job_section(ws: Workspace) -> bool:
+    """The load job's progress (with Cancel) or its outcome; False when there is no job to show."""
+    job_id = _current_load_job(ws)
+    if not job_id:
+        return False
+    runner = job_runner()
+    try:
+        job = runner.get(job_id)
+    except DataError:
+        st.session_state["load-job"] = None
+        return False
+    what = f"`{job.settings.get('file', 'the file')}` into table `{job.table}`"
+    if not job.finished:
+        st.caption(f"Files of {load_job_mb():g} MB or more load in the background (MW_LOAD_JOB_MB).")
+        job_progress(job.id, f":material/upload: Loading {what}", "load-cancel")
+        return True
+    if job.state == "failed":
+        st.error(f"Loading stopped: {job.error}", icon=":material/error:")
+        return True
+    if job.state == "cancelled":
+        st.info(f"Loading {what} was cancelled: the workspace is as it was.", icon=":material/cancel:")
+        return True
+    if job.state != "done":
+        st.warning(f"Loading {what} was {job.state}: {job.error or 'load the file again.'}")
+        return True
+    outcome = finish_load(ws, runner, job.id)
+    deadline = time.monotonic() + 10
+    while outcome is None and time.monotonic() < deadline:  # another session is saving it right now
+        time.sleep(0.25)
+        outcome = finish_load(ws, runner, job.id)
+    if outcome is None:
+        st.info("The loaded rows are being saved as a table; reload the page in a moment.")
+    elif outcome.report is None:
+        st.error(f"Loading stopped: {outcome.error}", icon=":material/error:")
+    else:
+        if st.session_state.get("load-job-shown") != job.id:  # once: browse the new table
+            st.session_state["load-job-shown"] = job.id
+            st.session_state["browse-table"] = outcome.report.table
+        _show_report(outcome.report)
+    return True
 
 
 if tab_load is not None:

@@ -27,7 +27,7 @@ MESSY = (
     "5,13.0,2024-01-06\n"
     "6,,2024-01-07,100000000000000000000000000006,Ed\n"
 )
-TYPES = {"amount": "number"}  # an explicit type: 'oops' is a rejected row, with its line
+TYPES = {"amount": "number", "big": "HUGEINT"}  # explicit types: "oops" is a rejected row, with its line
 
 
 @pytest.fixture
@@ -61,12 +61,14 @@ def test_a_job_load_gives_the_same_table_and_report_as_a_load_in_the_page(ws, ru
     assert job.columns == here.columns == ws.columns("there")
     assert ws.columns("there")["big"] == "HUGEINT", "128-bit integers keep their type through the Parquet file"
     pd.testing.assert_frame_equal(job.rejects, here.rejects)
-    assert list(job.rejects["line"]) == [4, 6]
+    assert sorted(set(job.rejects["line"])) == [4, 6], "every reject with its line (a short row has one per missing column)"
     assert job.warnings == here.warnings
     pd.testing.assert_frame_equal(_table(ws, "there"), _table(ws, "here"))
     assert _table(ws, "there")["big"].astype(str).tolist()[0] == "100000000000000000000000000001"
-    log = ws.audit(limit=1).iloc[0]
-    assert (log["action"], log["table"], log["rows"]) == ("load", "there", 4)
+    log = ws.audit()
+    log = log[(log["action"] == "load") & (log["table"] == "there")]
+    assert len(log) == 1 and log.iloc[0]["rows"] == 4
+    log = log.iloc[0]
     assert "background job" in log["detail"] and "2 rejected" in log["detail"]
     again = lj.finish_load(ws, runner, runner.jobs("local", kind="load")[0].id)
     assert again is not None and again.report is not None and again.report.rows == 4, "later visits see the result"
@@ -237,8 +239,23 @@ def test_page_cancel_keeps_the_old_table(app_env, tmp_path, monkeypatch):
 def test_page_a_failing_load_shows_its_error(app_env, tmp_path, monkeypatch):
     monkeypatch.setenv(lj.LOAD_JOB_MB_ENV, "0")
     at = _data_page_with_import(app_env, tmp_path, "a,b\n1,2\n")
-    Path(tmp_path / "imports" / "big.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    monkeypatch.setenv("MW_DUCKDB_MEMORY", "lots")  # the worker's DuckDB refuses it (the app's is open already)
     at.button(key="load-btn").click().run()
     _finish(at)
     assert not at.exception, at.exception
-    assert at.error and "Loading stopped" in at.error[0].value, _messages(at)
+    assert at.error and at.error[0].value.startswith("Loading stopped: The DuckDB settings are not valid"), _messages(at)
+    assert "Traceback" not in at.error[0].value
+    assert not Workspace(app_env).tables()
+
+
+def test_page_a_load_that_cannot_be_saved_shows_why_and_keeps_the_table(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv(lj.LOAD_JOB_MB_ENV, "0")
+    at = _data_page_with_import(app_env, tmp_path, "a,b\n1,2\n")
+    Workspace(app_env).save_frame(pd.DataFrame({"x": [7]}), "big")
+    at.run()
+    at.radio(key="mode-big.csv").set_value("append").run()
+    at.button(key="load-btn").click().run()
+    _finish(at)
+    assert not at.exception, at.exception
+    assert at.error and "Loading stopped: Cannot append to 'big': the columns differ" in at.error[0].value
+    assert Workspace(app_env).read("big")["x"].tolist() == [7]

@@ -154,7 +154,13 @@ def load_job(source: str, table: str, mode: str, options: dict[str, Any], *, imp
         settings["memory_limit"] = memory
     threads = job_threads()
     progress(0.0, "Detecting the file format")
-    con = duckdb_connect(":memory:", threads=threads, config=settings)
+    import duckdb
+
+    try:
+        con = duckdb_connect(":memory:", threads=threads, config=settings)
+    except duckdb.Error as e:
+        raise DataError(f"The DuckDB settings are not valid: {str(e).splitlines()[0]}. Ask an admin to check "
+                        f"MW_DUCKDB_MEMORY (now {memory!r}; e.g. 4GB).") from None
     try:
         cursors = sandbox(con, allowed)
         cur = cursors[0]
