@@ -68,6 +68,8 @@ def pick_columns(table: str, version: int, roles: ColumnRoles) -> dict[str, str 
     numeric = [c for c in columns if any(k in types[c].upper() for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT",
                                                                            "REAL", "NUMERIC"))]
     dates = [c for c in columns if "DATE" in types[c].upper() or "TIMESTAMP" in types[c].upper()]
+    if roles.date.column in columns and roles.date.column not in dates:  # dates kept as text ('2026-11-03')
+        dates.append(str(roles.date.column))
     labels = [c for c in columns if c not in numeric and c not in dates]
     if not dates:
         st.error(f"'{table}' has no date column: the dashboard needs one date per row (a day). Load a table with "
@@ -308,7 +310,8 @@ def anomaly_section(ws: Workspace, table: str, version: int, args: dict, groups:
         download_buttons(lambda: flags, f"{table}_unusual_days", key="cmp-dl-anom")
 
 
-def incremental_section(ws: Workspace, args: dict, spend_in_period: float) -> None:
+def incremental_section(ws: Workspace, args: dict, spend_by: dict[str, float]) -> None:
+    """Incremental revenue and iROAS from a test table; `spend_by`: label -> spend in the chosen period."""
     st.subheader("Incremental return from a test")
     st.caption("From a finished holdout or A/B test of a campaign: incremental revenue = (treated mean - control "
                "mean) x treated users; iROAS = incremental revenue / the campaign's spend, with the test's interval.")
@@ -346,10 +349,16 @@ def incremental_section(ws: Workspace, args: dict, spend_in_period: float) -> No
                                index=variants.index(choose_control(variants)), key=f"cmp-inc-control-{test_table}")
         treated = [v for v in variants if v != control]
         variant = c5.selectbox("Treated variant", treated, key=f"cmp-inc-treated-{test_table}")
-        spend = c6.number_input("Campaign spend on the treated users", min_value=0.0,
-                                value=float(round(spend_in_period, 2)), step=100.0, key="cmp-inc-spend",
-                                help="By default the spend of the chosen period on this dashboard; type the test's "
-                                     "own campaign spend when you know it.")
+        words = {w for w in test_table.lower().replace("-", "_").split("_") if len(w) > 2}
+        names = list(spend_by)
+        guess = next((n for n in names if words & set(n.lower().replace("·", " ").split())), names[0])
+        source = c6.selectbox("Spend of (in the chosen period)", names, index=names.index(guess),
+                              key=f"cmp-inc-source-{test_table}",
+                              help="The campaign the test measured; its spend in the dashboard's chosen period fills "
+                                   "the spend below. Type the test's own spend there when you know it.")
+        spend = st.number_input("Campaign spend on the treated users", min_value=0.0,
+                                value=float(round(spend_by[source], 2)), step=100.0,
+                                key=f"cmp-inc-spend-{test_table}-{source}")
         result = stored(("cmp-inc", db, test_table, info.version, variant_col, metric, control),
                         lambda: analyze(ws.table(test_table), variant_col, metric, control=control,
                                         metric_type="continuous"))
@@ -368,6 +377,21 @@ def incremental_section(ws: Workspace, args: dict, spend_in_period: float) -> No
     (st.success if inc.significant else st.info)(inc.summary)
     st.plotly_chart(charts.incremental_figure(inc), key="cmp-inc-chart")
     download_buttons(lambda: inc.table(), f"{test_table}_incremental_return", key="cmp-dl-inc")
+
+
+def spend_choices(ws: Workspace, table: str, version: int, args: dict, groups: dict[str, list[str]], period: tuple,
+                  total: float) -> dict[str, float]:
+    """'All campaigns (spend)' and each campaign line's spend in the chosen period, for the iROAS spend."""
+    out = {f"All campaigns ({format_value(total, 'money')})": total}
+    by = groups.get("Campaign and channel") or groups.get("Campaign") or groups.get("Channel") or []
+    if by:
+        lo, hi = period
+        totals = stored(("cmp-totals", db, table, version, tuple(by), tuple(sorted(args.items())), lo, hi),
+                        lambda: kpis(between(ws.table(table), args["date"], lo, hi), by=by, freq="total", **args))
+        for _, r in totals.iterrows():
+            spent = float(r[args["spend"]])
+            out[f"{' · '.join(str(r[c]) for c in by)} ({format_value(spent, 'money')})"] = spent
+    return out
 
 
 # ------------------------------------------------------------------ the dashboard
@@ -419,7 +443,8 @@ def dashboard(ws: Workspace) -> str | None:
         per_campaign(ws, table, info.version, args, groups, (lo, hi))
         pacing_section(ws, table, info.version, chosen, groups, (lo, hi))
         anomaly_section(ws, table, info.version, args, groups, (lo, hi))
-        incremental_section(ws, args, cmp.card("spend").value)
+        incremental_section(ws, args, spend_choices(ws, table, info.version, args, groups, (lo, hi),
+                                                    cmp.card("spend").value))
     except DataError as e:
         st.error(str(e))
     return table

@@ -120,7 +120,7 @@ def test_picking_a_text_column_as_spend_or_a_table_without_dates(app_env):
 def test_incremental_return_section(app_env):
     _fill(app_env)
     at = _page()
-    at.number_input(key="cmp-inc-spend").set_value(10_000.0).run()
+    at.number_input(key=next(n.key for n in at.number_input if n.key.startswith("cmp-inc-spend"))).set_value(10_000.0).run()
     assert not at.exception and not at.error
     assert _metric(at, "Treated users").value == "3,000"
     assert any("iROAS of" in m.value for m in [*at.success, *at.info])

@@ -56,7 +56,8 @@ class IncrementalReturn:
     def summary(self) -> str:
         """The result in plain words for a manager."""
         level = f"{self.confidence:.0%}"
-        head = (f"Against {self.control}, {self.variant} brought {money(self.lift)} more {self.metric} per user "
+        more = "more" if self.lift >= 0 else "less"
+        head = (f"Against {self.control}, {self.variant} brought {money(abs(self.lift))} {more} {self.metric} per user "
                 f"({level} interval {money(self.lift_low)} to {money(self.lift_high)}). Over "
                 f"{plural(self.treated_users, 'treated user')} that is {money(self.incremental_revenue, 0)} of "
                 f"incremental {self.metric} ({money(self.incremental_low, 0)} to {money(self.incremental_high, 0)}); "
