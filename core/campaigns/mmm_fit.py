@@ -1,0 +1,253 @@
+"""Fitting the marketing-mix model: design, non-negative least squares, hyper-parameter search, bootstrap.
+
+The model for period t:
+
+    y_t = baseline_t + sum_c coef_c * hill(adstock(spend_c; theta_c)_t; alpha_c, g_c) + noise
+
+baseline_t = intercept + linear trend + yearly seasonality (Fourier terms, `fourier` sine/cosine
+pairs) + day-of-week effects (daily data) + controls, all with free signs. Channel coefficients are
+kept >= 0 (a channel cannot be modelled as destroying revenue). For fixed hyper-parameters the fit
+is exact non-negative least squares: the free baseline block is projected out (for any coef the
+best baseline is its least-squares fit to what is left), then `scipy.optimize.nnls` solves for the
+channel coefficients on the projected columns and the baseline follows. No ridge penalty is used:
+non-negativity and the few columns (2-10 channels) keep the fit stable on the data sizes we need.
+
+Hyper-parameters (theta, alpha, gamma per channel) are chosen by time-series cross-validation on
+the training periods (every period but the held-out last ones): `folds` expanding windows, each
+fitted on all earlier periods and scored on the next block, the score being the summed squared
+error on those blocks. The search is scipy's differential evolution (seeded, Latin-hypercube start,
+no worker processes, then an L-BFGS-B polish): the cross-validated error is not smooth and has
+ridges (a longer carry-over trades off against a later inflexion), which trap a local optimiser
+started from one point, and one evaluation costs well under a millisecond, so a population search
+of a few thousand evaluations is affordable. It is the same family as Robyn's evolutionary search.
+
+Uncertainty comes from a moving-block bootstrap of the residuals (blocks keep the residuals'
+autocorrelation): y* = fitted + resampled residual blocks, then the hyper-parameters are refined by
+a short L-BFGS-B search from the point estimate and the coefficients refitted, so the intervals
+carry the uncertainty of the carry-over and saturation, not only of the coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+from scipy.optimize import differential_evolution, minimize, nnls
+
+from core.campaigns.mmm_transforms import hill, inflexion_point
+
+Frequency = Literal["W", "D"]
+
+ALPHA_RANGE = (0.5, 3.0)
+GAMMA_RANGE = (0.3, 1.0)
+THETA_MAX_WEEKLY = 0.8  # Robyn's widest suggested range for weekly carry-over
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard the fit works. The defaults are what the app uses; tests use smaller ones.
+
+    holdout: last periods held out for holdout_mape (None: 10% of the periods, 8-26 weeks or
+    56-182 days). folds: cross-validation blocks. n_boot: bootstrap refits. popsize/maxiter: the
+    differential evolution's population (per hyper-parameter) and generations. fourier: yearly
+    sine/cosine pairs. refine_steps: L-BFGS-B iterations per bootstrap refit (0: coefficients only).
+    """
+
+    holdout: int | None = None
+    folds: int = 3
+    n_boot: int = 100
+    popsize: int = 8
+    maxiter: int = 60
+    fourier: int = 2
+    refine_steps: int = 10
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class Design:
+    """The inputs of one fit as arrays: target y (T), spend X (T x C), free baseline block F (T x p)."""
+
+    y: np.ndarray
+    spend: np.ndarray
+    free: np.ndarray
+    freq: Frequency
+    theta_max: float
+
+
+def baseline_block(days: np.ndarray, freq: Frequency, fourier: int, controls: np.ndarray | None) -> np.ndarray:
+    """Intercept, linear trend, yearly Fourier terms, day of week (daily data) and the controls."""
+    n = len(days)
+    cols = [np.ones(n), np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(n)]
+    for k in range(1, fourier + 1):
+        angle = 2 * np.pi * k * days / DAYS_PER_YEAR
+        cols += [np.sin(angle), np.cos(angle)]
+    if freq == "D":
+        weekday = (days.astype(np.int64) + 3) % 7  # day 0 = 1970-01-01, a Thursday; 0 = Monday
+        cols += [(weekday == d).astype(float) for d in range(1, 7)]
+    block = np.column_stack(cols)
+    if controls is not None and controls.size:
+        sd = controls.std(axis=0)
+        block = np.column_stack([block, (controls - controls.mean(axis=0)) / np.where(sd > 0, sd, 1.0)])
+    return block
+
+
+def saturated(spend: np.ndarray, theta: np.ndarray, alpha: np.ndarray, gamma: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: hill(adstock(spend)); returns the T x C matrix and the inflexions g (spend units)."""
+    out = np.empty_like(spend, dtype=float)
+    g = np.empty(spend.shape[1])
+    for c in range(spend.shape[1]):
+        a = adstock(spend[:, c], float(theta[c]))
+        g[c] = inflexion_point(a, float(gamma[c]))
+        out[:, c] = hill(a, float(alpha[c]), g[c])
+    return out, g
+
+
+def adstock(x: np.ndarray, theta: float) -> np.ndarray:
+    """a_t = x_t + theta a_{t-1} without input checks (the fit's inner loop)."""
+    from scipy.signal import lfilter
+
+    return x if theta == 0.0 else np.asarray(lfilter([1.0], [1.0, -theta], x), dtype=float)
+
+
+class LinearPart:
+    """Non-negative channel coefficients and a free baseline on the rows `rows`, set up once.
+
+    The baseline block's pseudo-inverse is computed once per row set, so each fit for new
+    hyper-parameters costs two small matrix products and one nnls.
+    """
+
+    def __init__(self, free: np.ndarray, rows: slice) -> None:
+        self.rows = rows
+        self.free = free[rows]
+        self.pinv = np.linalg.pinv(self.free)
+
+    def fit(self, sat: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(channel coefficients >= 0, baseline coefficients) for y on these rows."""
+        s, yy = sat[self.rows], y[self.rows]
+        a = s - self.free @ (self.pinv @ s)
+        r = yy - self.free @ (self.pinv @ yy)
+        coef, _ = nnls(a, r, maxiter=50 * a.shape[1])
+        base = self.pinv @ (yy - s @ coef)
+        return coef, base
+
+
+def unpack(h: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return h[:c], h[c:2 * c], h[2 * c:]
+
+
+def bounds(c: int, theta_max: float) -> list[tuple[float, float]]:
+    return [(0.0, theta_max)] * c + [ALPHA_RANGE] * c + [GAMMA_RANGE] * c
+
+
+def folds(n_train: int, n_folds: int, block: int, min_train: int) -> list[tuple[int, int]]:
+    """Expanding-window folds (train end, test end) inside the first n_train periods."""
+    out = []
+    for k in range(n_folds, 0, -1):
+        end = n_train - (k - 1) * block
+        start = end - block
+        if start >= min_train:
+            out.append((start, end))
+    if not out:  # too short for full blocks: one fold on the last third
+        start = max(min_train, (2 * n_train) // 3)
+        out.append((min(start, n_train - 1), n_train))
+    return out
+
+
+def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[np.ndarray], float]:
+    """The cross-validated squared error (scaled) as a function of the hyper-parameter vector."""
+    c = design.spend.shape[1]
+    block = max(1, (settings.holdout or holdout_length(len(design.y), design.freq)))
+    min_train = design.free.shape[1] + c + 4
+    parts = [(LinearPart(design.free, slice(0, s)), slice(s, e)) for s, e in
+             folds(n_train, settings.folds, block, min_train)]
+    y = design.y
+    scale = float(np.mean(y[:n_train] ** 2)) or 1.0
+
+    def objective(h: np.ndarray) -> float:
+        theta, alpha, gamma = unpack(h, c)
+        sat, _ = saturated(design.spend, theta, alpha, gamma)
+        err = 0.0
+        for part, test in parts:
+            coef, base = part.fit(sat, y)
+            pred = design.free[test] @ base + sat[test] @ coef
+            err += float(np.sum((y[test] - pred) ** 2))
+        return err / scale
+
+    return objective
+
+
+def holdout_length(n: int, freq: Frequency) -> int:
+    """10% of the periods, 8-26 weeks (56-182 days)."""
+    lo, hi = (8, 26) if freq == "W" else (56, 182)
+    return int(min(hi, max(lo, round(0.1 * n))))
+
+
+def search(design: Design, n_train: int, settings: Settings, seed: int,
+           callback: Callable[..., None] | None = None) -> np.ndarray:
+    """Hyper-parameters by differential evolution on the cross-validated error (callback: per generation)."""
+    c = design.spend.shape[1]
+    objective = cv_objective(design, n_train, settings)
+    result = differential_evolution(objective, bounds(c, design.theta_max), seed=seed,
+                                    popsize=settings.popsize, maxiter=settings.maxiter, tol=1e-4,
+                                    init="latinhypercube", polish=True, workers=1, updating="immediate",
+                                    callback=callback)
+    return np.asarray(result.x, dtype=float)
+
+
+def in_sample_objective(design: Design, y: np.ndarray, part: LinearPart) -> Callable[[np.ndarray], float]:
+    c = design.spend.shape[1]
+    scale = float(np.mean(y ** 2)) or 1.0
+
+    def objective(h: np.ndarray) -> float:
+        sat, _ = saturated(design.spend, *unpack(h, c))
+        coef, base = part.fit(sat, y)
+        return float(np.sum((y - part.free @ base - sat @ coef) ** 2)) / scale
+
+    return objective
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Bootstrap refits, one row each: theta, alpha, inflexion g, coef (B x C) and baseline total."""
+
+    theta: np.ndarray
+    alpha: np.ndarray
+    inflexion: np.ndarray
+    coef: np.ndarray
+    contribution: np.ndarray  # B x C, modelled channel contribution summed over the periods
+
+
+def bootstrap(design: Design, h: np.ndarray, fitted: np.ndarray, settings: Settings, seed: int,
+              progress: Callable[[float], None] | None = None) -> Replicates:
+    """Moving-block bootstrap of residuals; each replicate refines the hyper-parameters and refits."""
+    rng = np.random.default_rng(seed)
+    n, c = design.spend.shape
+    resid = design.y - fitted
+    resid = resid - resid.mean()
+    length = max(2, int(round(n ** (1 / 3))))
+    if design.freq == "D":
+        length = max(7, length)
+    part = LinearPart(design.free, slice(0, n))
+    box = bounds(c, design.theta_max)
+    out = {k: np.empty((settings.n_boot, c)) for k in ("theta", "alpha", "inflexion", "coef", "contribution")}
+    for b in range(settings.n_boot):
+        starts = rng.integers(0, n - length + 1, size=int(np.ceil(n / length)))
+        e = np.concatenate([resid[s:s + length] for s in starts])[:n]
+        y_star = fitted + e
+        hb = h
+        if settings.refine_steps > 0:
+            res = minimize(in_sample_objective(design, y_star, part), h, method="L-BFGS-B", bounds=box,
+                           options={"maxiter": settings.refine_steps,
+                                    "maxfun": settings.refine_steps * (len(h) + 1) * 2})
+            hb = np.asarray(res.x, dtype=float)
+        theta, alpha, gamma = unpack(hb, c)
+        sat, g = saturated(design.spend, theta, alpha, gamma)
+        coef, _ = part.fit(sat, y_star)
+        out["theta"][b], out["alpha"][b], out["inflexion"][b], out["coef"][b] = theta, alpha, g, coef
+        out["contribution"][b] = coef * sat.sum(axis=0)
+        if progress is not None:
+            progress((b + 1) / settings.n_boot)
+    return Replicates(**out)
