@@ -18,7 +18,7 @@ from core.columns import ColumnRoles, guess_roles
 from core.errors import DataError
 from core.experiments import analyze, choose_control
 from core.experiments.data import variant_counts
-from core.formatting import Format, for_people, format_value, percent, points
+from core.formatting import Format, for_people, format_value, money, percent, points
 from core.data.workspace import Workspace
 from core.wording import plural
 from pages.common import can, cached_profile, download_buttons, page_start, role_note, stored
@@ -135,7 +135,7 @@ def cards(cmp: PeriodComparison) -> None:
                "Every rate is a ratio of sums over the period (CTR = all clicks / all impressions).")
     if cmp.previous_rows == 0:
         st.info("No rows in the previous period: changes are not shown.", icon=":material/info:")
-    per_row = 6
+    per_row = 4
     for i in range(0, len(cmp.cards), per_row):
         row = st.columns(per_row)
         for col, c in zip(row, cmp.cards[i:i + per_row]):
@@ -144,10 +144,17 @@ def cards(cmp: PeriodComparison) -> None:
                 delta = points(c.points) if pd.notna(c.points) else None
             else:
                 delta = f"{c.change * 100:+.1f}%" if pd.notna(c.change) else None
-            col.metric(info.label, format_value(c.value, info.format), delta,
-                       delta_color="normal" if info.higher_is_better else "inverse",
+            col.metric(info.label, card_value(c.value, info.format), delta,
+                       delta_color="off" if c.kpi == "spend" else "normal" if info.higher_is_better else "inverse",
                        help=f"{info.meaning}. Previous period: {format_value(c.previous, info.format) or 'no data'}.",
                        border=True)
+
+
+def card_value(value: float, kind: Format) -> str:
+    """A card's value: whole amounts from 1,000 up (80,690 rather than 80,690.26), else the usual format."""
+    if kind == "money" and pd.notna(value) and abs(value) >= 1000:
+        return money(value, 0)
+    return format_value(value, kind)
 
 
 def trends(ws: Workspace, table: str, version: int, args: dict, groups: dict[str, list[str]], period: tuple) -> None:
@@ -173,6 +180,9 @@ def trends(ws: Workspace, table: str, version: int, args: dict, groups: dict[str
     sums = {r: args[r] for r in ("spend", *OPTIONAL) if args.get(r)}
     plot = frame.rename(columns={v: k for k, v in sums.items()})  # the figure reads sums by role
     st.plotly_chart(charts.trend_figure(plot, kpi, group=by, freq=freq), key="cmp-trend-chart")
+    if freq != "D":
+        st.caption(f"Each point is a {FREQ_LABELS[freq]}, dated by its first day; the first and last can hold fewer "
+                   "days than a whole one (see the numbers behind the chart: rows).")
     with st.expander(f"The numbers behind the chart ({plural(len(frame), 'row')})"):
         fmt = {**formats(frame), **{v: KPI_INFO[k].format for k, v in sums.items()}}
         st.dataframe(for_people(shown_dates(frame), fmt, labels_for(frame, sums)), hide_index=True)

@@ -98,14 +98,14 @@ def anomaly_figure(result: Anomalies, metric: str, group: Sequence[object] = ())
     flagged = s[s["deviation"].abs() > result.threshold]
     info = KPI_INFO.get(metric)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=s["day"], y=high, mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=s["day"], y=low, mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(136,136,136,0.2)", name=f"usual range (±{result.threshold:g} robust dev.)",
-                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=s["day"], y=s["value"], mode="lines", name=info.label if info else metric,
+                             hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
     fig.add_trace(go.Scatter(x=s["day"], y=s["median"], mode="lines", line=dict(dash="dot", color=GREY),
                              name=f"median of the previous {result.window} days"))
-    fig.add_trace(go.Scatter(x=s["day"], y=s["value"], mode="lines", name=info.label if info else metric))
+    # the usual range as one closed band (upper edge forward, lower edge back), drawn under the lines
+    fig.add_trace(go.Scatter(x=[*s["day"], *s["day"][::-1]], y=[*high, *low[::-1]], mode="lines", line=dict(width=0),
+                             fill="toself", fillcolor="rgba(136,136,136,0.2)", hoverinfo="skip",
+                             name=f"usual range (±{result.threshold:g} robust deviations)"))
     fig.add_trace(go.Scatter(x=flagged["day"], y=flagged["value"], mode="markers", name="flagged day",
                              marker=dict(color=FLAG, size=10, symbol="circle-open", line=dict(width=2)),
                              text=flagged["explanation"], hovertemplate="%{text}<extra></extra>"))
@@ -125,8 +125,10 @@ def incremental_figure(inc: IncrementalReturn) -> go.Figure:
                      arrayminus=[inc.iroas - inc.iroas_low], thickness=2),
         hovertemplate=(f"iROAS %{{x:.2f}} ({inc.confidence:.0%} interval {inc.iroas_low:.2f} to "
                        f"{inc.iroas_high:.2f})<extra></extra>"), showlegend=False))
-    fig.add_vline(x=0, line_dash="dash", line_color=GREY, annotation_text="no effect")
-    fig.add_vline(x=1, line_dash="dot", line_color=GREY, annotation_text="breaks even")
+    fig.add_vline(x=0, line_dash="dash", line_color=GREY, annotation_text="no effect",
+                  annotation_position="top left")
+    fig.add_vline(x=1, line_dash="dot", line_color=GREY, annotation_text="breaks even",
+                  annotation_position="top right")
     fig.update_layout(title=dict(text=f"Incremental {inc.metric} per 1 spent (iROAS)", x=0, xanchor="left"),
                       xaxis=dict(title=dict(text=f"iROAS: incremental {inc.metric} / spend (x; bar = "
                                                  f"{inc.confidence:.0%} interval)")),
