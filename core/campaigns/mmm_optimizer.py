@@ -90,7 +90,7 @@ def allocate(curves: Curves, current: np.ndarray, total: float, low: np.ndarray,
                        options={"maxiter": 300, "ftol": 1e-12})
         x = _repair(np.asarray(res.x, dtype=float) * scale, total, lo, hi)
         value = float(curves.revenue(x).sum())
-        if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+        if best is None or value > best_value + 1e-9 * max(1.0, abs(best_value)):  # -inf + inf is nan
             best, best_value = x, value
     if best is None:
         raise DataError("No split within the bounds was found; widen the bounds and try again.")
