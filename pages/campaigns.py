@@ -438,7 +438,8 @@ def dashboard(ws: Workspace) -> str | None:
         return table
     first, last = whole["period"].iloc[0].date(), whole["period_end"].iloc[0].date()
     start = max(first, last - dt.timedelta(days=27))
-    period = st.date_input("Period", (start, last), min_value=first, max_value=last, key=f"cmp-period-{table}",
+    period = st.date_input("Period", (start, last), min_value=first, max_value=last,
+                           key=f"cmp-period-{table}-{info.version}",  # a replaced table may have other dates
                            help="KPI cards compare this period with the same number of days just before it.")
     if not isinstance(period, (tuple, list)) or len(period) != 2:
         st.info("Pick the last day of the period too.")

@@ -74,7 +74,8 @@ def test_default_table_cards_and_tabs(app_env):
 def test_period_change_updates_the_cards(app_env):
     df = _fill(app_env)
     at = _page()
-    at.date_input(key="cmp-period-campaign_daily").set_value((dt.date(2026, 7, 1), dt.date(2026, 7, 10))).run()
+    period = next(d for d in at.date_input if d.key.startswith("cmp-period-campaign_daily"))
+    period.set_value((dt.date(2026, 7, 1), dt.date(2026, 7, 10))).run()
     assert not at.exception and not at.error
     july = df[(df.date >= "2026-07-01") & (df.date <= "2026-07-10")]
     june = df[(df.date >= "2026-06-21") & (df.date <= "2026-06-30")]
@@ -82,6 +83,19 @@ def test_period_change_updates_the_cards(app_env):
     assert _metric(at, "Spend").delta == f"{(july.spend.sum() / june.spend.sum() - 1) * 100:+.1f}%"
     assert any("2026-06-21 to 2026-06-30" in c.value for c in at.caption)
     assert _metric(at, "CPA").value == _card(july.spend.sum() / july.conversions.sum())
+
+
+def test_a_replaced_table_with_other_dates_starts_a_fresh_period(app_env):
+    _fill(app_env)
+    at = _page()
+    at.date_input(key=next(d.key for d in at.date_input if d.key.startswith("cmp-period-"))).set_value(
+        (dt.date(2026, 7, 1), dt.date(2026, 7, 10))).run()
+    later = campaign_table(60).assign(date=lambda d: d["date"] + pd.Timedelta(days=400))
+    Workspace(app_env).save_frame(later, "campaign_daily", mode="replace")
+    at.run()
+    assert not at.exception and not at.error
+    last = later["date"].max()
+    assert _metric(at, "Spend").value == _card(later[later["date"] > last - pd.Timedelta(days=28)].spend.sum())
 
 
 def test_by_channel(app_env):
