@@ -139,7 +139,8 @@ class MMMResult:
         c = self._channel_index(channel)
         now = float(self.current_spend.iloc[c])
         if spend is None:
-            values = np.unique(np.r_[np.linspace(0.0, 3.0 * now, 61), now])
+            grid = np.linspace(0.0, 3.0 * now, 61)
+            values = np.sort(np.r_[grid[~np.isclose(grid, now, rtol=1e-9)], now])
         else:
             values = np.atleast_1d(np.asarray(spend, dtype=float))
             if not np.all(np.isfinite(values)) or np.any(values < 0):
@@ -148,7 +149,7 @@ class MMMResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             roas = np.where(values > 0, revenue / np.where(values > 0, values, 1.0), np.nan)
         return pd.DataFrame({"channel": channel, "spend": values, "revenue": revenue, "roas": roas,
-                             "marginal_roas": marginal, "current": np.isclose(values, now, rtol=1e-12)})
+                             "marginal_roas": marginal, "current": values == now})
 
     def optimize_budget(self, total: float | None = None, *,
                         bounds: tuple[float, float] | Mapping[str, tuple[float, float]] | None = None
@@ -393,7 +394,8 @@ def fit_mmm(data: pd.DataFrame | Any, *, date: str, target: str, channels: Seque
         generations[0] += 1
         report(0.6 * min(1.0, generations[0] / max(1, settings.maxiter)), "Choosing carry-over and saturation")
 
-    h = mmm_fit.search(design, n_train, settings, seed, callback=on_generation)
+    found = mmm_fit.search(design, n_train, settings, seed, callback=on_generation)
+    h = found.x
     theta, alpha, gamma = mmm_fit.unpack(h, c)
     sat, g = mmm_fit.saturated(spend, theta, alpha, gamma)
 
@@ -411,7 +413,7 @@ def fit_mmm(data: pd.DataFrame | Any, *, date: str, target: str, channels: Seque
 
     # 3. bootstrap
     report(0.6, "Bootstrap refits for the intervals")
-    boot = mmm_fit.bootstrap(design, h, fitted, settings, seed + 1,
+    boot = mmm_fit.bootstrap(design, found, fitted, n_train, settings, seed + 1,
                              progress=lambda s: report(0.6 + 0.4 * s, "Bootstrap refits for the intervals"))
     total_spend = spend.sum(axis=0)
     contribution = effects.sum(axis=0)

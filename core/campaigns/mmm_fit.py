@@ -22,9 +22,10 @@ started from one point, and one evaluation costs well under a millisecond, so a 
 of a few thousand evaluations is affordable. It is the same family as Robyn's evolutionary search.
 
 Uncertainty comes from a moving-block bootstrap of the residuals (blocks keep the residuals'
-autocorrelation): y* = fitted + resampled residual blocks, then the hyper-parameters are refined by
-a short L-BFGS-B search from the point estimate and the coefficients refitted, so the intervals
-carry the uncertainty of the carry-over and saturation, not only of the coefficients.
+autocorrelation): y* = fitted + resampled residual blocks; each replicate re-chooses the
+hyper-parameters with the same cross-validated criterion among the search's best final population
+members (then a short L-BFGS-B refine) and refits the coefficients, so the intervals carry the
+uncertainty of the carry-over and saturation, not only of the coefficients.
 """
 
 from __future__ import annotations
@@ -160,7 +161,10 @@ def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[
     """The cross-validated squared error (scaled) as a function of the hyper-parameter vector."""
     c = design.spend.shape[1]
     block = max(1, (settings.holdout or holdout_length(len(design.y), design.freq)))
-    min_train = design.free.shape[1] + c + 4
+    year = 52 if design.freq == "W" else 364
+    # a fold's training window spans a year when the data allow it: yearly Fourier terms fitted on
+    # less than a year extrapolate wildly into the test block
+    min_train = max(design.free.shape[1] + c + 4, min(year, n_train - block))
     parts = [(LinearPart(design.free, slice(0, s)), slice(s, e)) for s, e in
              folds(n_train, settings.folds, block, min_train)]
     y = design.y
@@ -185,8 +189,17 @@ def holdout_length(n: int, freq: Frequency) -> int:
     return int(min(hi, max(lo, round(0.1 * n))))
 
 
+@dataclass(frozen=True)
+class Search:
+    """The chosen hyper-parameters and the search's final population (near-optimal alternatives)."""
+
+    x: np.ndarray
+    population: np.ndarray
+    energies: np.ndarray
+
+
 def search(design: Design, n_train: int, settings: Settings, seed: int,
-           callback: Callable[..., None] | None = None) -> np.ndarray:
+           callback: Callable[..., None] | None = None) -> Search:
     """Hyper-parameters by differential evolution on the cross-validated error (callback: per generation)."""
     c = design.spend.shape[1]
     objective = cv_objective(design, n_train, settings)
@@ -194,19 +207,8 @@ def search(design: Design, n_train: int, settings: Settings, seed: int,
                                     popsize=settings.popsize, maxiter=settings.maxiter, tol=1e-4,
                                     init="latinhypercube", polish=True, workers=1, updating="immediate",
                                     callback=callback)
-    return np.asarray(result.x, dtype=float)
-
-
-def in_sample_objective(design: Design, y: np.ndarray, part: LinearPart) -> Callable[[np.ndarray], float]:
-    c = design.spend.shape[1]
-    scale = float(np.mean(y ** 2)) or 1.0
-
-    def objective(h: np.ndarray) -> float:
-        sat, _ = saturated(design.spend, *unpack(h, c))
-        coef, base = part.fit(sat, y)
-        return float(np.sum((y - part.free @ base - sat @ coef) ** 2)) / scale
-
-    return objective
+    return Search(np.asarray(result.x, dtype=float), np.asarray(result.population, dtype=float),
+                  np.asarray(result.population_energies, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,16 @@ class Replicates:
     contribution: np.ndarray  # B x C, modelled channel contribution summed over the periods
 
 
-def bootstrap(design: Design, h: np.ndarray, fitted: np.ndarray, settings: Settings, seed: int,
-              progress: Callable[[float], None] | None = None) -> Replicates:
-    """Moving-block bootstrap of residuals; each replicate refines the hyper-parameters and refits."""
+def bootstrap(design: Design, found: Search, fitted: np.ndarray, n_train: int, settings: Settings, seed: int,
+              progress: Callable[[float], None] | None = None, candidates: int = 24) -> Replicates:
+    """Moving-block bootstrap of residuals, re-choosing the hyper-parameters in each replicate.
+
+    Each replicate y* = fitted + resampled residual blocks is scored with the same cross-validated
+    criterion as the estimate, over the chosen point and the `candidates` best members of the
+    search's final population (different near-optimal carry-over/saturation settings, so a
+    replicate can land on another part of a ridge), then the best is refined with `refine_steps`
+    L-BFGS-B iterations and the coefficients are refitted on all periods.
+    """
     rng = np.random.default_rng(seed)
     n, c = design.spend.shape
     resid = design.y - fitted
@@ -232,17 +241,23 @@ def bootstrap(design: Design, h: np.ndarray, fitted: np.ndarray, settings: Setti
         length = max(7, length)
     part = LinearPart(design.free, slice(0, n))
     box = bounds(c, design.theta_max)
+    order = np.argsort(found.energies)[:candidates]
+    pool = np.vstack([found.x[None, :], found.population[order]])
     out = {k: np.empty((settings.n_boot, c)) for k in ("theta", "alpha", "inflexion", "coef", "contribution")}
     for b in range(settings.n_boot):
         starts = rng.integers(0, n - length + 1, size=int(np.ceil(n / length)))
         e = np.concatenate([resid[s:s + length] for s in starts])[:n]
         y_star = fitted + e
-        hb = h
+        objective = cv_objective(Design(y_star, design.spend, design.free, design.freq, design.theta_max),
+                                 n_train, settings)
+        scores = [objective(x) for x in pool]
+        hb = pool[int(np.argmin(scores))]
         if settings.refine_steps > 0:
-            res = minimize(in_sample_objective(design, y_star, part), h, method="L-BFGS-B", bounds=box,
+            res = minimize(objective, hb, method="L-BFGS-B", bounds=box,
                            options={"maxiter": settings.refine_steps,
-                                    "maxfun": settings.refine_steps * (len(h) + 1) * 2})
-            hb = np.asarray(res.x, dtype=float)
+                                    "maxfun": settings.refine_steps * (len(hb) + 1) * 2})
+            if res.fun <= min(scores):
+                hb = np.asarray(res.x, dtype=float)
         theta, alpha, gamma = unpack(hb, c)
         sat, g = saturated(design.spend, theta, alpha, gamma)
         coef, _ = part.fit(sat, y_star)
