@@ -284,7 +284,12 @@ def kpis(data: pd.DataFrame | ibis.Table, *, date: str, spend: str, impressions:
          clicks: str | None = None, conversions: str | None = None, revenue: str | None = None,
          by: str | Sequence[str] | None = None, freq: Freq = "D") -> pd.DataFrame:
     """One row per period (freq "D", "W" from Monday, "M", or "total") and group of `by`, with the sums and
-    ctr, cpc, cpm, cvr, cpa, roas, roi as ratios of those sums (columns: see the module docstring).
+    ctr, cpc, cpm, cvr, cpa, roas, roi as ratios of those sums.
+
+    Columns: `period` (the period's first day; for "total" the group's first date), `period_end`, the `by`
+    columns, `rows`, the sums under the input column names (floats), then the seven KPIs (NaN where a
+    column is not given or a denominator is zero). Rows are sorted by period, then group. More in the
+    module docstring.
 
     An Ibis table is aggregated in the database. Negative spend or counts raise DataError naming the
     column and the number of rows."""
