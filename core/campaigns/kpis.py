@@ -266,6 +266,8 @@ def _aggregate_ibis(t: ibis.Table, cols: Columns, by: list[str], freq: Freq) -> 
         t = t.mutate(period=t["__day"].truncate(freq))
     aggs: dict[str, Any] = {"rows": t.count()}
     aggs.update({c: t[c].sum() for c in sums.values()})
+    # negative spend and counts are counted in the same scan (kpis raises on them)
+    aggs.update({f"__neg_{role}": (t[c] < 0).sum() for role, c in sums.items() if role in NON_NEGATIVE})
     if freq == "total":
         aggs.update(period=t["__day"].min(), period_end=t["__day"].max())
         grouped = t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs)
@@ -299,11 +301,14 @@ def kpis(data: pd.DataFrame | ibis.Table, *, date: str, spend: str, impressions:
     cols = Columns(date, spend, impressions, clicks, conversions, revenue)
     groups = _by_list(by)
     validate(data, cols, groups)
-    check_inputs(data, cols).raise_for_negatives()
     if isinstance(data, pd.DataFrame):
+        check_inputs(data, cols).raise_for_negatives()
         raw = _aggregate_pandas(data, cols, groups, freq)
-    else:
+    else:  # one scan in the database: the sums and the count of negative values together
         raw = _aggregate_ibis(data, cols, groups, freq)
+        negative = {c: int(pd.to_numeric(raw.pop(f"__neg_{role}")).fillna(0).sum())
+                    for role, c in cols.sums().items() if role in NON_NEGATIVE}
+        InputCheck(rows=0, missing_dates=0, missing={}, negative=negative).raise_for_negatives()
     raw = raw[pd.to_numeric(raw["rows"]) > 0]  # an empty table gives no rows (not one row of zeros)
     sum_cols = list(dict.fromkeys(cols.sums().values()))
     for c in sum_cols:
