@@ -471,9 +471,10 @@ def main() -> None:
 
 # MMM tab: wired by pages/campaigns_mmm.py
 def render_mmm_tab(table: str | None) -> None:
-    """The marketing-mix model tab (built in pages/campaigns_mmm.py); a note until it is wired in."""
-    st.info("The marketing-mix model (return per channel with intervals, response curves and a budget allocator) "
-            f"is coming to this tab{' for ' + repr(table) if table else ''}.", icon=":material/construction:")
+    """The marketing-mix model tab (pages/campaigns_mmm.py)."""
+    from pages.campaigns_mmm import render
+
+    render(table)
 
 
 main()

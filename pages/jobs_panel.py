@@ -11,6 +11,7 @@ from core.jobs import Job
 from pages.common import job_runner
 
 KIND_LABELS = {"train": "Training", "score": "Scoring"}
+KIND_LABELS["mmm"] = "Marketing-mix model"
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:",
                "interrupted": ":material/warning:"}

@@ -7,7 +7,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 
-CANCEL_KEYS = ("model-cancel", "score-cancel")
+CANCEL_KEYS = ("model-cancel", "score-cancel", "mmm-cancel")
 
 
 def running_job(at: AppTest) -> bool:

@@ -65,7 +65,7 @@ def test_default_table_cards_and_tabs(app_env):
     assert ctr.value == f"{now.clicks.sum() / now.impressions.sum() * 100:.1f}%" and ctr.delta.endswith(" pts")
     roas = _metric(at, "ROAS")
     assert roas.value == f"{now.revenue.sum() / now.spend.sum():,.2f}x"
-    assert any("coming to this tab" in i.value for i in at.info)  # the model tab until it is wired in
+    assert any("at least 52 weeks" in w.value for w in at.warning)  # the model tab: 120 days are too few
     assert at.get("plotly_chart")  # trend, per campaign, pacing, anomalies, incremental
     # pacing from the budget column, one line per campaign and channel
     assert any("spent" in m.value and "of the flight gone" in m.value for m in at.markdown)

@@ -19,3 +19,5 @@ __all__ = ["kpis", "KPIS", "KPI_INFO", "KpiInfo", "FREQS", "Freq", "Columns", "I
 # Marketing-mix model (core/campaigns/mmm.py, another module's owner): add its imports and names here, e.g.
 # from core.campaigns.mmm import MMMResult, adstock_geometric, fit_mmm, saturation_hill
 # __all__ += ["adstock_geometric", "saturation_hill", "fit_mmm", "MMMResult"]
+from core.campaigns.mmm import MMMResult, adstock_geometric, channel_table, fit_mmm, saturation_hill  # noqa: E402
+__all__ += ["adstock_geometric", "saturation_hill", "fit_mmm", "MMMResult", "channel_table"]
