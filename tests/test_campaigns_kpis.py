@@ -361,3 +361,15 @@ def test_charts_have_labelled_axes():
     assert charts.anomaly_figure(an, "spend", ["search"]).layout.yaxis.title.text == "spend (currency)"
     for f in (fig, bar):
         assert f.layout.paper_bgcolor is None and f.layout.plot_bgcolor is None  # follows light and dark themes
+
+
+def test_text_dates_in_the_database_read_as_days(ws):
+    df = two_days().assign(date=["2026-11-02", "2026-11-03"])
+    ws.save_frame(df, "text_dates", source="python")
+    t = ws.table("text_dates")
+    if not t.schema()["date"].is_string():
+        pytest.skip("the workspace stored the text dates as dates")
+    out = kpis(t, freq="W", **ALL)
+    assert out["period"].tolist() == [pd.Timestamp("2026-11-02")] and out["rows"].tolist() == [2]
+    cmp = compare_periods(t, start="2026-11-03", end="2026-11-03", **ALL)
+    assert cmp.card("spend").value == 200.0 and cmp.card("spend").previous == 5.0
