@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import logging
+import threading
 from typing import Any, Callable
 
 import pandas as pd
@@ -15,6 +19,34 @@ from core.roles import REQUIRED_ROLE, allowed
 from pages.account import current, ensure_entry
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
+# What the Models, Experiments and Segments pages import (scikit-learn, SciPy, statsmodels, plotly): 1-3 s
+# on first use in a server process, most of a page's first render after a server start.
+HEAVY_MODULES = ("core.models", "core.experiments", "core.segments", "core.models.charts", "core.experiments.charts")
+
+
+def _import_heavy() -> None:
+    for name in HEAVY_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a page that needs it reports the problem itself
+            logging.getLogger(__name__).warning("warm-up import of %s failed", name, exc_info=True)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_thread() -> threading.Thread:
+    thread = threading.Thread(target=_import_heavy, name="mw-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up() -> None:
+    """Import the heavy libraries once per server process in the background, after a page has rendered.
+
+    Called at the end of a page's script: the page the user opens next finds them imported (or
+    waits on Python's import lock for the rest, never importing twice) instead of paying seconds.
+    """
+    with contextlib.suppress(RuntimeError):  # no threads left: the pages import on first use instead
+        _warm_up_thread()
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,6 +107,14 @@ def page_start(title: str, caption: str | None = None) -> Workspace:
 def cached_profile(db_path: str, table: str, version: int) -> pd.DataFrame:
     """Column profile, cached by table version (recomputed only when the table changes)."""
     return workspace().profile(table)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_distinct(db_path: str, table: str, version: int) -> pd.DataFrame:
+    """Column types and distinct counts (core.data.profile.column_types_and_distinct), cached by table version."""
+    from core.data.profile import column_types_and_distinct
+
+    return column_types_and_distinct(workspace().table(table))
 
 
 def table_picker(ws: Workspace, label: str = "Table", key: str = "table") -> str | None:

@@ -19,7 +19,7 @@ from core.data.ingest import IngestReport
 from core.data.load_job import KIND as LOAD_KIND, finish_load, load_job_mb, runs_as_job, submit_load
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import cached_profile, can, download_buttons, job_runner, page_start
+from pages.common import cached_profile, can, download_buttons, job_runner, page_start, warm_up
 from pages.jobs_panel import job_progress
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
@@ -486,3 +486,5 @@ if "Audit log" in tabs:
         _audit_tab(ws)
     with tabs["Backup and restore"]:
         _backup_tab(ws)
+
+warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)

@@ -20,7 +20,7 @@ from core.formatting import for_people, p_value
 from core.data.export import frame_to_bytes
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import can, cached_profile, page_start, remember, result_store, role_note, stored
+from pages.common import can, cached_distinct, page_start, remember, result_store, role_note, stored, warm_up
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
@@ -158,7 +158,7 @@ def per_user(ws: Workspace) -> None:
         default = tables.index("email_campaign") if "email_campaign" in tables else 0
         table = st.selectbox("Per-user table (one row per user)", tables, index=default, key="exp-table")
         info = ws.info(table)
-        profile = cached_profile(db, table, info.version)
+        profile = cached_distinct(db, table, info.version)  # (not the full profile: 1 query, not 3+)
         types = dict(zip(profile["column"], profile["type"]))
         distinct = dict(zip(profile["column"], profile["distinct"]))
         columns = list(types)
@@ -444,3 +444,5 @@ with tab_plan:
                                  "detectable": "smallest detectable lift"}), hide_index=True)
     except DataError as e:
         st.error(str(e))
+
+warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)

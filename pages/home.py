@@ -5,7 +5,7 @@ import streamlit as st
 from core.demo import DEMO_TABLES, load_demo
 from core.errors import DataError
 from core.wording import plural
-from pages.common import get_workspace
+from pages.common import get_workspace, warm_up
 
 st.title("Marketing Workbench")
 st.markdown(
@@ -62,3 +62,5 @@ if ws is not None:
                     "Loaded " + ", ".join(f"**{r.table}** ({plural(r.rows, 'row')})" for r in reports) + "."
                 )
                 st.page_link("pages/data.py", label="Browse the tables on the Data page", icon=":material/table:")
+
+warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)

@@ -23,7 +23,7 @@ from core.jobs import Job
 from core.models.training_job import SCORE_IN_PROCESS_ROWS, load_trained, score_job, train_job
 from core.wording import plural
 from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, page_start, remember,
-                          result_store, settings_of_last_run, stored, table_picker)
+                          result_store, settings_of_last_run, stored, table_picker, warm_up)
 from pages.jobs_panel import job_progress
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
@@ -484,3 +484,5 @@ def _score_tab() -> None:
 if tab_score is not None:
     with tab_score:
         _score_tab()
+
+warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)

@@ -259,3 +259,16 @@ def test_page_a_load_that_cannot_be_saved_shows_why_and_keeps_the_table(app_env,
     assert not at.exception, at.exception
     assert at.error and "Loading stopped: Cannot append to 'big': the columns differ" in at.error[0].value
     assert Workspace(app_env).read("big")["x"].tolist() == [7]
+
+
+# ------------------------------------------------------------------ the Experiments page's cheap column facts
+def test_types_and_distinct_agree_with_the_profile_and_pandas(ws):
+    from core.data.profile import column_types_and_distinct, profile_table
+
+    df = pd.DataFrame({"variant": ["A", "B", "C", "A", None] * 20, "converted": [0, 1, 0, 0, 1] * 20,
+                       "revenue": [float(i) for i in range(100)], "day": pd.date_range("2024-01-01", periods=100)})
+    ws.save_frame(df, "exp")
+    facts = column_types_and_distinct(ws.table("exp"))
+    full = profile_table(ws.table("exp"))
+    pd.testing.assert_frame_equal(facts, full[["column", "type", "distinct"]])
+    assert facts.set_index("column")["distinct"].to_dict() == {c: df[c].nunique() for c in df.columns}

@@ -80,6 +80,28 @@ def profile_table(t: ibis.Table, top: int = 3) -> pd.DataFrame:
                                       "min", "max", "mean", "top_values"])
 
 
+def column_types_and_distinct(t: ibis.Table) -> pd.DataFrame:
+    """One row per column: column, type, distinct (None for nested columns): the cheap part of profile_table.
+
+    One aggregate query per CHUNK columns, no row count and no top values: for pages that only
+    need to know which columns are few-valued (the Experiments page's variant and 0/1 metrics).
+    """
+    schema = t.schema()
+    names = list(schema.names)
+    backend = t.get_backend()
+    out: list[dict[str, object]] = []
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        narrow = _narrow(t, chunk)
+        aggs = {f"d{i}": narrow[name].nunique() for i, name in enumerate(chunk) if not schema[name].is_nested()}
+        row = backend.execute(narrow.aggregate(**aggs)).iloc[0] if aggs else pd.Series(dtype=object)
+        for i, name in enumerate(chunk):
+            value = row.get(f"d{i}")
+            out.append({"column": name, "type": _type_label(schema[name]),
+                        "distinct": int(value) if value is not None and pd.notna(value) else None})
+    return pd.DataFrame(out, columns=["column", "type", "distinct"])
+
+
 def _narrow(t: ibis.Table, columns: list[str]) -> ibis.Table:
     """A relation of just these columns, for building cheap Ibis expressions.
 
