@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.base import clone
-from sklearn.inspection import partial_dependence, permutation_importance
+from sklearn.inspection import partial_dependence
 from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_info
@@ -39,6 +39,7 @@ from core.errors import DataError
 from core.models.estimators import ALGORITHMS, build_pipeline, encoded_width, search_space
 from core.models.evaluate import (binary_metrics, curves, in_natural_order, ks_statistic, lift_table,
                                   multiclass_metrics, regression_metrics)
+from core.models.inspection import permutation_importance
 from core.models.prepare import check_target, detect_task, positive_class, suggest_features
 from core.wording import plural
 
@@ -769,10 +770,10 @@ def explain(pipeline: Any, problem: Problem, parts: Split, *, leakage: Sequence[
             if coded.shape[1] != len(used):  # pragma: no cover - the 1:1 mapping is what build_pipeline makes
                 raise ValueError("the coded features do not match the columns")
             perm = permutation_importance(pipeline.named_steps["model"], coded, y_imp, n_repeats=repeats,
-                                          random_state=random_state, scoring=scoring, n_jobs=1)
+                                          random_state=random_state, scoring=scoring)
         else:
             perm = permutation_importance(pipeline, X_imp, y_imp, n_repeats=repeats, random_state=random_state,
-                                          scoring=scoring, n_jobs=1)
+                                          scoring=scoring)
         importance = pd.DataFrame({"feature": used, "importance": perm.importances_mean, "std": perm.importances_std})
     except ValueError as e:
         warnings.append(f"Permutation importance could not be computed ({e}).")
@@ -792,12 +793,23 @@ def explain(pipeline: Any, problem: Problem, parts: Split, *, leakage: Sequence[
     pdp: dict[str, pd.DataFrame] = {}
     if algorithm != "baseline" and (task == "regression" or len(classes) == 2):
         bg = X_tr.iloc[gen.choice(len(X_tr), min(PDP_ROWS, len(X_tr)), replace=False)]
+        # Trees get numbers unchanged (passthrough): their partial dependence is computed on the coded
+        # matrix with the model alone, the same grid and predictions without the preprocessing per grid
+        # value. Categorical features go through the pipeline (their grid is the raw levels).
+        trees = algorithm in ("gradient_boosting", "random_forest")
+        bg_coded = pipeline.named_steps["prepare"].transform(bg) if trees else None
+        response = "auto" if task == "regression" else "predict_proba"
         for f in importance["feature"].head(PDP_FEATURES):
             try:
                 is_cat = f in problem.categorical
-                res = partial_dependence(pipeline, bg, [f], kind="average", grid_resolution=20,
-                                         categorical_features=[f] if is_cat else None,
-                                         response_method="auto" if task == "regression" else "predict_proba")
+                if trees and not is_cat:
+                    res = partial_dependence(pipeline.named_steps["model"], bg_coded, [used.index(f)],
+                                             kind="average", grid_resolution=20, response_method=response,
+                                             method="brute")  # as for the pipeline (no recursion shortcut)
+                else:
+                    res = partial_dependence(pipeline, bg, [f], kind="average", grid_resolution=20,
+                                             categorical_features=[f] if is_cat else None,
+                                             response_method=response)
                 values = res["grid_values"][0]
                 avg = res["average"][0]
                 if task == "classification" and classes.index(positive) == 0:
