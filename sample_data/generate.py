@@ -10,7 +10,9 @@ Files:
 - transactions.csv    order lines (customer_id, order_id, order_date, amount, channel, category);
 - email_campaign.csv  a randomised e-mail test: control, variant_a (no effect), variant_b
                       (+20% relative conversion, planted), exposure over 3 weeks, pre-period revenue;
-- campaign_daily.csv  daily spend, impressions, clicks, conversions, revenue by campaign and channel.
+- campaign_daily.csv  daily spend, impressions, clicks, conversions, revenue and the month's budget by
+                      campaign and channel over 2 years, revenue from a planted marketing mix (adstock,
+                      saturation and ROAS per channel: see MIX and campaign_daily's docstring).
 """
 
 from __future__ import annotations
@@ -149,28 +151,113 @@ def email_campaign(n: int, seed: int = 44) -> pd.DataFrame:
     })
 
 
-def campaign_daily(days: int = 90, seed: int = 45) -> pd.DataFrame:
-    """Daily spend and outcomes by campaign and channel; one campaign is clearly better."""
+# campaign_daily's planted marketing mix, per channel (weekly level; the model page should recover it):
+# (channel, ROAS over the whole period, weekly adstock theta, Hill alpha, Hill gamma). ROAS = the
+# channel's planted revenue over the period / its spend over the period.
+MIX = {"search": (2.8, 0.10, 1.3, 0.50), "social": (1.4, 0.25, 1.8, 0.55), "email": (5.0, 0.05, 1.2, 0.40),
+       "display": (0.4, 0.35, 2.2, 0.60), "video": (0.9, 0.55, 2.5, 0.50)}
+# (campaign, channel, mean spend per day, share of weeks paused, spend seasonality amplitude, campaign quality)
+CAMPAIGNS = [("Spring Sale", "search", 540.0, 0.00, 0.35, 1.2), ("Spring Sale", "social", 420.0, 0.10, 0.35, 0.9),
+             ("Loyalty Push", "email", 160.0, 0.20, 0.10, 1.8), ("Brand Awareness", "display", 540.0, 0.25, 0.15, 0.5),
+             ("Brand Awareness", "video", 600.0, 0.30, 0.20, 0.6), ("Retargeting", "social", 380.0, 0.05, 0.10, 1.5)]
+CAMPAIGN_END = date(2026, 6, 21)  # a Sunday: 728 days = 104 whole weeks from Monday 2024-06-24
+PACE_LAST_MONTH = {"Retargeting": 1.35, "Loyalty Push": 0.65}  # over / under in the last, partial month
+
+
+def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
+    """Daily spend and outcomes by campaign and channel with a planted marketing mix and monthly budgets.
+
+    Planted (weekly level): revenue per week = baseline + sum over channels of coef * Hill(geometric
+    adstock of the channel's weekly spend), with MIX above (search ROAS 2.8, theta 0.10, alpha 1.3,
+    gamma 0.50; social 1.4, 0.25, 1.8, 0.55; email 5.0, 0.05, 1.2, 0.40; display 0.4, 0.35, 2.2, 0.60;
+    video 0.9, 0.55, 2.5, 0.50), coef set so each channel's revenue / spend over the period is its
+    ROAS. Baseline: 60,000 a week, +20% linear trend over the period, yearly season of +-12% peaking
+    in December, Gaussian noise of 2% of 60,000 a week. Spend per campaign: its mean per day x a
+    yearly spend season x gamma(4, 1/4) weekly noise, paused in a share of weeks (CAMPAIGNS above).
+    Days: weekly spend and channel revenue spread over the days by spend; the baseline by a weekday
+    pattern (weekends +10%); baseline revenue is split over the rows by clicks (as last-click reports
+    do, weighted by a typical conversion rate per channel and the campaign's quality),
+    channel revenue over the channel's campaigns by spend. conversions ~ Poisson(revenue / 64)
+    capped at clicks. budget: the campaign's budget for the row's calendar month, about its spend
+    (x 0.95-1.08, scaled up to a whole month in the partial first month); in the last, partial
+    month Retargeting paces over (spend to date = 1.35 x budget x elapsed share) and Loyalty Push
+    under (0.65 x).
+    """
     rng = np.random.default_rng(seed)
-    campaigns = [("Spring Sale", "search", 1.2), ("Spring Sale", "social", 0.9), ("Loyalty Push", "email", 1.8),
-                 ("Brand Awareness", "display", 0.5), ("Brand Awareness", "video", 0.6),
-                 ("Retargeting", "social", 1.5)]
+    weeks = int(np.ceil(days / 7))
+    end = CAMPAIGN_END
+    start = end - timedelta(days=days - 1)
+    t = np.arange(weeks)
+    week_start = np.array([start + timedelta(days=7 * w) for w in range(weeks)])
+    doy = np.array([d.timetuple().tm_yday for d in week_start])
+    # weekly spend per campaign row
+    spend_w = np.zeros((weeks, len(CAMPAIGNS)))
+    for j, (_, _, mean, paused, amp, _) in enumerate(CAMPAIGNS):
+        season = 1 + amp * np.sin(2 * np.pi * (doy / 365.25 + rng.uniform(0, 1)))
+        spend_w[:, j] = 7 * mean * season * rng.gamma(4.0, 0.25, weeks) * (rng.random(weeks) >= paused)
+    # planted channel revenue per week
+    names = list(MIX)
+    chan_of = np.array([names.index(c[1]) for c in CAMPAIGNS])
+    chan_rev_w = np.zeros((weeks, len(names)))
+    for k, ch in enumerate(names):
+        roas, theta, alpha, gamma = MIX[ch]
+        x = spend_w[:, chan_of == k].sum(axis=1)
+        a = np.zeros(weeks)
+        for w in range(weeks):
+            a[w] = x[w] + (theta * a[w - 1] if w else 0.0)
+        g = a.min() + gamma * (a.max() - a.min())
+        shape = a ** alpha / (a ** alpha + g ** alpha)
+        chan_rev_w[:, k] = roas * x.sum() / shape.sum() * shape
+    baseline_w = 60_000 * (1 + 0.20 * t / max(1, weeks - 1)) * (1 + 0.12 * np.cos(2 * np.pi * (doy - 350) / 365.25))
+    baseline_w = baseline_w + rng.normal(0, 0.02 * 60_000, weeks)
+    # spread over days
     rows = []
-    start = AS_OF - timedelta(days=days)
-    for d in range(days):
-        day = start + timedelta(days=d)
-        weekend = day.weekday() >= 5
-        for name, channel, quality in campaigns:
-            spend = round(float(rng.gamma(9, 60 if channel != "email" else 8)), 2)
-            cpm = {"search": 9, "social": 6, "email": 0.5, "display": 3, "video": 11}[channel]
-            impressions = int(spend / cpm * 1000 * rng.uniform(0.85, 1.15))
-            ctr = {"search": 0.035, "social": 0.012, "email": 0.04, "display": 0.004, "video": 0.006}[channel]
-            clicks = int(rng.binomial(impressions, ctr * (1.1 if weekend else 1.0)))
-            conversions = int(rng.binomial(clicks, min(0.2, 0.025 * quality)))
-            revenue = round(float(conversions * rng.gamma(4, 16)), 2)
-            rows.append((day, name, channel, spend, impressions, clicks, conversions, revenue))
-    return pd.DataFrame(rows, columns=["date", "campaign", "channel", "spend", "impressions", "clicks",
-                                       "conversions", "revenue"])
+    weekday_pattern = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1])
+    cpm = {"search": 9, "social": 6, "email": 0.5, "display": 3, "video": 11}
+    ctr = {"search": 0.035, "social": 0.012, "email": 0.04, "display": 0.004, "video": 0.006}
+    cvr = np.array([{"search": 0.03, "social": 0.015, "email": 0.002, "display": 0.01, "video": 0.01}[c[1]]
+                    for c in CAMPAIGNS])
+    quality = np.array([c[5] for c in CAMPAIGNS])
+    for w in range(weeks):
+        day_share = rng.dirichlet(np.full(7, 30.0), size=len(CAMPAIGNS))  # each campaign's spend over the week
+        base_share = weekday_pattern * rng.uniform(0.95, 1.05, 7)
+        base_share /= base_share.sum()
+        for d in range(7):
+            day = week_start[w] + timedelta(days=d)
+            if day > end:
+                break
+            spend = spend_w[w] * day_share[:, d]
+            impressions = (spend / np.array([cpm[c[1]] for c in CAMPAIGNS]) * 1000
+                           * rng.uniform(0.85, 1.15, len(CAMPAIGNS))).astype(int)
+            lift = 1.1 if d >= 5 else 1.0
+            clicks = rng.binomial(impressions, np.array([ctr[c[1]] for c in CAMPAIGNS]) * lift)
+            weight = clicks * cvr * quality  # last-click style: baseline revenue follows likely converters
+            revenue = baseline_w[w] * base_share[d] * weight / max(1e-9, weight.sum())
+            for k in range(len(names)):
+                mine = chan_of == k
+                week_spend = spend_w[w, mine].sum()
+                if week_spend > 0:  # the channel's revenue that day, split over its campaigns by spend
+                    revenue[mine] += chan_rev_w[w, k] * spend[mine] / week_spend
+            conversions = np.minimum(clicks, rng.poisson(revenue / 64.0))
+            for j, (name, channel, *_rest) in enumerate(CAMPAIGNS):
+                rows.append((day, name, channel, round(float(spend[j]), 2), int(impressions[j]), int(clicks[j]),
+                             int(conversions[j]), round(float(revenue[j]), 2)))
+    df = pd.DataFrame(rows, columns=["date", "campaign", "channel", "spend", "impressions", "clicks",
+                                     "conversions", "revenue"])
+    # monthly budgets per campaign and channel
+    month = pd.to_datetime(df["date"]).dt.to_period("M")
+    key = [df["campaign"], df["channel"], month]
+    spent = df.groupby(key)["spend"].transform("sum")
+    covered = df.groupby(key)["date"].transform("nunique")
+    in_month = month.dt.days_in_month
+    full_month = spent * in_month / covered
+    factor = pd.Series(rng.uniform(0.95, 1.08, len(df)), index=df.index).groupby(key).transform("first")
+    budget = full_month * factor
+    last = month == month.max()
+    for name, pace in PACE_LAST_MONTH.items():
+        budget[last & (df["campaign"] == name)] = full_month[last & (df["campaign"] == name)] / pace
+    df["budget"] = (budget / 100).round() * 100
+    return df
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--customers", type=int, default=5000)
     ap.add_argument("--transactions", type=int, default=None, help="exact number of order lines")
     ap.add_argument("--campaign-users", type=int, default=30000)
-    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--days", type=int, default=728)
     ap.add_argument("--only", choices=["customers", "transactions", "email_campaign", "campaign_daily"],
                     action="append", help="write only these files (repeatable)")
     args = ap.parse_args(argv)

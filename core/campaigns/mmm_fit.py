@@ -62,7 +62,7 @@ class Settings:
     popsize: int = 8
     maxiter: int = 60
     fourier: int = 2
-    refine_steps: int = 10
+    refine_steps: int = 5
     level: float = 0.95
 
 
