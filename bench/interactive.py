@@ -28,7 +28,13 @@ Targets (issue 11, this 2-core machine): training with defaults under 10 s on Te
 and iFood; recommend k under 5 s on Online Retail customers; every page's first render under 2 s.
 
 --busy adds a second user's load for the whole run: `core` (default) a process spinning one core;
-`browser` a second browser session that trains models on the demo `customers` table over and over.
+`browser` a second signed-in user in their own browser that trains models on the demo `customers`
+table over and over. With `browser` the app runs with login on, as on a shared server: a users file
+with two users (`bench`, admin, who runs the steps; `tom`, analyst, the second user) and single
+sign-on against the offline mock OIDC provider of the tests (tests/oidc_provider.py, 127.0.0.1
+only), each user in a browser context of their own (the sign-in cookie keeps every new session of
+that user signed in). So the jobs are owned by two people and MW_JOBS_PER_USER applies as it would
+(before, the load came from two tabs of one user, whose trainings queued behind each other).
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ RESULT_TIMEOUT_MS = 900_000  # a result may take minutes on a busy machine: meas
 PAGES = [("Home", "/", "Marketing Workbench"), ("Data", "/data", "Data"), ("Segments", "/segments", "Segments"),
          ("Models", "/models", "Models"), ("Experiments", "/experiments", "Experiments")]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+SSO_BUTTON = "Sign in with your organisation's account"
+USERS = {"bench": ("admin", "bench@example.com"), "tom": ("analyst", "tom@example.com")}  # --busy browser
+CLIENT_ID = "marketing-workbench-bench"
 
 
 @dataclass
@@ -100,7 +109,7 @@ class Row:
 
 
 class Bench:
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str) -> None:  # browser: a playwright Browser or BrowserContext
         self.browser = browser
         self.url = url
         self.rows: list[Row] = []
@@ -317,17 +326,68 @@ class Bench:
 
 
 # ------------------------------------------------------------------ the app and the second user
-@contextlib.contextmanager
-def running_app(workspace: Path) -> Iterator[str]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MW_WORKSPACE=str(workspace / "workbench.duckdb"), MW_IMPORT_DIR=str(workspace / "imports"))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def login_setup(workspace: Path, port: int) -> Iterator[tuple[dict[str, str], list[str], Any]]:
+    """Login on, offline: the users file, the mock OIDC provider and a secrets file outside the repo.
+
+    Yields (environment additions, extra `streamlit run` arguments, the provider); set
+    `provider.email` before a browser clicks the sign-in button to choose who signs in.
+    """
+    import secrets
+
+    sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path]
+    from argon2 import PasswordHasher
+    from oidc_provider import MockOIDCProvider
+
+    from core.auth import UsersFile
+
+    users = UsersFile(workspace / "users.json", hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    for name, (role, email) in USERS.items():
+        users.add(name, secrets.token_urlsafe(12), role, email=email, replace=True)
+    client_secret = secrets.token_urlsafe(16)
+    with MockOIDCProvider(client_id=CLIENT_ID, client_secret=client_secret) as idp:
+        secrets_file = workspace / "secrets" / "secrets.toml"
+        secrets_file.parent.mkdir(parents=True, exist_ok=True)
+        secrets_file.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+            f'client_id = "{CLIENT_ID}"\n'
+            f'client_secret = "{client_secret}"\n'
+            f'server_metadata_url = "{idp.discovery_url}"\n')
+        secrets_file.chmod(0o600)
+        yield {"MW_USERS_FILE": str(users.path)}, [f"--secrets.files={secrets_file}"], idp
+
+
+def sign_in(page: Any, url: str) -> None:
+    """Single sign-on in this browser context (whoever the provider's `email` names), then wait to be back."""
+    page.goto(url + "/")
+    Bench.idle(page)
+    with page.expect_navigation(url=lambda u: u.rstrip("/") == url, timeout=120_000):
+        page.get_by_role("button", name=SSO_BUTTON).click()
+    page.get_by_test_id("stSidebar").get_by_text(re.compile("^Signed in as ")).wait_for(timeout=120_000)
+    Bench.idle(page)
+
+
+@contextlib.contextmanager
+def running_app(workspace: Path, port: int | None = None, env_extra: dict[str, str] | None = None,
+                args_extra: list[str] | None = None) -> Iterator[str]:
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env.update(MW_WORKSPACE=str(workspace / "workbench.duckdb"), MW_IMPORT_DIR=str(workspace / "imports"))
+    env.update(env_extra or {})
     log = open(workspace / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
-         "--server.fileWatcherType=none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+         "--server.fileWatcherType=none", *(args_extra or [])], cwd=ROOT, env=env, stdout=log,
+        stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -354,16 +414,24 @@ def launch(p: Any) -> Any:
         "--disable-sync", "--disable-quic", "--no-first-run"])
 
 
-def second_user(url: str) -> None:
-    """--busy browser: another session training on the demo customers table, settings varied so each run trains."""
+def second_user(url: str, login: bool) -> None:
+    """--busy browser: another signed-in user (a browser context of their own) training on the demo
+    customers table, settings varied so each run trains."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = launch(p)
-        bench = Bench(browser, url)
+        context = browser.new_context()
+        bench = Bench(context, url)
+        if login:
+            first = context.new_page()
+            sign_in(first, url)
+            who = first.get_by_test_id("stSidebar").get_by_text(re.compile("^Signed in as ")).first.inner_text()
+            print(f"second user: {who}", flush=True)
+            first.close()
         folds = 2
         while True:
-            page = browser.new_page()
+            page = context.new_page()
             try:
                 bench.goto(page, "/models")
                 if bench.selected(page, "Training table") != "customers":
@@ -397,9 +465,10 @@ def main() -> None:
                     help="a second user's load: core (a process spinning one core) or browser (a session training)")
     ap.add_argument("--workspace", type=Path, help="workspace folder (default: a new temporary one, removed after)")
     ap.add_argument("--second-user", help=argparse.SUPPRESS)
+    ap.add_argument("--second-user-login", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.second_user:
-        second_user(args.second_user)
+        second_user(args.second_user, args.second_user_login)
         return
     if not Path(CHROMIUM).exists():
         print(f"skipped: {CHROMIUM} is absent (apt-get install -y chromium)")
@@ -418,11 +487,25 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cores} cores; load average "
           f"{os.getloadavg()[0]:.2f} before the bench; busy: {args.busy or 'no'}; workspace {workspace}")
     extra: list[subprocess.Popen] = []
+    login = args.busy == "browser"
+    port = free_port()
     try:
-        with running_app(workspace) as url, sync_playwright() as p:
+        with contextlib.ExitStack() as stack:
+            env_extra: dict[str, str] = {}
+            args_extra: list[str] = []
+            idp = None
+            if login:
+                env_extra, args_extra, idp = stack.enter_context(login_setup(workspace, port))
+            url = stack.enter_context(running_app(workspace, port, env_extra, args_extra))
+            p = stack.enter_context(sync_playwright())
             browser = launch(p)
-            bench = Bench(browser, url)
-            page = browser.new_page()
+            context = browser.new_context()  # one user: new tabs (new sessions) share the sign-in cookie
+            bench = Bench(context, url)
+            page = context.new_page()
+            if idp is not None:
+                idp.email = USERS["bench"][1]
+                sign_in(page, url)
+                print("signed in as bench (admin); the second user signs in as tom (analyst) in another browser")
             needs_demo = wanted("demo") or wanted("pages") or args.busy == "browser"
             if args.busy == "core":
                 extra.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
@@ -432,8 +515,17 @@ def main() -> None:
                             page.get_by_role("heading", name="Marketing Workbench", exact=True))
                 bench.load_demo(page)
                 if args.busy == "browser":
-                    extra.append(subprocess.Popen([sys.executable, __file__, "--second-user", url],
-                                                  stdout=open(workspace / "second_user.log", "w")))
+                    assert idp is not None
+                    idp.email = USERS["tom"][1]  # whoever clicks the sign-in button next is tom
+                    log_path = workspace / "second_user.log"
+                    extra.append(subprocess.Popen([sys.executable, __file__, "--second-user", url,
+                                                   "--second-user-login"], stdout=open(log_path, "w")))
+                    deadline = time.monotonic() + 180
+                    while "Signed in as" not in (log_path.read_text() if log_path.exists() else ""):
+                        if time.monotonic() > deadline or extra[-1].poll() is not None:
+                            raise SystemExit(f"the second user did not sign in (log: {log_path})")
+                        time.sleep(0.5)
+                    print("  " + log_path.read_text().strip().splitlines()[0])
                 if wanted("pages"):
                     bench.renders("first session", page)
                     bench.renders("new session")
@@ -471,7 +563,8 @@ def main() -> None:
             proc.kill()
             proc.wait()
         if (workspace / "second_user.log").exists():
-            runs = (workspace / "second_user.log").read_text().splitlines()
+            runs = [r for r in (workspace / "second_user.log").read_text().splitlines()
+                    if r.startswith("second user: trained in ")]
             print(f"second user (--busy browser): {len(runs)} trainings finished: "
                   + ", ".join(r.removeprefix("second user: trained in ") for r in runs))
         if args.workspace is None:

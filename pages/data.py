@@ -263,11 +263,13 @@ def _start_load_job(ws: Workspace, path: Path, name: str, mode: str, label: str,
 
 
 def _current_load_job(ws: Workspace) -> str | None:
-    """This session's load job; in a new session (a reload), the user's last one if running or recent."""
+    """This session's load job; in a new session (a reload), the user's last one if running, recent, or
+    finished but not yet saved into the workspace (it is saved when its owner opens this page)."""
     if "load-job" in st.session_state:
         return st.session_state["load-job"]
     last = next(iter(job_runner().jobs(ws.user, kind=LOAD_KIND, limit=1)), None)
-    if last is not None and (not last.finished or time.time() - (last.ended or 0) < RECENT_LOAD_S):
+    waiting = last is not None and last.state == "done" and not last.picked_up  # finished, not yet in the workspace
+    if last is not None and (not last.finished or waiting or time.time() - (last.ended or 0) < RECENT_LOAD_S):
         st.session_state["load-job"] = last.id
         return last.id
     return None
