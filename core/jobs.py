@@ -5,8 +5,8 @@ A job is one call `func(*args, progress=..., **kwargs)` run in its own worker pr
 starts queued jobs when a slot is free: at most `workers` run at once (`MW_WORKERS`, default the
 cores this process may use) and at most `per_user` per owner (`MW_JOBS_PER_USER`), so one person
 cannot take every worker. Each job limits its own native threads (OpenMP/BLAS through the
-environment and threadpoolctl) to `threads_per_job()` so running jobs never ask for more threads
-than there are cores.
+environment and threadpoolctl; DuckDB through `duckdb_connect()`, which every worker that opens
+DuckDB uses) to `threads_per_job()` so running jobs never ask for more threads than there are cores.
 
 Records are small JSON files `<folder>/<id>.json` (written atomically: temp file + os.replace),
 so any session, or another process, reads the current state from disk. The worker reports progress
@@ -17,7 +17,8 @@ seconds and removes that folder, so nothing half-written is left. A new JobRunne
 folder (a server restart) marks queued and running jobs of a dead runner as interrupted, never done.
 
 Workers never open the workspace database: pass them the data (a DataFrame is pickled through the
-process pipe) and let the app process record the result in the workspace when it picks it up.
+process pipe, a large file goes as `inputs`, linked into the job's folder) and let the app process
+record the result in the workspace when it picks it up (core.data.load_job: a load's rows as Parquet).
 
     runner = JobRunner(ws.folder / "jobs")
     job_id = runner.submit("train", train_job, df, settings, owner="maria", table="customers")
