@@ -14,7 +14,8 @@ from core.campaigns import mmm_charts
 from core.campaigns.mmm import MAX_CHANNELS, MIN_CHANNELS, MMMResult
 from core.campaigns.mmm_job import (EFFORT_LABELS, LAYOUT_LABELS, ModelSettings, check, fit_job, guess_columns,
                                     model_input, target_kind)
-from core.campaigns.report import change_line, fit_judgement, mmm_report, params_table, plan_table, roas_table
+from core.campaigns.report import (change_line, fit_judgement, mmm_report, params_table, plan_table, roas_table,
+                                   signed_percent)
 from core.columns import guess_roles
 from core.data.workspace import Workspace
 from core.errors import DataError
@@ -342,13 +343,14 @@ def allocator(result: MMMResult, key: tuple, table: str) -> tuple[pd.DataFrame |
         st.error(str(e))
         return None, None
     m1, m2 = st.columns(2)
-    m1.metric(f"Modelled {result.target} per {period}", format_value(plan["recommended_revenue"].sum(), "integer"),
-              f"{'+' if change.change >= 0 else '−'}{format_value(abs(change.change), 'integer')}", border=True,
-              help=f"From the channels, steady state; today's split: "
-                   f"{format_value(plan['current_revenue'].sum(), 'integer')}.")
-    m2.metric("Change against the average week" if period == "week" else "Change against the average day",
-              percent(change.share, 1), border=True,
-              help=f"{change.level:.0%} interval {percent(change.share_low, 1)} to {percent(change.share_high, 1)}.")
+    m1.metric(f"{result.target.capitalize()} from the channels per {period}, recommended",
+              format_value(plan["recommended_revenue"].sum(), "integer"),
+              f"{'+' if change.change >= 0 else '−'}{format_value(abs(change.change), 'integer')} against today",
+              border=True, help=f"Modelled, at a steady spend; today's split brings "
+                                f"{format_value(plan['current_revenue'].sum(), 'integer')} per {period}.")
+    m2.metric(f"Change of the total {result.target} per {period}", signed_percent(change.share), border=True,
+              help=f"Against the average {period} ({format_value(result.mean_target, 'integer')}); {change.level:.0%} "
+                   f"interval {signed_percent(change.share_low)} to {signed_percent(change.share_high)}.")
     st.markdown(change_line(result, change))
     st.dataframe(plan_table(result, plan), hide_index=True, key="mmm-plan-table")
     download_buttons(lambda: plan, f"{table}_mmm_budget_plan", key="mmm-dl-plan")

@@ -126,7 +126,7 @@ def _assert_result_shown(at: AppTest, df: pd.DataFrame) -> None:
     assert recommended == pytest.approx(today, rel=1e-6)  # the same total by default
     assert today == pytest.approx(df["spend"].sum() / 104, rel=1e-6)
     assert any(m.label == "Hold-out MAPE" for m in at.metric)
-    assert any(m.label == "Modelled revenue per week" for m in at.metric)
+    assert any(m.label == "Revenue from the channels per week, recommended" for m in at.metric)
     assert any(" per 1 spent (" in s.value for s in at.success)  # the manager's summary with intervals
     assert any(s.value.startswith(("Good fit", "Fair fit")) for s in [*at.success, *at.info])
     assert any(b.key == "mmm-report" for b in at.get("download_button"))

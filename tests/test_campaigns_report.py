@@ -112,8 +112,8 @@ def test_plan_table_and_change_line(fitted):
     shown = plan_table(result, plan)
     assert list(shown["channel"]) == CHANNELS
     assert list(shown["spend per week today"]) == [f"{v:,.2f}" for v in result.current_spend]
-    low = [float(v.replace(",", "")) for v in shown["lowest allowed"]]
-    assert low == pytest.approx(list(0.7 * result.current_spend.round(2)), abs=0.01)
+    assert "low" not in shown and list(plan["low"]) == pytest.approx(list(0.7 * result.current_spend))
+    assert list(shown["recommended per week"]) == [f"{v:,.2f}" for v in plan["recommended_spend"]]
     assert all(v.endswith("%") for v in shown["change"])
     change = result.expected_change(plan)
     line = change_line(result, change)

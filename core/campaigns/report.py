@@ -72,12 +72,12 @@ def roas_table(result: MMMResult) -> pd.DataFrame:
 
 
 def plan_table(result: MMMResult, plan: pd.DataFrame) -> pd.DataFrame:
-    """The allocator's plan for people: spend per period today and recommended, the change, the
-    modelled target per period, and the bounds."""
+    """The allocator's plan for people: spend per period today and recommended, the change and the
+    channel's modelled target per period (the bounds are in the download and the bounds editor)."""
     period = result.period
+    plan = plan.drop(columns=[c for c in ("low", "high") if c in plan])
     fmt: dict[str, Format] = {"current_spend": "money", "recommended_spend": "money", "change": "text",
-                              "current_revenue": "integer", "recommended_revenue": "integer", "low": "money",
-                              "high": "money"}
+                              "current_revenue": "integer", "recommended_revenue": "integer"}
     shown = plan.copy()
     shown["change"] = [("+" if v > 0 else "−" if v < 0 else "") + percent(abs(v), 0) if np.isfinite(v) else ""
                        for v in plan["change"]]
@@ -85,7 +85,7 @@ def plan_table(result: MMMResult, plan: pd.DataFrame) -> pd.DataFrame:
     return for_people(shown, fmt, {
         "current_spend": f"spend per {period} today", "recommended_spend": f"recommended per {period}",
         "change": "change", "current_revenue": f"{what} per {period} today",
-        "recommended_revenue": f"{what} per {period} recommended", "low": "lowest allowed", "high": "highest allowed"})
+        "recommended_revenue": f"{what} per {period} recommended"})
 
 
 def params_table(result: MMMResult) -> pd.DataFrame:
@@ -112,6 +112,11 @@ def change_line(result: MMMResult, change: BudgetChange) -> str:
                     f"{_signed(change.share_high)})")
     return (f"Expected change: {sign}{format_value(abs(change.change), 'integer')} {what} per {result.period} "
             f"({_signed(change.share)} of the average {result.period}){interval}.")
+
+
+def signed_percent(share: float) -> str:
+    """A share as a signed percent, one decimal under 10%: 0.051 -> "+5.1%", -0.2 -> "−20%"."""
+    return _signed(share)
 
 
 def _signed(share: float) -> str:
