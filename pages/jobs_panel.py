@@ -10,7 +10,8 @@ from core.errors import DataError
 from core.jobs import Job
 from pages.common import job_runner
 
-KIND_LABELS = {"train": "Training", "score": "Scoring"}
+KIND_LABELS = {"train": "Training", "score": "Scoring", "kmeans": "K-means segments",
+               "customers": "Building customer features"}
 KIND_LABELS["mmm"] = "Marketing-mix model"
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:",

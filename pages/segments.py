@@ -5,19 +5,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
+# Only pandas/DuckDB/plotly modules here: scikit-learn (~2 s to import on this server) loads in the
+# job's worker, and in the app only once a result is read (warmed up in the background meanwhile).
 from core.errors import DataError
-from core.segments import (DEFAULT_RULES, SegmentResult, customer_features, kmeans_segments, rf_grid,
-                           rfm_scores, rfm_summary, segment_assignments, suggest_transaction_columns)
+from core.jobs import Job
+from core.query import execute
 from core.segments import charts
+from core.segments.features import suggest_transaction_columns
+from core.segments.jobs import (CUSTOMERS_IN_PROCESS_ROWS, CustomerBuild, build_customers, customer_columns,
+                                customers_job, kmeans_job, warm_up)
+from core.segments.rfm import DEFAULT_RULES, rf_grid, rfm_scores, rfm_summary
+from core.segments.suggest import feature_suggestions, suggest_id_column
 from core.formatting import for_people
-from core.segments.preprocess import feature_suggestions, suggest_id_column
+from core.wording import plural
 from core.data.workspace import Workspace
-from pages.common import (can, role_note, cached_frame, cached_profile, download_buttons, page_start, remember, result_store,
-                          settings_of_last_run, stored, table_picker)
+from pages.common import (can, role_note, cached_frame, cached_profile, download_buttons, job_runner, page_start,
+                          remember, result_store, settings_of_last_run, stored, table_picker)
+from pages.jobs_panel import job_progress
+
+if TYPE_CHECKING:
+    from core.segments.kmeans import SegmentResult
 
 NONE = "(none)"
 LOG_CHOICES = {"Skewed features (auto)": "auto", "All numeric features": True, "None": False}
@@ -31,11 +43,56 @@ if not can(ws, "segment"):
     st.caption("Saved segment tables (`*_segments`) can be read and downloaded on the **Data** page.")
     st.stop()
 
+def pick_up_customer_builds() -> None:
+    """Save the customer tables of this user's finished build jobs (once per job, whichever session sees it
+    first), and select the newest one; the page may have been left while the job ran."""
+    runner = job_runner()
+    for job in reversed(runner.jobs(ws.user, kind="customers")):  # oldest first: the newest is selected last
+        if job.state != "done" or job.picked_up or not runner.pick_up(job.id):
+            continue
+        try:
+            build: CustomerBuild = runner.result(job.id)
+            saved = ws.save_frame(build.frame, str(job.settings["out"]), mode="replace",
+                                  source=f"customer features of {job.table}")
+        except DataError as e:
+            st.error(f"The customer table built from `{job.table}` could not be saved: {e}")
+            continue
+        announce_build(saved, build)
+
+
+def announce_build(saved: str, build: CustomerBuild) -> None:
+    """Select the built table and say so on the next run."""
+    st.session_state["seg-table-next"] = saved
+    st.session_state["seg-built"] = f"Built `{saved}`: {plural(build.customers, 'customer')} as of {build.as_of}."
+    st.session_state["seg-built-notes"] = list(build.notes)
+
+
+def resume_last_segments() -> None:
+    """Coming back (another page, a reload): show the user's last K-means job again, running or finished.
+
+    The settings of the last run stay in the session; a new session takes them from the user's newest
+    K-means job, and its table is picked again.
+    """
+    if "km-settings" not in st.session_state:
+        last = next(iter(job_runner().jobs(ws.user, kind="kmeans", limit=1)), None)
+        if last is not None and last.table and "table_version" in last.settings:
+            rest = {k: v for k, v in last.settings.items() if k != "table_version"}
+            st.session_state["km-settings"] = {"table": last.table, "version": last.settings["table_version"], **rest}
+    ran = st.session_state.get("km-settings")
+    if ran and "seg-table" not in st.session_state and ws.exists(ran["table"]):
+        st.session_state["seg-table"] = ran["table"]
+
+
+pick_up_customer_builds()
+if "seg-table" not in st.session_state and st.session_state.get("seg-table-last") in ws.tables():
+    st.session_state["seg-table"] = st.session_state["seg-table-last"]  # back from another page: the same table
+resume_last_segments()
 if "seg-table-next" in st.session_state:  # a table was just built: select it before the picker exists
     st.session_state["seg-table"] = st.session_state.pop("seg-table-next")
 table = table_picker(ws, "Customer table (or transactions to build one from)", key="seg-table")
 if table is None:
     st.stop()
+st.session_state["seg-table-last"] = table
 info = ws.info(table)
 db = str(ws.path)
 
@@ -89,25 +146,41 @@ def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
         positive = c6.checkbox("Leave out returns and zero amounts (amount ≤ 0)", value=True, key="tx-positive")
         out_name = st.text_input("Save as table", value=f"{table}_customers", key=f"tx-out-{table}")
         submitted = st.form_submit_button("Build customer table", type="primary", key="build-customers")
-    if not submitted:
-        return
-    with st.status("Building customer features in the database ...", expanded=False) as status:
+    version = ws.version(table)
+    if submitted:
+        settings = {"customer": customer, "date": date, "amount": amount,
+                    "as_of": str(as_of) if use_as_of else None, "order": None if order == NONE else order,
+                    "quantity": None if quantity == NONE else quantity,
+                    "product": None if product == NONE else product,
+                    "channel": None if channel == NONE else channel, "positive": bool(positive)}
+        if ws.info(table).rows < CUSTOMERS_IN_PROCESS_ROWS:  # small: faster here than a worker's start
+            with st.status("Building customer features in the database ...", expanded=False) as status:
+                try:
+                    build = build_customers(ws.table(table), settings)
+                    saved = ws.save_frame(build.frame, out_name, mode="replace", source=f"customer features of {table}")
+                except DataError as e:
+                    status.update(label="Could not build the customer table", state="error")
+                    st.error(str(e))
+                    return
+                status.update(label=f"Built {plural(build.customers, 'customer')} into `{saved}`", state="complete")
+            announce_build(saved, build)
+            st.rerun()
         try:
-            feats = customer_features(
-                ws.table(table), customer, date, amount, as_of=as_of if use_as_of else None,
-                order=None if order == NONE else order, quantity=None if quantity == NONE else quantity,
-                product=None if product == NONE else product, channel=None if channel == NONE else channel,
-                exclude_non_positive=positive)
-            saved = ws.save_frame(feats, out_name, mode="replace", source=f"customer features of {table}")
+            ws.require("save")
+            frame = execute(ws.table(table).select(*customer_columns(settings)), None)
+            job_runner().submit("customers", customers_job, frame, settings, owner=ws.user, table=table,
+                                settings={"table_version": version, "out": out_name, **settings})
         except DataError as e:
-            status.update(label="Could not build the customer table", state="error")
             st.error(str(e))
             return
-        status.update(label=f"Built {len(feats):,} customers into `{saved}`", state="complete")
-    st.session_state["seg-table-next"] = saved
-    st.session_state["seg-built"] = f"Built `{saved}`: {len(feats):,} customers as of {feats.attrs.get('as_of')}."
-    st.session_state["seg-built-notes"] = list(feats.attrs.get("notes", []))
-    st.rerun()
+        st.rerun()  # once more, so the progress below and the sidebar's jobs panel show the new job
+    last = next((j for j in job_runner().jobs(ws.user, kind="customers")
+                 if j.table == table and j.settings.get("table_version") == version), None)
+    if last is not None and not last.finished:
+        job_progress(last.id, f":material/receipt_long: Building customers from `{table}` "
+                              f"({plural(ws.info(table).rows, 'transaction')})", "seg-build-cancel")
+    elif last is not None and last.state == "failed":
+        st.error(f"Building the customer table stopped: {last.error}")
 
 
 if st.session_state.get("seg-built"):
@@ -191,24 +264,59 @@ def digest(key: tuple) -> str:
     return hashlib.sha256(repr(key).encode()).hexdigest()[:12]
 
 
-def fit(settings: dict) -> SegmentResult | None:
-    """The segmentation for these settings: from the store, or fitted now with progress."""
+def job_settings(settings: dict) -> dict:
+    """What identifies a K-means job: the page's settings and the table version."""
+    return {"table_version": info.version, **settings}
+
+
+def latest_segments(settings: dict) -> Job | None:
+    """This user's newest K-means job on this table version with these settings (survives reloads)."""
+    return job_runner().latest(ws.user, "kmeans", table, job_settings(settings))
+
+
+def fit(settings: dict, clicked: bool) -> SegmentResult | None:
+    """The segmentation for these settings: from memory, from a finished job, or a new job (progress meanwhile)."""
     key = result_key(settings)
     store = result_store()
     if key in store:
         return store[key]
-    bar = st.progress(0.0, text="Starting")
+    if not settings["features"] and not settings["categorical"]:  # said at once, without starting a job
+        st.error("No usable numeric features: pick at least one feature (such as recency, orders or spend) to build "
+                 "segments from.")
+        return None
+    runner = job_runner()
+    job = latest_segments(settings)
+    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
+        try:
+            ws.require("segment")
+            runner.submit("kmeans", kmeans_job, df, settings, owner=ws.user, table=table,
+                          settings=job_settings(settings))
+        except DataError as e:
+            st.error(str(e))
+            return None
+        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
+    assert job is not None
+    warm_up()  # reading the result needs scikit-learn: load it while the job runs
+    what = "Recommending k and finding segments" if settings["k"] is None else f"Finding {settings['k']} segments"
+    if not job.finished:
+        job_progress(job.id, f":material/groups: {what} in `{table}` ({plural(len(df), 'customer')})", "seg-cancel")
+        return None
+    if job.state == "failed":
+        st.error(f"Segmenting stopped: {job.error}")
+        return None
+    if job.state != "done":
+        st.info(f"The last segmentation with these settings was {job.state}: click **Find segments** to start it "
+                "again.", icon=":material/info:")
+        return None
     try:
-        result = kmeans_segments(
-            df, settings["features"] + settings["categorical"], settings["k"], id_column=settings["id"],
-            categorical=settings["categorical"], impute=settings["impute"], log_transform=settings["log"],
-            scale=settings["scale"], clip=settings["clip"] or None,
-            progress=lambda share, msg: bar.progress(share, text=msg))
+        result: SegmentResult = runner.result(job.id)
     except DataError as e:
-        bar.empty()
         st.error(str(e))
         return None
-    bar.empty()
+    if runner.pick_up(job.id):  # once per job, whichever session sees it finish first
+        ws.record("segments", table=table, rows=len(result.labels),
+                  detail=f"k = {result.k} ({'recommended' if settings['k'] is None else 'chosen'}), "
+                         f"features {', '.join(result.features)}")
     return remember(key, result)  # type: ignore[return-value]
 
 
@@ -300,7 +408,7 @@ with tab_km:
     clicked = st.button("Find segments", type="primary", key="seg-run", icon=":material/play_arrow:")
     ran_settings = settings_of_last_run(clicked, "km-settings", table, info.version, settings, "Find segments")
     if ran_settings is not None:
-        result = fit(ran_settings)
+        result = fit(ran_settings, clicked)
         if result is not None:
             current_key = result_key(ran_settings)
             st.session_state["seg-names"] = {"for": current_key, "names": show_result(result, ran_settings)}
@@ -355,15 +463,15 @@ with tab_rfm:
             scored = None
         if scored is not None:
             st.session_state["rfm-current"] = key
-            summary = rfm_summary(scored, recency=picks["recency"], frequency=picks["frequency"],
-                                  monetary=picks["monetary"])
+            summary, grid = stored(("rfm-views",) + key[1:], lambda: (
+                rfm_summary(scored, recency=picks["recency"], frequency=picks["frequency"], monetary=picks["monetary"]),
+                rf_grid(scored, monetary=picks["monetary"])))
             c1, c2 = st.columns(2)
             with c1:
                 st.markdown("**Customers per RFM segment**")
                 st.plotly_chart(charts.rfm_sizes_figure(summary), key="rfm-sizes")
             with c2:
                 st.markdown("**Recency x frequency grid**")
-                grid = rf_grid(scored, monetary=picks["monetary"])
                 st.plotly_chart(charts.rf_grid_figure(grid), key="rfm-grid")
                 with st.expander("Grid as a table"):
                     st.dataframe(for_people(grid, {"r_score": "integer", "f_score": "integer", "customers": "integer"},
@@ -381,7 +489,7 @@ with tab_rfm:
 # ------------------------------------------------------------------ save and export
 with tab_out:
     current = st.session_state.get("seg-current")
-    res: SegmentResult | None = result_store().get(current) if current else None
+    res: SegmentResult | None = result_store().get(current) if current else None  # sklearn is loaded then
     rfm_key = st.session_state.get("rfm-current")
     rfm = result_store().get(rfm_key) if rfm_key else None
     if res is None:
@@ -400,6 +508,8 @@ with tab_out:
         out_name = c1.text_input("Table name", value=f"{table}_segments", key=f"seg-save-name-{table}")
         with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None,
                                key=f"seg-save-rfm-{digest(current)}")
+        from core.segments.kmeans import segment_assignments  # already loaded: a result exists
+
         assigned = stored(("assignments", current, rfm_key if with_rfm else None, json.dumps(names, sort_keys=True)),
                           lambda: segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None))
         if st.button("Save segment table", key="seg-save", icon=":material/save:"):

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_jobs import finish_jobs
+from test_segments_jobs import finish_segment_jobs
 from core.data.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -157,7 +158,7 @@ def test_segments_page_builds_customers_then_segments(app_env):
     assert at.selectbox(key="seg-table").value == "transactions_customers"
     feats = Workspace(app_env).read("transactions_customers")
     assert len(feats) == 5000 and {"recency_days", "frequency", "monetary", "tenure_days"} <= set(feats.columns)
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert "ranks best" in at.info[0].value
@@ -172,7 +173,7 @@ def test_segments_page_kmeans_views_rfm_and_export(app_env):
     at.switch_page("pages/segments.py").run()
     at.selectbox(key="seg-table").select("customers").run()
     assert "churned" not in at.multiselect(key="km-features-customers").value  # outcomes are not suggested
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     assert at.metric[0].value == "5"  # the five planted customer types
     specs = _plotly_specs(at)
@@ -207,7 +208,7 @@ def test_segments_page_bad_settings_show_clear_error(app_env):
     at.switch_page("pages/segments.py").run()
     at.selectbox(key="seg-table").select("customers").run()
     at.multiselect(key="km-features-customers").set_value([]).run()
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception
     assert "No usable numeric features" in at.error[0].value
 

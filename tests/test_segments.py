@@ -15,6 +15,7 @@ from core.errors import DataError
 from core.segments import (DEFAULT_RULES, customer_features, kmeans_segments, rf_grid, rfm_scores, rfm_summary,
                            segment_assignments, suggest_transaction_columns)
 from core.segments.rfm import quintile_score
+from test_segments_jobs import finish_segment_jobs
 
 
 @pytest.fixture(scope="module")
@@ -570,7 +571,7 @@ def _export_caption(at) -> str:
 
 def test_segments_page_export_starts_with_every_segment(app_env) -> None:
     at = _segments_page()
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     chosen = at.multiselect(key="seg-export-segments")
     assert len(chosen.value) == 5 == len(chosen.options)
@@ -578,7 +579,7 @@ def test_segments_page_export_starts_with_every_segment(app_env) -> None:
     # a second segmentation (other k): its segments all start selected, not none
     at.radio(key="km-mode").set_value("Choose k").run()
     at.slider(key="km-k").set_value(3).run()
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     chosen = at.multiselect(key="seg-export-segments")
     assert len(chosen.value) == 3 == len(chosen.options) and all(v.startswith(("1:", "2:", "3:")) for v in chosen.value)
@@ -596,7 +597,7 @@ def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) ->
     from pages.common import result_store
     at = _segments_page()
     at.multiselect(key="km-features-customers").set_value(["orders", "total_spend", "tenure_days"]).run()
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert at.metric[1].value == "5,000"
     old_keys = {k for k in result_store() if k[0] == "kmeans"}
     old_editor = _names_editor_key(at)
@@ -611,7 +612,7 @@ def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) ->
     assert not at.metric  # nothing from the previous file
     assert any("Find K-means segments first" in i.value for i in at.info)
     assert at.multiselect(key="km-features-customers").value == ["orders", "total_spend", "visits"]
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     assert at.metric[1].value == "300"
     new_keys = {k for k in result_store() if k[0] == "kmeans"} - old_keys
@@ -624,14 +625,14 @@ def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) ->
     # another table shows nothing of this one, and saving it does not reuse the name typed for this one
     at.selectbox(key="seg-table").select("campaign_daily").run()
     assert not at.exception and not at.metric
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     assert at.text_input(key="seg-save-name-campaign_daily").value == "campaign_daily_segments"
 
 
 def test_segments_page_tables_are_formatted_for_people(app_env) -> None:
     at = _segments_page()
-    at.button(key="seg-run").click().run()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     sizes = _frame_with(at, "segment", "name", "size", "share")
     assert sizes["share"].str.fullmatch(r"\d+\.\d%").all() and sizes["size"].str.fullmatch(r"[\d,]+").all()

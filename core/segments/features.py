@@ -162,7 +162,7 @@ def customer_features(
     notes = []
     if kept < total:
         skipped = total - kept
-        notes.append(f"{skipped:,} of {total:,} {'row was' if skipped == 1 else 'rows were'} skipped: missing customer, "
+        notes.append(f"{skipped:,} of {total:,} rows {'was' if skipped == 1 else 'were'} skipped: missing customer, "
                      "unreadable date or missing amount"
                      + (" or amount <= 0" if exclude_non_positive else "") + ".")
     out.attrs["notes"] = notes
