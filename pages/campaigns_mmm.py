@@ -386,7 +386,10 @@ def show(result: MMMResult, key: tuple, table: str, notes: list[str]) -> None:
     with st.expander("Model details: carry-over and saturation per channel"):
         st.caption(f"Fitted in {result.seconds:.0f} s. Carry-over (theta): the share of a {result.period}'s "
                    f"effect still working the next {result.period}. Shape (alpha): above 1 an S-curve, up to 1 a "
-                   "curve that bends from the first unit spent.")
+                   "curve that bends from the first unit spent. Half-effect point (gamma): where in the channel's "
+                   f"range of (carried-over) spend per {result.period} half the effect is reached; that spend is "
+                   f"the half-effect spend. {result.target.capitalize()} at saturation: per {result.period}, "
+                   "the most the channel can bring.")
         st.dataframe(params_table(result), hide_index=True)
         download_buttons(lambda: result.params, f"{table}_mmm_parameters", key="mmm-dl-params")
 

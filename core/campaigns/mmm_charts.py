@@ -91,7 +91,8 @@ def roas_figure(result: MMMResult) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=r["channel"], y=value, marker_color=FITTED,
         error_y=dict(type="data", symmetric=False, array=np.clip(high - value, 0, None),
-                     arrayminus=np.clip(value - low, 0, None), thickness=1.5, width=8) if has_interval else None,
+                     arrayminus=np.clip(value - low, 0, None), thickness=1.5, width=8, color=GREY)
+        if has_interval else None,
         customdata=np.column_stack([low, high]),
         hovertemplate=(f"%{{x}}: %{{y:,.2f}} {words}" + (f"<br>{level} interval %{{customdata[0]:,.2f}} to "
                                                             "%{customdata[1]:,.2f}" if has_interval else "")
@@ -148,10 +149,10 @@ def curves_figure(result: MMMResult, curves: pd.DataFrame | None = None, plan: p
                           row=row, col=col)
         fig.update_xaxes(title_text=f"spend per {result.period}", tickformat=",.0f", row=row, col=col)
         fig.update_yaxes(title_text=_target_axis(result), tickformat=",.0f", rangemode="tozero", row=row, col=col)
+    height = max(360, 300 * rows + 110)
     fig.update_layout(title=dict(text=f"Response curves: {result.target} per {result.period} at a steady spend",
                                  x=0, xanchor="left"),
-                      height=max(340, 300 * rows + 80), legend=dict(orientation="h", y=1.02 + 0.1 / rows,
-                                                                      x=1, xanchor="right"))
+                      height=height, legend=dict(orientation="h", yanchor="top", y=-90 / (height - 150), x=0))
     return readable(fig)
 
 

@@ -37,7 +37,7 @@ LAYOUT_LABELS: dict[str, str] = {
     "wide": "One row per week or day, a spend column per channel (used as it is)"}
 EFFORT_LABELS: dict[str, str] = {
     "standard": "Standard: 100 bootstrap refits for the intervals",
-    "quick": "Quick: 30 refits, a shorter search (rougher intervals, about 3x faster)"}
+    "quick": "Quick: 30 refits and a shorter search (rougher intervals, faster)"}
 # What each effort means for fit_mmm (core.campaigns.mmm_fit.Settings).
 EFFORTS: dict[str, dict[str, int]] = {"standard": {"n_boot": 100, "maxiter": 60},
                                       "quick": {"n_boot": 30, "maxiter": 25}}

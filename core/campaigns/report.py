@@ -89,16 +89,16 @@ def plan_table(result: MMMResult, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def params_table(result: MMMResult) -> pd.DataFrame:
-    """Carry-over and saturation per channel for people."""
+    """Carry-over and saturation per channel for people (short headers: the page's caption and the
+    report explain them; amounts are per period)."""
     p = result.params
     return pd.DataFrame({
         "channel": p["channel"].to_numpy(),
-        f"carry-over to next {result.period} (theta)": [significant(v, 2) for v in p["theta"]],
-        "curve shape (alpha)": [significant(v, 2) for v in p["alpha"]],
-        "half-effect point (gamma, share of range)": [significant(v, 2) for v in p["gamma"]],
-        f"{result.target} per {result.period} at full saturation": [format_value(v, "integer") for v in p["coef"]],
-        f"spend per {result.period} for half the effect (adstocked)": [format_value(v, "integer")
-                                                                      for v in p["inflexion"]]})
+        "carry-over (theta)": [significant(v, 2) for v in p["theta"]],
+        "shape (alpha)": [significant(v, 2) for v in p["alpha"]],
+        "half-effect point (gamma)": [significant(v, 2) for v in p["gamma"]],
+        f"{result.target} at saturation": [format_value(v, "integer") for v in p["coef"]],
+        "half-effect spend": [format_value(v, "integer") for v in p["inflexion"]]})
 
 
 def change_line(result: MMMResult, change: BudgetChange) -> str:
@@ -175,7 +175,11 @@ def mmm_report(result: MMMResult, plan: pd.DataFrame | None = None, *, title: st
               "<p>Per channel: geometric carry-over (adstock) and Hill saturation (Robyn's definitions), "
               "non-negative effects, a free baseline (trend, yearly season, controls), carry-over and saturation "
               f"chosen by time-series cross-validation; intervals from {plural(len(result.replicates.coef), 'bootstrap refit')}"
-              f". Fitted in {result.seconds:.0f} s.</p>",
+              f". Fitted in {result.seconds:.0f} s. Carry-over (theta): the share of a {result.period}'s effect still "
+              f"working the next {result.period}; shape (alpha): above 1 an S-curve; half-effect point (gamma): where "
+              "in the channel's range of carried-over spend half the effect is reached (that spend per "
+              f"{result.period} is the half-effect spend); {e(result.target)} at saturation: the most the channel "
+              f"can bring per {result.period}.</p>",
               _table_html(params_table(result)),
               f"<script type='application/gzip' id='mw-plotlyjs'>{_plotlyjs_packed()}</script>", _LOADER,
               "</body></html>"]
