@@ -24,7 +24,7 @@ from core.segments.suggest import feature_suggestions, suggest_id_column
 from core.formatting import for_people
 from core.wording import plural
 from core.data.workspace import Workspace
-from pages.common import (can, role_note, cached_frame, cached_profile, download_buttons, job_runner, page_start,
+from pages.common import (can, role_note, cached_distinct, cached_frame, download_buttons, job_runner, page_start,
                           remember, result_store, settings_of_last_run, stored, table_picker)
 from pages.jobs_panel import job_progress
 
@@ -188,8 +188,8 @@ if st.session_state.get("seg-built"):
     for note in st.session_state.pop("seg-built-notes", []):
         st.warning(note)
 
-profile = cached_profile(db, table, info.version)
-distinct = dict(zip(profile["column"], profile["distinct"]))
+counts = cached_distinct(db, table, info.version)  # distinct counts only: the full profile took 2.7 s here
+distinct = {str(c): int(d) for c, d in zip(counts["column"], counts["distinct"]) if pd.notna(d)}
 roles = suggest_transaction_columns(ws.columns(table), distinct, info.rows)
 if roles.get("is_transactions"):
     st.info(f"`{table}` has several rows per customer (`{roles['customer']}` repeats): it looks like transactions. "
