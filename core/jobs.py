@@ -57,6 +57,7 @@ FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupte
 ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RESULT_FILE = "result.joblib"
+PAYLOAD_FILE = ".input.pickle"  # the job's arguments, read (and removed) by the worker
 JOB_DIR_ENV = "MW_JOB_DIR"
 JOB_THREADS_ENV = "MW_JOB_THREADS"  # inside a worker: the native threads this job may use
 _KILL_AFTER_S = 2.0  # after SIGTERM, SIGKILL a worker that is still alive
@@ -175,6 +176,42 @@ class Job:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_script_main() -> Iterator[None]:
+    """While a worker is spawned: no __main__ module for it to run again.
+
+    "spawn" makes the child import the parent's __main__ first. In the app that is Streamlit's
+    stand-in for the last script run (app.py): each worker would run the app's script before its
+    job (seconds of imports; with login on it stops at the sign-in check and the worker dies).
+    A module without a file or spec tells multiprocessing to leave __main__ alone. Restored after,
+    unless a script run has installed its own meanwhile.
+    """
+    import sys
+    import types
+
+    with _MAIN_LOCK:
+        saved = sys.modules.get("__main__")
+        if saved is None or (getattr(saved, "__spec__", None) is None and not getattr(saved, "__file__", None)):
+            yield
+            return
+        stand_in = types.ModuleType("__main__")
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is stand_in:
+                sys.modules["__main__"] = saved
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -229,7 +266,7 @@ def current_job_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def _worker_main(target: str, payload: bytes, threads: int, job_dir: str,
+def _worker_main(target: str, payload_file: str, threads: int, job_dir: str,
                  conn: multiprocessing.connection.Connection, parent: int) -> None:
     """Entry point of a worker process: limit threads first, then import and run the job."""
     for name in THREAD_ENV:  # before numpy/sklearn are imported: the payload is unpickled below
@@ -255,7 +292,9 @@ def _worker_main(target: str, payload: bytes, threads: int, job_dir: str,
     try:
         module, _, name = target.partition(":")
         func = getattr(importlib.import_module(module), name)
-        args, kwargs = pickle.loads(payload)
+        payload = Path(payload_file)
+        args, kwargs = pickle.loads(payload.read_bytes())
+        payload.unlink(missing_ok=True)
         with limit_threads(threads):
             value = func(*args, progress=progress, **kwargs)
         folder = Path(job_dir)
@@ -521,11 +560,18 @@ class JobRunner:
     def _start(self, pending: _Pending) -> None:
         job_dir = self.job_dir(pending.job_id)
         receive, send = self._ctx.Pipe(duplex=False)
+        # The input goes through a file in the job's folder, not the spawn pipe: a worker that dies
+        # while starting would leave a large write to that pipe blocked (and this scheduler with it).
+        payload_file = job_dir / PAYLOAD_FILE
         process = self._ctx.Process(
             target=_worker_main, name=f"mw-job-{pending.job_id}",
-            args=(pending.target, pending.payload, self.threads, str(job_dir), send, os.getpid()))
+            args=(pending.target, str(payload_file), self.threads, str(job_dir), send, os.getpid()))
         try:
-            process.start()
+            job_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic_bytes(payload_file, pending.payload)
+            pending.payload = b""
+            with _no_script_main():
+                process.start()
         except Exception as e:  # noqa: BLE001 - OSError (no memory, no processes left) or a spawn refused
             self._update(pending.job_id, state="failed", ended=time.time(), step="Failed",
                          error=f"The job could not start ({getattr(e, 'strerror', None) or short_error(e)}). "

@@ -223,6 +223,24 @@ def test_inputs_are_linked_into_the_job_folder_and_go_with_it(runner, tmp_path):
     assert src.exists(), "the caller's file stays"
 
 
+def test_a_job_started_from_a_streamlit_script_run_does_not_run_the_script_again(runner, tmp_path, monkeypatch):
+    """Streamlit installs the script (app.py) as __main__; spawn would run it first in every worker
+    (with login on, app.py stops at the sign-in check and the worker died before its job)."""
+    import types
+
+    script = tmp_path / "app.py"
+    script.write_text("raise SystemExit('the app script ran inside a worker')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    job_id = runner.submit("add", add, 2, 3, owner="maria")
+    job = runner.wait(job_id, timeout=60)
+    assert job.state == "done", job.error
+    assert runner.result(job_id) == 5
+    assert sys.modules["__main__"] is fake_main, "the script's __main__ is back once the worker has started"
+    assert not (runner.job_dir(job_id) / jobs_module.PAYLOAD_FILE).exists(), "the input file is read and removed"
+
+
 def test_limit_threads_restores_the_environment():
     before = os.environ.get("OMP_NUM_THREADS")
     with limit_threads(1):
