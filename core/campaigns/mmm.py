@@ -60,7 +60,7 @@ class FitQuality(Mapping[str, float]):
     def __getitem__(self, key: str) -> float:
         if key not in self._keys():
             raise KeyError(key)
-        return float(getattr(self, key))
+        return getattr(self, key)  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys())
