@@ -13,7 +13,8 @@ from core.demo import load_demo
 from core.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/segments.py", "pages/models.py", "pages/experiments.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/segments.py", "pages/models.py", "pages/experiments.py",
+         "pages/campaigns.py"]
 PASSWORD = "s3cret-pass"
 USERS = {"vera": "viewer", "ana": "analyst", "adam": "admin"}
 
