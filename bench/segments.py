@@ -2,6 +2,8 @@
 
     python bench/segments.py [--rows 1000000] [--features 10] [--clusters 5] [--repeats 3]
     python bench/segments.py --blobs    # issue 11: make_blobs(1_000_000, 10, centers=6, cluster_std=2.0)
+    python bench/segments.py --blobs --steps    # also: seconds per step, and KMeans on the sweep sample
+                                                # with the default threads against one thread
 
 Both run in this process on the same generated customers (planted clusters, skewed spend-like
 columns). The baseline is `KMeans(n_clusters=<chosen k>, random_state=0).fit(X)` on the raw array;
@@ -79,21 +81,61 @@ def compare(df: pd.DataFrame, truth: np.ndarray, repeats: int = 3, label: str = 
     return w / p
 
 
+def step_times(df: pd.DataFrame) -> dict[str, float]:
+    """Seconds per step of one kmeans_segments(k=None) run, from its progress messages (k sweep summed)."""
+    times: dict[str, float] = {}
+    last = [time.perf_counter(), "start"]
+
+    def progress(share: float, message: str) -> None:
+        now = time.perf_counter()
+        step = "k sweep" if last[1].startswith("Trying k") else last[1].split(" on all")[0]
+        times[step] = times.get(step, 0.0) + now - float(last[0])
+        last[0], last[1] = now, message
+
+    kmeans_segments(df, list(df.columns), random_state=0, progress=progress)
+    return times
+
+
+def sample_threads(df: pd.DataFrame, rows: int = 10_000) -> tuple[float, float]:
+    """Seconds of KMeans(k = 3..10, n_init=2) on a `rows` sample: default native threads, then one thread."""
+    from threadpoolctl import threadpool_limits
+
+    X = df.sample(min(rows, len(df)), random_state=0).to_numpy()
+
+    def sweep() -> float:
+        start = time.perf_counter()
+        for k in range(3, 11):
+            KMeans(n_clusters=k, n_init=2, random_state=0).fit(X)
+        return time.perf_counter() - start
+
+    default = sweep()
+    with threadpool_limits(limits=1):
+        one = sweep()
+    return default, one
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--features", type=int, default=10)
     ap.add_argument("--clusters", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", action="store_true", help="also print seconds per step and the thread comparison")
     ap.add_argument("--blobs", action="store_true",
                     help="issue 11's data instead: make_blobs(rows, features, centers=6, cluster_std=2.0)")
     args = ap.parse_args()
     if args.blobs:
-        compare(*make_blobs_customers(args.rows, args.features), repeats=args.repeats,
+        df, truth = make_blobs_customers(args.rows, args.features)
+        compare(df, truth, repeats=args.repeats,
                 label=f"make_blobs({args.rows:_}, {args.features}, centers=6, cluster_std=2.0)")
     else:
-        compare(*make_customers(args.rows, args.features, args.clusters), repeats=args.repeats,
-                label="planted clusters, half the features log-normal")
+        df, truth = make_customers(args.rows, args.features, args.clusters)
+        compare(df, truth, repeats=args.repeats, label="planted clusters, half the features log-normal")
+    if args.steps:
+        print("seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in step_times(df).items() if k != "start"))
+        default, one = sample_threads(df)
+        print(f"KMeans k = 3..10 (n_init=2) on a 10,000-row sample: {default:.2f} s with the default threads, "
+              f"{one:.2f} s on one thread")
 
 
 if __name__ == "__main__":
