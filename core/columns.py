@@ -21,7 +21,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Collection, Literal, Sequence
 
-import ibis
 import pandas as pd
 
 Kind = Literal["number", "flag", "text", "date"]
@@ -209,6 +208,8 @@ def _describe_frame(df: pd.DataFrame) -> list[ColumnFacts]:
 
 
 def _describe_ibis(table: Any, sample_rows: int) -> list[ColumnFacts]:
+    import ibis  # here, not at the top: a training job's worker imports this module and never needs Ibis
+
     schema = table.schema()
     names = list(schema.names)
     rows = int(table.count().execute())
