@@ -22,9 +22,10 @@ its own with rng=None draws from a fresh `np.random.default_rng(random_state)`.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from sklearn.base import clone
 from sklearn.inspection import partial_dependence
 from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from core.errors import DataError
 from core.models.estimators import ALGORITHMS, build_pipeline, encoded_width, search_space
@@ -50,6 +51,7 @@ IMPORTANCE_BUDGET = 1_000  # features x shuffles: 5 shuffles up to 200 features,
 PDP_ROWS = 400
 PDP_FEATURES = 3  # partial dependence of this many of the most important features
 KEEP_HOLDOUT = 200_000  # hold-out outcomes and scores kept for threshold, curves and lift views
+ROWS_PER_THREAD = 100_000  # training uses one native thread per this many rows (at least 1, at most the limit)
 IMBALANCED = 0.2  # minority class share below which classes are weighted (class_weight="auto")
 # Width limits, checked before any fitting (train() refuses in seconds instead of running for minutes):
 MAX_FEATURE_COLUMNS = 1_000  # model columns after one-hot encoding (estimators.encoded_width)
@@ -311,6 +313,27 @@ def native_threads() -> int | None:
     except Exception:  # noqa: BLE001 - introspection only; never fail a training over it
         return None
     return max(counts) if counts else None
+
+
+@contextlib.contextmanager
+def thread_cap(rows: int) -> Iterator[int | None]:
+    """Within the block, native (OpenMP/BLAS) pools use at most one thread per ROWS_PER_THREAD (100,000)
+    rows, at least one, never more than they may now (a job's limit stays); yields the threads in force.
+
+    Why: on tables of thousands to tens of thousands of rows a gradient-boosting fit, and every one of
+    the hundreds of small predictions that importance and partial dependence make, is a short parallel
+    region; a second thread gains little there, and when another process holds a core each region waits
+    for the descheduled thread (Telco: 4.7 s with one thread, 11-13 s with two on this 2-core machine
+    under other people's load; bench/training_defaults.py). Large tables keep their threads. The
+    numbers do not depend on the thread count.
+    """
+    now = native_threads()
+    wanted = max(1, int(rows) // ROWS_PER_THREAD)
+    if now is None or wanted >= now:
+        yield now
+        return
+    with threadpool_limits(limits=wanted):
+        yield wanted
 
 
 # ---------------------------------------------------------------------------- progress

@@ -197,18 +197,24 @@ def train(
     parts = steps.split(data, test_size=test_size, cv=cv, random_state=random_state, rng=rng)
     leaks = (leakage_warnings(data.data, target, problem.features, problem.task, random_state)
              if problem.algorithm != "baseline" else [])
-    tuning = steps.tune(problem, parts, search, random_state=random_state, progress=steps.within(progress, 0.05, 0.05))
-    try:
-        cross = steps.cross_validate(problem, parts, cv=cv, params=tuning.params, random_state=random_state,
-                                     progress=steps.within(progress, 0.1, 0.35))
-        pipe = steps.fit(problem, parts, params=tuning.params, random_state=random_state,
-                         progress=steps.within(progress, 0.5, 0.25))
-        evaluation = steps.evaluate(pipe, problem, parts, random_state=random_state, rng=rng,
-                                    progress=steps.within(progress, 0.75, 0.05))
-        explanation = steps.explain(pipe, problem, parts, leakage=leaks, random_state=random_state, rng=rng,
-                                    progress=steps.within(progress, 0.8, 0.2))
-    except ValueError as e:  # scikit-learn refusing the data (e.g. folds too small for a class)
-        raise DataError(f"Training failed: {str(e).splitlines()[0]} Try fewer folds, another algorithm or more data.") from None
+    # one native thread per 100,000 training rows (steps.thread_cap): small tables train faster and do not
+    # stall when another process holds a core; the numbers are the same with any thread count
+    with steps.thread_cap(len(parts.X_train)):
+        threads = steps.native_threads()
+        tuning = steps.tune(problem, parts, search, random_state=random_state,
+                            progress=steps.within(progress, 0.05, 0.05))
+        try:
+            cross = steps.cross_validate(problem, parts, cv=cv, params=tuning.params, random_state=random_state,
+                                         progress=steps.within(progress, 0.1, 0.35))
+            pipe = steps.fit(problem, parts, params=tuning.params, random_state=random_state,
+                             progress=steps.within(progress, 0.5, 0.25))
+            evaluation = steps.evaluate(pipe, problem, parts, random_state=random_state, rng=rng,
+                                        progress=steps.within(progress, 0.75, 0.05))
+            explanation = steps.explain(pipe, problem, parts, leakage=leaks, random_state=random_state, rng=rng,
+                                        progress=steps.within(progress, 0.8, 0.2))
+        except ValueError as e:  # scikit-learn refusing the data (e.g. folds too small for a class)
+            raise DataError(f"Training failed: {str(e).splitlines()[0]} Try fewer folds, another algorithm or "
+                            "more data.") from None
 
     steps.report(progress, 1.0, "Done")
     info = TrainingInfo.create(
@@ -217,7 +223,7 @@ def train(
         importance_rows=explanation.rows, test_size=test_size, class_weight=problem.class_weight,
         random_state=random_state, seconds=round(time.perf_counter() - started, 2),
         trained_at=_dt.datetime.now().isoformat(timespec="seconds"), versions=_versions(),
-        threads=steps.native_threads(), class_counts=data.class_counts)
+        threads=threads, class_counts=data.class_counts)
     return TrainedModel(
         task=problem.task, algorithm=problem.algorithm, target=target, features=problem.features,
         metrics=evaluation.metrics, cv_metrics=cross.metrics, importance=explanation.importance,
