@@ -326,7 +326,7 @@ def allocator(result: MMMResult, key: tuple, table: str) -> tuple[pd.DataFrame |
                              f"today per {period}": [format_value(v, "money") for v in result.current_spend],
                              "lowest (share)": 0.5, "highest (share)": 1.5})
     edited = st.data_editor(
-        defaults, hide_index=True, key=f"mmm-bounds-{table}", disabled=["channel", f"today per {period}"],
+        defaults, hide_index=True, key=f"mmm-bounds-{table}-{'|'.join(result.channels)}", disabled=["channel", f"today per {period}"],
         column_config={"lowest (share)": st.column_config.NumberColumn(min_value=0.0, max_value=10.0, step=0.05,
                                                                        format="%.2f"),
                        "highest (share)": st.column_config.NumberColumn(min_value=0.0, max_value=10.0, step=0.05,

@@ -196,3 +196,25 @@ def test_too_few_weeks_is_a_clear_message(app_env):
     assert not at.exception
     assert any("Only 30 weeks of data: the model needs at least 52 weeks" in w.value for w in at.warning)
     assert at.button(key="mmm-fit").disabled
+
+
+def test_a_wide_weekly_table_with_a_control(app_env):
+    planted = planted_weekly(60, 3, seed=2)
+    weekly = planted.data.assign(promo=(np.arange(60) % 9 == 0).astype(float))
+    Workspace(app_env).save_frame(weekly, "weekly_mix")
+    at = _open()
+    assert not at.exception
+    assert at.radio(key="mmm-layout-weekly_mix").value == "wide"
+    assert at.multiselect(key="mmm-channels-weekly_mix").value == ["search", "social", "tv"]
+    assert at.multiselect(key="mmm-controls-weekly_mix").value == ["promo"]
+    at.radio(key="mmm-effort-weekly_mix").set_value("quick").run()
+    at.button(key="mmm-fit").click().run()
+    at = finish_jobs(at, timeout=300)
+    # (the Dashboard tab's test read-out says this table is no test: its own message, not the model's)
+    assert not at.exception and not any("experiment" not in e.value for e in at.error), [e.value for e in at.error]
+    roas = _frame(at, "return (revenue per 1 spent)")
+    assert sorted(roas["channel"]) == ["search", "social", "tv"]
+    for _, row in roas.iterrows():  # spend over the 60 weeks, by hand
+        assert row["spend (whole period)"] == f"{weekly[row['channel']].sum():,.2f}"
+    job = _mmm_jobs()[0]
+    assert job.settings["controls"] == ["promo"] and job.settings["layout"] == "wide"

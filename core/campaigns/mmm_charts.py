@@ -21,6 +21,9 @@ GREY = "#8D99AE"
 SHADE = "rgba(141, 153, 174, 0.22)"
 ACTUAL, FITTED, FORECAST = "#888888", "#2A9D8F", "#E76F51"
 CURRENT, RECOMMENDED = "#8D99AE", "#2A9D8F"
+# one colour per channel, set explicitly so the app (either theme) and the HTML report agree
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D",
+           "#79706E")
 
 
 def per_unit(result: MMMResult) -> tuple[float, str]:
@@ -69,8 +72,10 @@ def contributions_figure(result: MMMResult) -> go.Figure:
     fig.add_trace(go.Scatter(x=c["date"], y=c["baseline"], name="baseline (trend, season, controls)", mode="lines",
                              stackgroup="one", line=dict(width=0.5, color=GREY), fillcolor=SHADE.replace("0.22", "0.45"),
                              hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f}<extra>baseline</extra>"))
-    for ch in result.channels:
-        fig.add_trace(go.Scatter(x=c["date"], y=c[ch], name=ch, mode="lines", stackgroup="one", line=dict(width=0.5),
+    for i, ch in enumerate(result.channels):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=c["date"], y=c[ch], name=ch, mode="lines", stackgroup="one",
+                                 line=dict(width=0.5, color=colour), fillcolor=colour,
                                  hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y:,.0f}}<extra>{ch}</extra>"))
     fig.update_layout(title=dict(text=f"What made up {result.target} each {result.period}", x=0, xanchor="left"),
                       xaxis=dict(title=dict(text=f"{result.period} (start date)" if result.freq == "W" else "day")),
