@@ -151,7 +151,7 @@ def settings_form(ws: Workspace, table: str, version: int) -> tuple[ModelSetting
                                                             sort_keys=True))
         wide = stored(key, lambda: model_input(ws.table(table), base))
     except DataError as e:
-        st.warning(f"The model cannot read '{table}' this way: {e}", icon=":material/warning:")
+        st.warning(f"The model cannot read '{table}' with these columns. {e}", icon=":material/warning:")
         return None
     found = list(wide.attrs.get("found", []))
     if base.layout == "long":
@@ -187,7 +187,7 @@ def settings_form(ws: Workspace, table: str, version: int) -> tuple[ModelSetting
     try:
         notes = check(wide, settings)
     except DataError as e:
-        st.warning(f"The model cannot be fitted on this yet: {e}", icon=":material/warning:")
+        st.warning(f"The model cannot be fitted on this table yet. {e}", icon=":material/warning:")
         return None
     for note in notes:
         st.caption(note)

@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
+
+from core.auth import UsersFile
 
 from core.campaigns.mmm_job import ModelSettings, check, guess_columns, model_input, target_kind
 from core.campaigns.mmm_planted import planted_weekly
@@ -218,3 +221,30 @@ def test_a_wide_weekly_table_with_a_control(app_env):
         assert row["spend (whole period)"] == f"{weekly[row['channel']].sum():,.2f}"
     job = _mmm_jobs()[0]
     assert job.settings["controls"] == ["promo"] and job.settings["layout"] == "wide"
+
+
+def test_cancel_stops_the_fit_and_says_how_to_start_again(app_env):
+    load_demo(Workspace(app_env))
+    at = _open()
+    at.button(key="mmm-fit").click().run()
+    assert any(b.key == "mmm-cancel" for b in at.button)
+    at.button(key="mmm-cancel").click().run()
+    assert not at.exception
+    at = finish_jobs(at, timeout=60)
+    assert _mmm_jobs()[0].state == "cancelled"
+    assert any("was cancelled: click **Fit the model** to start it again" in i.value for i in at.info)
+
+
+def test_a_viewer_reads_why_the_model_is_not_offered(app_env, tmp_path, monkeypatch):
+    users = UsersFile(tmp_path / "users.json", hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    users.add("vera", "s3cret-pass", "viewer")
+    monkeypatch.setenv("MW_USERS_FILE", str(users.path))
+    load_demo(Workspace(app_env))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.text_input(key="login-name").input("vera")
+    at.text_input(key="login-password").input("s3cret-pass")
+    at.button[0].click().run()
+    at = _open(at)
+    assert not at.exception
+    assert any("fitting a marketing-mix model needs the analyst role" in i.value for i in at.info)
+    assert not any(b.key == "mmm-fit" for b in at.button)
