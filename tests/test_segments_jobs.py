@@ -274,3 +274,20 @@ def test_first_render_imports_no_scikit_learn():
               + "print('sklearn' in sys.modules, 'scipy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
+
+
+def test_a_failing_customer_build_job_shows_its_error(app_env, monkeypatch):
+    import core.segments.jobs as jobs
+    monkeypatch.setattr(jobs, "CUSTOMERS_IN_PROCESS_ROWS", 0)
+    at = _segments_page("transactions")
+    amount = next(s.key for s in at.selectbox if (s.key or "").startswith("tx-amount-"))
+    at.selectbox(key=amount).select("channel")  # also the channel: refused in the job (the choice goes with the submit)
+    finish_segment_jobs(at.button(key="build-customers").click().run())
+    assert not at.exception
+    assert any(e.value.startswith("Building the customer table stopped: ") and "must be different columns" in e.value
+               for e in at.error), [e.value for e in at.error]
+    from core.data.workspace import Workspace
+    assert "transactions_customers" not in Workspace(app_env).tables()
+    from pages.common import job_runner
+    (job,) = job_runner().jobs("local", kind="customers")
+    assert job.state == "failed" and not job.picked_up
