@@ -321,3 +321,19 @@ def test_demo_campaign_daily():
     assert (demo.conversions <= demo.clicks).all()
     wide = channel_table(demo, date="date", channel="channel", spend="spend", target="revenue")
     assert len(wide) == 104 and wide.attrs["notes"] == []
+
+
+def test_fast_nnls_matches_scipy():
+    from scipy.optimize import nnls
+
+    from core.campaigns.mmm_fit import _nnls
+
+    rng = np.random.default_rng(11)
+    for k in range(300):
+        a = rng.random((80, 5))
+        if k % 3 == 0:
+            a[:, 4] = a[:, 3] + 1e-9 * rng.random(80)  # nearly collinear columns
+        r = a @ rng.normal(0.3, 1.0, 5) + rng.normal(0, 0.1, 80)
+        ours, ref = _nnls(a, r), nnls(a, r)[0]
+        assert (ours >= 0).all()
+        assert np.linalg.norm(a @ ours - r) == pytest.approx(np.linalg.norm(a @ ref - r), rel=1e-9)

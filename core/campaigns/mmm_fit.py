@@ -35,8 +35,8 @@ from typing import Callable, Literal
 
 import numpy as np
 from scipy.optimize import differential_evolution, minimize, nnls
+from scipy.signal import lfilter
 
-from core.campaigns.mmm_transforms import hill, inflexion_point
 
 Frequency = Literal["W", "D"]
 
@@ -44,6 +44,7 @@ ALPHA_RANGE = (0.5, 3.0)
 GAMMA_RANGE = (0.3, 1.0)
 THETA_MAX_WEEKLY = 0.8  # Robyn's widest suggested range for weekly carry-over
 DAYS_PER_YEAR = 365.25
+_ONE = np.ones(1)
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,26 @@ def baseline_block(days: np.ndarray, freq: Frequency, fourier: int, controls: np
 
 def saturated(spend: np.ndarray, theta: np.ndarray, alpha: np.ndarray, gamma: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel: hill(adstock(spend)); returns the T x C matrix and the inflexions g (spend units)."""
-    out = np.empty_like(spend, dtype=float)
+    """Per channel: hill(adstock(spend)); returns the T x C matrix and the inflexions g (spend units).
+
+    The fit's inner loop (thousands of calls): the same numbers as adstock_geometric, inflexion_point
+    and hill, without their input checks (spend is checked once, >= 0)."""
+    out = np.empty(spend.shape, dtype=float)
     g = np.empty(spend.shape[1])
     for c in range(spend.shape[1]):
-        a = adstock(spend[:, c], float(theta[c]))
-        g[c] = inflexion_point(a, float(gamma[c]))
-        out[:, c] = hill(a, float(alpha[c]), g[c])
+        t = float(theta[c])
+        a = spend[:, c] if t == 0.0 else lfilter(_ONE, [1.0, -t], spend[:, c])
+        lo, hi = a.min(), a.max()
+        g[c] = lo + float(gamma[c]) * (hi - lo)
+        xa = a ** float(alpha[c])
+        den = xa + g[c] ** float(alpha[c])
+        out[:, c] = xa / den if g[c] > 0 else (a > 0)
     return out, g
 
 
 def adstock(x: np.ndarray, theta: float) -> np.ndarray:
-    """a_t = x_t + theta a_{t-1} without input checks (the fit's inner loop)."""
-    from scipy.signal import lfilter
-
-    return x if theta == 0.0 else np.asarray(lfilter([1.0], [1.0, -theta], x), dtype=float)
+    """a_t = x_t + theta a_{t-1} without input checks."""
+    return x if theta == 0.0 else np.asarray(lfilter(_ONE, [1.0, -theta], x), dtype=float)
 
 
 class LinearPart:
@@ -130,9 +136,22 @@ class LinearPart:
         s, yy = sat[self.rows], y[self.rows]
         a = s - self.free @ (self.pinv @ s)
         r = yy - self.free @ (self.pinv @ yy)
-        coef, _ = nnls(a, r, maxiter=50 * a.shape[1])
+        coef = _nnls(a, r)
         base = self.pinv @ (yy - s @ coef)
         return coef, base
+
+
+def _nnls(a: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """min ||a coef - r|| with coef >= 0. Fast path: when the unconstrained least-squares solution
+    (normal equations, C <= 10 columns) is already >= 0 it is the answer; otherwise scipy's nnls."""
+    gram = a.T @ a
+    try:
+        coef = np.linalg.solve(gram, a.T @ r)
+        if np.all(coef >= 0) and np.all(np.isfinite(coef)):
+            return coef
+    except np.linalg.LinAlgError:
+        pass
+    return np.asarray(nnls(a, r, maxiter=50 * a.shape[1])[0], dtype=float)
 
 
 def unpack(h: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -255,7 +274,7 @@ def bootstrap(design: Design, found: Search, fitted: np.ndarray, n_train: int, s
         if settings.refine_steps > 0:
             res = minimize(objective, hb, method="L-BFGS-B", bounds=box,
                            options={"maxiter": settings.refine_steps,
-                                    "maxfun": settings.refine_steps * (len(hb) + 1) * 2})
+                                    "maxfun": settings.refine_steps * (len(hb) + 1)})
             if res.fun <= min(scores):
                 hb = np.asarray(res.x, dtype=float)
         theta, alpha, gamma = unpack(hb, c)
