@@ -54,7 +54,8 @@ class Settings:
     holdout: last periods held out for holdout_mape (None: 10% of the periods, 8-26 weeks or
     56-182 days). folds: cross-validation blocks. n_boot: bootstrap refits. popsize/maxiter: the
     differential evolution's population (per hyper-parameter) and generations. fourier: yearly
-    sine/cosine pairs. refine_steps: L-BFGS-B iterations per bootstrap refit (0: coefficients only).
+    sine/cosine pairs. refine_steps: L-BFGS-B iterations per bootstrap refit (0: the best of the
+    search population only). level: the bootstrap intervals' coverage (percentile intervals).
     """
 
     holdout: int | None = None
