@@ -95,7 +95,9 @@ def settings_form(ws: Workspace, table: str, version: int) -> tuple[ModelSetting
         return None
     guess = guess_columns(columns, numeric, dates, labels, roles=roles)
     t = table
-    with st.expander("Columns: what the model reads (guessed from the names; change any)", expanded=False):
+    # a wide table's spend columns are a guess from names: show them; a long table's guess is listed below
+    with st.expander("Columns: what the model reads (guessed from the names; change any)",
+                     expanded=guess.layout == "wide"):
         st.caption(" ".join(guess.reasons))
         layouts = ["long", "wide"] if labels else ["wide"]
         layout = _keep(f"layout-{t}", st.radio(
