@@ -43,6 +43,7 @@ if not can(ws, "segment"):
     st.caption("Saved segment tables (`*_segments`) can be read and downloaded on the **Data** page.")
     st.stop()
 
+
 def pick_up_customer_builds() -> None:
     """Save the customer tables of this user's finished build jobs (once per job, whichever session sees it
     first), and select the newest one; the page may have been left while the job ran."""
