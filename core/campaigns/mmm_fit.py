@@ -96,6 +96,17 @@ def baseline_block(days: np.ndarray, freq: Frequency, fourier: int, controls: np
     return block
 
 
+def _column(x: np.ndarray, theta: float, alpha: float, gamma: float) -> tuple[np.ndarray, float]:
+    """hill(adstock(x; theta); alpha, g) and g for one channel, without input checks (x >= 0)."""
+    a = x if theta == 0.0 else lfilter(_ONE, [1.0, -theta], x)
+    lo, hi = a.min(), a.max()
+    g = float(lo + gamma * (hi - lo))
+    if g <= 0:
+        return (a > 0).astype(float), g
+    xa = a ** alpha
+    return xa / (xa + g ** alpha), g
+
+
 def saturated(spend: np.ndarray, theta: np.ndarray, alpha: np.ndarray, gamma: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """Per channel: hill(adstock(spend)); returns the T x C matrix and the inflexions g (spend units).
@@ -105,13 +116,7 @@ def saturated(spend: np.ndarray, theta: np.ndarray, alpha: np.ndarray, gamma: np
     out = np.empty(spend.shape, dtype=float)
     g = np.empty(spend.shape[1])
     for c in range(spend.shape[1]):
-        t = float(theta[c])
-        a = spend[:, c] if t == 0.0 else lfilter(_ONE, [1.0, -t], spend[:, c])
-        lo, hi = a.min(), a.max()
-        g[c] = lo + float(gamma[c]) * (hi - lo)
-        xa = a ** float(alpha[c])
-        den = xa + g[c] ** float(alpha[c])
-        out[:, c] = xa / den if g[c] > 0 else (a > 0)
+        out[:, c], g[c] = _column(spend[:, c], float(theta[c]), float(alpha[c]), float(gamma[c]))
     return out, g
 
 
@@ -185,19 +190,37 @@ def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[
     # a fold's training window spans a year when the data allow it: yearly Fourier terms fitted on
     # less than a year extrapolate wildly into the test block
     min_train = max(design.free.shape[1] + c + 4, min(year, n_train - block))
-    parts = [(LinearPart(design.free, slice(0, s)), slice(s, e)) for s, e in
-             folds(n_train, settings.folds, block, min_train)]
     y = design.y
+    folds_ = []  # per fold: train rows of the baseline block, its pseudo-inverse, y's projections, test rows
+    for s, e in folds(n_train, settings.folds, block, min_train):
+        part = LinearPart(design.free, slice(0, s))
+        py = part.pinv @ y[:s]
+        folds_.append((s, part.free, part.pinv, py, y[:s] - part.free @ py, design.free[s:e], y[s:e], e))
     scale = float(np.mean(y[:n_train] ** 2)) or 1.0
+    spend = design.spend
+    cache: dict[tuple[int, float, float, float], np.ndarray] = {}
+
+    columns = [np.ascontiguousarray(spend[:, i]) for i in range(c)]
+    sat = np.empty(spend.shape, dtype=float)
 
     def objective(h: np.ndarray) -> float:
-        theta, alpha, gamma = unpack(h, c)
-        sat, _ = saturated(design.spend, theta, alpha, gamma)
+        # finite-difference gradients change one hyper-parameter at a time: the other channels'
+        # columns come from the cache
+        for i in range(c):
+            key = (i, float(h[i]), float(h[c + i]), float(h[2 * c + i]))
+            col = cache.get(key)
+            if col is None:
+                if len(cache) > 256:
+                    cache.clear()
+                col = cache[key] = _column(columns[i], key[1], key[2], key[3])[0]
+            sat[:, i] = col
         err = 0.0
-        for part, test in parts:
-            coef, base = part.fit(sat, y)
-            pred = design.free[test] @ base + sat[test] @ coef
-            err += float(np.sum((y[test] - pred) ** 2))
+        for s, free_tr, pinv, py, r, free_te, y_te, e in folds_:
+            st = sat[:s]
+            ps = pinv @ st
+            coef = _nnls(st - free_tr @ ps, r)
+            pred = free_te @ (py - ps @ coef) + sat[s:e] @ coef
+            err += float(np.sum((y_te - pred) ** 2))
         return err / scale
 
     return objective
