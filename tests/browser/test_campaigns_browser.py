@@ -36,8 +36,13 @@ def test_campaigns_kpis_then_fit_the_model_and_see_roas_and_allocator(browser, t
         _idle(page)
         seconds = time.monotonic() - started
 
+        # the table's cells are drawn on a canvas; its accessible copy exists once it is on screen
+        page.get_by_role("heading", name="Return per channel").scroll_into_view_if_needed()
+        page.mouse.wheel(0, 500)
         table = page.get_by_test_id("stDataFrame").filter(has_text="return (revenue per 1 spent)")
-        assert table.count() >= 1
+        table.first.wait_for(timeout=30_000)
+        for ch in DEMO_CHANNELS:
+            assert table.first.get_by_text(ch, exact=True).count() >= 1, ch
         page.get_by_role("heading", name="Budget allocator").wait_for(timeout=30_000)
         assert page.get_by_test_id("stMetric").filter(has_text="from the channels per week").count() == 1
         summary = page.get_by_test_id("stAlertContentSuccess").filter(has_text=" per 1 spent (")
