@@ -24,7 +24,13 @@ FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 HEAVY_MODULES = ("core.models", "core.experiments", "core.segments", "core.models.charts", "core.experiments.charts")
 
 
-def _import_heavy() -> None:
+WARM_UP_WAIT_S = 10.0  # the longest the warm-up waits for the page's script run to end
+
+
+def _import_heavy(script_run: threading.Thread) -> None:
+    # Imports hold the GIL for long stretches (extension modules load without releasing it): start
+    # once the page that asked has finished its run, so its own render is not slowed down.
+    script_run.join(WARM_UP_WAIT_S)
     for name in HEAVY_MODULES:
         try:
             importlib.import_module(name)
@@ -34,7 +40,8 @@ def _import_heavy() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _warm_up_thread() -> threading.Thread:
-    thread = threading.Thread(target=_import_heavy, name="mw-warm-up", daemon=True)
+    thread = threading.Thread(target=_import_heavy, args=(threading.current_thread(),), name="mw-warm-up",
+                              daemon=True)
     thread.start()
     return thread
 
@@ -42,8 +49,9 @@ def _warm_up_thread() -> threading.Thread:
 def warm_up() -> None:
     """Import the heavy libraries once per server process in the background, after a page has rendered.
 
-    Called at the end of a page's script: the page the user opens next finds them imported (or
-    waits on Python's import lock for the rest, never importing twice) instead of paying seconds.
+    Called at the end of a page's script; the imports start when that script run has ended. The
+    page the user opens next finds them imported (or waits on Python's import lock for the rest,
+    never importing twice) instead of paying seconds.
     """
     with contextlib.suppress(RuntimeError):  # no threads left: the pages import on first use instead
         _warm_up_thread()
