@@ -171,3 +171,20 @@ def test_conversions_read_per_thousand_spent(fitted):
     assert float(shown.iloc[0]["return (conversions per 1,000 spent)"].replace(",", "")) == \
         pytest.approx(top["roas"] * 1000, rel=0.01)
     assert mmm_charts.roas_figure(conv).layout.yaxis.title.text == "conversions per 1,000 spent"
+
+
+def test_fit_numbers_in_the_report_match_sklearn(fitted):
+    from sklearn.metrics import mean_absolute_percentage_error, r2_score
+    result, _ = fitted
+    f = result.fitted
+    train, held = f[~f["holdout"]], f[f["holdout"]]
+    r2 = r2_score(train["actual"], train["check_fitted"])
+    mape = mean_absolute_percentage_error(train["actual"], train["check_fitted"])
+    holdout = mean_absolute_percentage_error(held["actual"], held["check_fitted"])
+    nrmse = np.sqrt(np.mean((train["actual"] - train["check_fitted"]) ** 2)) / np.ptp(train["actual"])
+    text = mmm_report(result)
+    assert (f"R² {r2:.3f}, NRMSE {nrmse * 100:.1f}%, MAPE {mape * 100:.1f}% on the fitted weeks; hold-out MAPE "
+            f"{holdout * 100:.1f}% on the last {len(held)} weeks") in text
+    # the contributions stack up to the fitted target (the chart's areas sum to the fitted line)
+    stacked = result.contributions[[*CHANNELS, "baseline"]].sum(axis=1)
+    np.testing.assert_allclose(stacked, f["fitted"], rtol=1e-9)
