@@ -324,3 +324,25 @@ def test_experiments_breakdown_by_saved_segments(app_env):
     assert not at.exception and not at.error
     frames = [d.value for d in at.dataframe if "p-value (unadjusted)" in getattr(d.value, "columns", [])]
     assert frames and set(frames[0]["segment_name"]) == {"Loyal", "New", "Lapsed"}  # the level column, named
+
+
+def test_the_first_page_imports_the_heavy_libraries_in_the_background(app_env, tmp_path, monkeypatch):
+    """pages.common.warm_up: once the first page's run has ended, what the Models, Experiments and
+    Segments pages import (scikit-learn, SciPy, statsmodels) is imported on a thread of its own."""
+    import sys
+
+    import pages.common as common
+
+    (tmp_path / "mw_warm_marker.py").write_text("import time\ntime.sleep(0.2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(common, "HEAVY_MODULES", common.HEAVY_MODULES + ("mw_warm_marker",))
+    monkeypatch.delitem(sys.modules, "mw_warm_marker", raising=False)
+    at = _app().run()
+    assert not at.exception
+    import time
+
+    deadline = time.monotonic() + 120
+    while "mw_warm_marker" not in sys.modules and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "mw_warm_marker" in sys.modules, "Home started the warm-up"
+    assert {"core.models", "core.experiments", "sklearn", "statsmodels.stats.multitest"} <= set(sys.modules)
