@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,7 +128,7 @@ def extract(rev: str) -> Path:
     return folder
 
 
-def run(code: str, tree: Path, path: Path, target: str) -> dict:
+def run(code: str, tree: Path, path: Path, target: str, timeout: float) -> dict:
     """Run one contender in a fresh process with `tree` first on the path; its JSON result."""
     script = (f"import sys, time, json, tempfile; sys.path.insert(0, {str(tree)!r})\n"
               f"PATH, TARGET = {str(path)!r}, {target!r}\n" + code
@@ -137,7 +136,11 @@ def run(code: str, tree: Path, path: Path, target: str) -> dict:
     file = Path(tempfile.mkdtemp(prefix="mw-bench-run-")) / "contender.py"  # a file: spawn re-imports the main module
     file.write_text(script)
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    proc = subprocess.run([sys.executable, str(file)], capture_output=True, text=True, cwd=str(tree), env=env)
+    try:
+        proc = subprocess.run([sys.executable, str(file)], capture_output=True, text=True, cwd=str(tree), env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {timeout:.0f} s", "seconds": timeout, "stopped": True}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
@@ -145,11 +148,13 @@ def run(code: str, tree: Path, path: Path, target: str) -> dict:
 
 
 def median(runs: list[dict]) -> dict:
-    ok = sorted((r for r in runs if "error" not in r), key=lambda r: r["seconds"])
+    ok = sorted((r for r in runs if "error" not in r or r.get("stopped")), key=lambda r: r["seconds"])
     return ok[len(ok) // 2] if ok else runs[0]
 
 
 def text(r: dict) -> str:
+    if r.get("stopped"):
+        return f"> {r['seconds']:.0f} s (stopped)"
     if "error" in r:
         return f"failed: {r['error'][:80]}"
     auc = f", AUC {r['auc']:.4f}" if r.get("auc") is not None else ""
@@ -162,6 +167,7 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["solo", "job"], choices=["solo", "job"])
     ap.add_argument("--repeat", type=int, default=1, help="runs per contender (the median is reported)")
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the previous method, or 'none'")
+    ap.add_argument("--timeout", type=float, default=300, help="stop a run after this many seconds")
     ap.add_argument("--json", type=Path, help="also write every run here")
     args = ap.parse_args()
 
@@ -177,7 +183,7 @@ def main() -> None:
             runs: dict[str, list[dict]] = {k: [] for k in trees}
             for _ in range(args.repeat):
                 for label, tree in trees.items():  # alternate, so both see the same load
-                    r = run(SOLO if mode == "solo" else JOB, tree, path, target)
+                    r = run(SOLO if mode == "solo" else JOB, tree, path, target, args.timeout)
                     r["load"] = load_average()
                     runs[label].append(r)
                     record.append({"data": name, "mode": mode, "code": label, **r})
@@ -185,9 +191,9 @@ def main() -> None:
             now = best["now"]
             verdict = "met" if "error" not in now and now["seconds"] < TARGET_S else "NOT met"
             line = f"{what} | {mode} | " + " | ".join(f"{k}: {text(v)}" for k, v in best.items())
-            if len(best) == 2 and all("error" not in v for v in best.values()):
-                prev = next(v for k, v in best.items() if k != "now")
-                line += f" | {prev['seconds'] / now['seconds']:.2f}x faster"
+            prev = next((v for k, v in best.items() if k != "now"), None)
+            if prev is not None and "error" not in now and ("error" not in prev or prev.get("stopped")):
+                line += f" | {prev['seconds'] / now['seconds']:.2f}x faster" + (" at least" if prev.get("stopped") else "")
             line += f" | < {TARGET_S:.0f} s: {verdict} | load {now['load']}"
             print(line, flush=True)
             if mode == "job" and "steps" in now:

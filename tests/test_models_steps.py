@@ -322,6 +322,60 @@ def test_a_model_saved_before_the_steps_still_loads_and_scores() -> None:
     scores = m.score(demo_customers(50))
     assert scores.shape == (50,) and np.all((scores >= 0) & (scores <= 1))
 
+# ---------------------------------------------------------------------------- 4. speed without other numbers
+@pytest.mark.parametrize("case", ["trees_binary", "pipeline_binary", "trees_multiclass", "pipeline_regression"])
+def test_stacked_permutation_importance_gives_scikit_learns_numbers(case: str) -> None:
+    """core.models.inspection predicts each feature's shuffles in one call; the draws, scores and so every
+    importance and spread are scikit-learn's (also when the shuffles are split over several calls)."""
+    from sklearn.inspection import permutation_importance as sklearn_importance
+
+    from core.models import steps
+    from core.models.inspection import permutation_importance
+    if case == "pipeline_regression":
+        data = steps.prepare(synthetic_regression(), "spend", algorithm="linear")
+        scoring = "r2"
+    elif case == "trees_multiclass":
+        data = steps.prepare(synthetic_classification(classes=3), "target")
+        scoring = "neg_log_loss"
+    else:
+        data = steps.prepare(synthetic_classification(), "target",
+                             algorithm="linear" if case == "pipeline_binary" else "gradient_boosting")
+        scoring = "roc_auc"
+    parts = steps.split(data, cv=3)
+    with threadpool_limits(1):
+        pipe = steps.fit(data.problem, parts)
+        X: Any = parts.X_test
+        estimator: Any = pipe
+        if case.startswith("trees"):  # what explain() shuffles for trees: the coded matrix, the model alone
+            X, estimator = pipe.named_steps["prepare"].transform(X), pipe.named_steps["model"]
+        expected = sklearn_importance(estimator, X, parts.y_test, n_repeats=5, random_state=3, scoring=scoring,
+                                      n_jobs=1)
+        for cells in (permutation_importance.__kwdefaults__["stack_cells"], X.shape[0] * X.shape[1] * 2):
+            got = permutation_importance(estimator, X, parts.y_test, n_repeats=5, random_state=3, scoring=scoring,
+                                         stack_cells=cells)
+            np.testing.assert_allclose(got.importances, expected.importances, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(got.importances_mean, expected.importances_mean, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(got.importances_std, expected.importances_std, rtol=1e-12, atol=1e-15)
+    assert np.isfinite(expected.importances).all() and expected.importances_mean.max() > 0
+
+
+def test_thread_cap_lowers_threads_on_small_tables_and_never_raises_a_limit() -> None:
+    from core.models import steps
+    with threadpool_limits(2):
+        assert steps.native_threads() == 2
+        with steps.thread_cap(5_000) as threads:  # one thread per 100,000 rows, at least one
+            assert threads == 1 and steps.native_threads() == 1
+        assert steps.native_threads() == 2  # restored
+        with steps.thread_cap(10_000_000) as threads:  # a large table keeps the threads it may use
+            assert threads == 2 and steps.native_threads() == 2
+    with threadpool_limits(1):  # a job's limit of one thread stays one, whatever the table
+        with steps.thread_cap(10_000_000) as threads:
+            assert threads == 1 and steps.native_threads() == 1
+    with threadpool_limits(2):  # train() records the threads it ran with
+        m = train(synthetic_classification(300), "target", cv=3)
+        assert m.info.threads == 1 and steps.native_threads() == 2
+
+
 if __name__ == "__main__":  # python tests/test_models_steps.py --write: record the reference outputs again
     if "--write" not in sys.argv:
         raise SystemExit("usage: python tests/test_models_steps.py --write  (only when the numbers are meant to change)")
