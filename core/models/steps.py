@@ -766,7 +766,9 @@ def explain(pipeline: Any, problem: Problem, parts: Split, *, leakage: Sequence[
     partial dependence of the PDP_FEATURES (3) most important features.
 
     Importance shuffles each feature of at most IMPORTANCE_ROWS (3,000) hold-out rows (drawn from `rng`)
-    5 times (fewer beyond 200 features, IMPORTANCE_BUDGET) and measures the drop in AUC, log loss or R².
+    5 times (fewer beyond 200 features, IMPORTANCE_BUDGET) and measures the drop in AUC, log loss or R²
+    (`inspection.permutation_importance`: scikit-learn's shuffles and numbers, each feature's shuffles
+    predicted in one call).
     A feature carrying over 60% of it is warned about (unless `leakage`, from `leakage_warnings`,
     already names it). Partial dependence (yes/no and regression targets) averages over PDP_ROWS (400)
     training rows; months and weekdays come in calendar order.

@@ -177,6 +177,9 @@ def train(
     The work is the steps of `core.models.steps`, in this order, each reporting `progress(share, message)`
     within its part: prepare (0.02), split, the leakage check, tune (0.05, when `search`), cross_validate
     (0.10-0.45, per fold), fit (0.50), evaluate (0.75), explain (0.80-1.0), then "Done" (1.0).
+
+    Native threads: at most one per 100,000 training rows from the split on (`steps.thread_cap`; never more
+    than a job's limit), recorded in `info["threads"]`; the numbers do not depend on it.
     """
     started = time.perf_counter()
     if not isinstance(df, pd.DataFrame):
