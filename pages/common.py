@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 import pandas as pd
@@ -21,17 +22,39 @@ from pages.account import current, ensure_entry
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 # What the Models, Experiments and Segments pages import (scikit-learn, SciPy, statsmodels, plotly): 1-3 s
 # on first use in a server process, most of a page's first render after a server start.
-HEAVY_MODULES = ("core.models", "core.experiments", "core.segments", "core.models.charts", "core.experiments.charts")
+# The libraries first, in small pieces, so the warm-up can step aside between them (see _import_heavy).
+HEAVY_MODULES = ("scipy.stats", "sklearn.base", "sklearn.metrics", "sklearn.linear_model", "sklearn.ensemble",
+                 "statsmodels.stats.multitest", "plotly.graph_objects", "core.models", "core.experiments",
+                 "core.segments", "core.models.charts", "core.experiments.charts")
 
 
-WARM_UP_WAIT_S = 10.0  # the longest the warm-up waits for the page's script run to end
+WARM_UP_WAIT_S = 5.0  # the longest the warm-up steps aside for running scripts before each module
+SCRIPT_THREAD = "ScriptRunner.scriptThread"  # the name Streamlit gives the thread of a script run
+
+
+def _wait_for_idle_scripts(timeout: float, quiet: float = 0.3) -> None:
+    """Wait until no session's script has run for `quiet` seconds (at most `timeout` s in all)."""
+    deadline = time.monotonic() + timeout
+    idle_since = time.monotonic()
+    while time.monotonic() < deadline:
+        running = [t for t in threading.enumerate() if t.name == SCRIPT_THREAD and t is not threading.current_thread()]
+        if running:
+            running[0].join(max(0.0, min(0.2, deadline - time.monotonic())))
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= quiet:
+            return
+        else:
+            time.sleep(0.05)
 
 
 def _import_heavy(script_run: threading.Thread) -> None:
-    # Imports hold the GIL for long stretches (extension modules load without releasing it): start
-    # once the page that asked has finished its run, so its own render is not slowed down.
+    # Imports hold the GIL (pure-Python module set-up): they would slow a script running beside them
+    # about twofold. So start once the page that asked has finished its run, and before each module
+    # step aside while any session's script runs (a click right after the first page).
     script_run.join(WARM_UP_WAIT_S)
+    _wait_for_idle_scripts(WARM_UP_WAIT_S, quiet=1.0)  # a first click usually comes within a second
     for name in HEAVY_MODULES:
+        _wait_for_idle_scripts(WARM_UP_WAIT_S)
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a page that needs it reports the problem itself
