@@ -18,7 +18,7 @@ from core.query import execute
 from core.segments import charts
 from core.segments.features import suggest_transaction_columns
 from core.segments.jobs import (CUSTOMERS_IN_PROCESS_ROWS, CustomerBuild, build_customers, customer_columns,
-                                customers_job, kmeans_job, warm_up)
+                                customers_job, kmeans_job, warm_up, warmed)
 from core.segments.rfm import DEFAULT_RULES, rf_grid, rfm_scores, rfm_summary
 from core.segments.suggest import feature_suggestions, suggest_id_column
 from core.formatting import for_people
@@ -309,6 +309,7 @@ def fit(settings: dict, clicked: bool) -> SegmentResult | None:
         st.info(f"The last segmentation with these settings was {job.state}: click **Find segments** to start it "
                 "again.", icon=":material/info:")
         return None
+    warmed()  # the background import of scikit-learn has finished before the result is unpickled
     try:
         result: SegmentResult = runner.result(job.id)
     except DataError as e:

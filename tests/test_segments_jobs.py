@@ -43,6 +43,7 @@ def finish_segment_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25)
             raise AssertionError(f"the segments job did not finish within {timeout:.0f} s")
         time.sleep(poll)
         at.run()
+    assert not at.exception, [e.value for e in at.exception]  # the page's traceback, if any, in the failure
     return at
 
 

@@ -112,19 +112,29 @@ def customers_job(transactions: pd.DataFrame, settings: dict[str, Any], *, progr
     return build
 
 
-_WARMED: set[str] = set()
 _WARM_LOCK = threading.Lock()
+_WARM_THREADS: list[threading.Thread] = []
+WARM_MODULES = ("sklearn.cluster", "core.segments.kmeans")
 
 
-def warm_up(modules: tuple[str, ...] = ("sklearn.cluster", "core.segments.kmeans")) -> None:
+def warm_up(modules: tuple[str, ...] = WARM_MODULES) -> None:
     """Import what a segmentation result needs (scikit-learn: ~2 s here) in a background thread, once.
 
     The page keeps scikit-learn out of its first render; while a job runs, the app process loads it
     so that reading the job's result (which unpickles scikit-learn objects) does not wait for it.
     """
     with _WARM_LOCK:
-        todo = tuple(m for m in modules if m not in _WARMED)
-        _WARMED.update(todo)
-    if todo:
-        threading.Thread(target=lambda: [importlib.import_module(m) for m in todo], name="mw-warm-up",
-                         daemon=True).start()
+        if _WARM_THREADS:
+            return
+        thread = threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], name="mw-warm-up",
+                                  daemon=True)
+        _WARM_THREADS.append(thread)
+        thread.start()
+
+
+def warmed(timeout: float = 60.0) -> None:
+    """Wait for warm_up's imports (started now if needed) before unpickling a result in another thread:
+    one thread finishes importing scikit-learn, the other never imports half of it at the same time."""
+    warm_up()
+    for thread in list(_WARM_THREADS):
+        thread.join(timeout)
