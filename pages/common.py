@@ -20,20 +20,21 @@ from core.roles import REQUIRED_ROLE, allowed
 from pages.account import current, ensure_entry
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
-# What the Models, Experiments and Segments pages import (scikit-learn, SciPy, statsmodels, plotly): 1-3 s
-# on first use in a server process, most of a page's first render after a server start.
-# The libraries first, in small pieces, so the warm-up can step aside between them (see _import_heavy).
-HEAVY_MODULES = ("scipy.stats", "sklearn.base", "sklearn.metrics", "sklearn.linear_model", "sklearn.ensemble",
-                 "statsmodels.stats.multitest", "plotly.graph_objects", "core.models", "core.experiments",
-                 "core.segments", "core.models.charts", "core.experiments.charts")
-
-
-WARM_UP_WAIT_S = 5.0  # the longest the warm-up steps aside for running scripts before each module
+# What the Experiments page imports (SciPy's statistics, statsmodels' multiple-testing corrections,
+# plotly): 1.5-2 s on first use in a server process, most of its first render after a server start.
+# scikit-learn is left to the pages that use it (Segments warms up its own): two threads importing
+# scikit-learn at once is what the Segments page had to guard against.
+HEAVY_MODULES = ("scipy.stats", "statsmodels.stats.multitest", "plotly.graph_objects", "core.experiments",
+                 "core.experiments.charts")
+WARM_UP_GIVE_UP_S = 120.0  # a server whose scripts never pause for this long is not warmed up
 SCRIPT_THREAD = "ScriptRunner.scriptThread"  # the name Streamlit gives the thread of a script run
 
 
 def _wait_for_idle_scripts(timeout: float, quiet: float = 0.3) -> None:
-    """Wait until no session's script has run for `quiet` seconds (at most `timeout` s in all)."""
+    """Wait until no session's script has run for `quiet` seconds (at most `timeout` s in all).
+
+    A script that starts during one module's import is not waited for; the import lock keeps the
+    two consistent (the page waits for the module, never imports it twice)."""
     deadline = time.monotonic() + timeout
     idle_since = time.monotonic()
     while time.monotonic() < deadline:
@@ -48,13 +49,14 @@ def _wait_for_idle_scripts(timeout: float, quiet: float = 0.3) -> None:
 
 
 def _import_heavy(script_run: threading.Thread) -> None:
-    # Imports hold the GIL (pure-Python module set-up): they would slow a script running beside them
-    # about twofold. So start once the page that asked has finished its run, and before each module
-    # step aside while any session's script runs (a click right after the first page).
-    script_run.join(WARM_UP_WAIT_S)
-    _wait_for_idle_scripts(WARM_UP_WAIT_S, quiet=1.0)  # a first click usually comes within a second
+    # Imports hold the GIL (pure-Python module set-up) and would slow a script running beside them
+    # about twofold; a page importing the same package at the same moment is a needless risk. So
+    # start once no script has run for a second (a first click usually comes sooner), and import
+    # each module only while no session's script runs.
+    script_run.join(WARM_UP_GIVE_UP_S)
+    _wait_for_idle_scripts(WARM_UP_GIVE_UP_S, quiet=1.0)
     for name in HEAVY_MODULES:
-        _wait_for_idle_scripts(WARM_UP_WAIT_S)
+        _wait_for_idle_scripts(WARM_UP_GIVE_UP_S)
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a page that needs it reports the problem itself
@@ -70,7 +72,7 @@ def _warm_up_thread() -> threading.Thread:
 
 
 def warm_up() -> None:
-    """Import the heavy libraries once per server process in the background, after a page has rendered.
+    """Import the Experiments page's libraries once per server process in the background, while idle.
 
     Called at the end of a page's script; the imports start when that script run has ended. The
     page the user opens next finds them imported (or waits on Python's import lock for the rest,

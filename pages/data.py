@@ -489,4 +489,4 @@ if "Audit log" in tabs:
     with tabs["Backup and restore"]:
         _backup_tab(ws)
 
-warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)
+warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)

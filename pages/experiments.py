@@ -445,4 +445,4 @@ with tab_plan:
     except DataError as e:
         st.error(str(e))
 
-warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)
+warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)

@@ -63,4 +63,4 @@ if ws is not None:
                 )
                 st.page_link("pages/data.py", label="Browse the tables on the Data page", icon=":material/table:")
 
-warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)
+warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)

@@ -485,4 +485,4 @@ if tab_score is not None:
     with tab_score:
         _score_tab()
 
-warm_up()  # the next page finds scikit-learn, SciPy and statsmodels imported (pages.common.warm_up)
+warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)
