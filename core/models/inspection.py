@@ -7,7 +7,9 @@ one pass over every tree per call, the preprocessing of a Pipeline), not the wor
 cumulative reshuffling of one index) and scores them with the same scorer, but stacks a feature's
 shuffled copies into one matrix and predicts them in one call (`_Replay` hands each copy's slice of
 that prediction to the scorer). Same importances to the last digit (tests/test_models_steps.py
-compares it with scikit-learn's), about half the time (bench/training_defaults.py).
+compares it with scikit-learn's), in less time: on the Telco hold-out (1,409 rows, 5 shuffles, one
+thread, CPU seconds at load ~7) gradient boosting 1.9 -> 1.4 s, linear 2.6 -> 1.8 s, random forest
+3.6 -> 1.5 s. The traversal of the trees is the same work either way; only fixed costs go.
 """
 
 from __future__ import annotations
