@@ -218,6 +218,17 @@ def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
     cvr = np.array([{"search": 0.03, "social": 0.015, "email": 0.002, "display": 0.01, "video": 0.01}[c[1]]
                     for c in CAMPAIGNS])
     quality = np.array([c[5] for c in CAMPAIGNS])
+    # who gets a channel's carry-over revenue in a week it is paused: its campaigns, by their spend
+    # over the channel's last week with spend
+    carry_share = np.zeros((weeks, len(CAMPAIGNS)))
+    for k in range(len(names)):
+        mine = chan_of == k
+        last = np.full(int(mine.sum()), 1.0 / mine.sum())
+        for w in range(weeks):
+            total = spend_w[w, mine].sum()
+            if total > 0:
+                last = spend_w[w, mine] / total
+            carry_share[w, mine] = last
     for w in range(weeks):
         day_share = rng.dirichlet(np.full(7, 30.0), size=len(CAMPAIGNS))  # each campaign's spend over the week
         base_share = weekday_pattern * rng.uniform(0.95, 1.05, 7)
@@ -238,6 +249,8 @@ def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
                 week_spend = spend_w[w, mine].sum()
                 if week_spend > 0:  # the channel's revenue that day, split over its campaigns by spend
                     revenue[mine] += chan_rev_w[w, k] * spend[mine] / week_spend
+                else:  # a paused week still brings the carry-over (adstock) of earlier weeks' spend
+                    revenue[mine] += chan_rev_w[w, k] / 7 * carry_share[w, mine]
             conversions = np.minimum(clicks, rng.poisson(revenue / 64.0))
             for j, (name, channel, *_rest) in enumerate(CAMPAIGNS):
                 rows.append((day, name, channel, round(float(spend[j]), 2), int(impressions[j]), int(clicks[j]),
