@@ -16,6 +16,8 @@ Modes, each in a fresh process:
         so the worker runs with `threads_per_job()` threads), from submit until the saved model is
         loaded back (`load_trained`): what a user waits for, with the worker's spawn, imports and the
         pickled frame included. The job's own step times come from its progress messages.
+CPU seconds are printed next to the wall time (solo: the training process's, all its threads; job: the
+worker's, imports included): on a shared machine they move far less with other people's load.
 
 The previous method is the code of commit `--baseline` (default: the commit before issue 11's speed-up,
 BASELINE below), extracted with `git archive` into a temporary folder and run the same way in the
@@ -51,9 +53,10 @@ SOLO = """
 import pandas as pd
 from core.models import train
 df = pd.read_parquet(PATH)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 m = train(df, TARGET)
-out = {"seconds": time.perf_counter() - t0, "auc": m.metrics.get("roc_auc"), "threads": m.info.get("threads")}
+out = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "auc": m.metrics.get("roc_auc"),
+       "threads": m.info.get("threads")}
 """
 
 JOB = """
@@ -78,7 +81,10 @@ def main():
     model = load_trained(runner.job_dir(job_id), runner.result(job_id))
     seconds = time.perf_counter() - t0
     runner.shutdown()
-    return {"seconds": seconds, "auc": model.metrics.get("roc_auc"), "threads": model.info.get("threads"),
+    import resource  # the worker has ended and was waited for: its CPU time (imports included) is counted here
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": seconds, "cpu": used.ru_utime + used.ru_stime, "auc": model.metrics.get("roc_auc"),
+            "threads": model.info.get("threads"),
             "train_seconds": model.info.get("seconds"), "steps": steps}
 
 if __name__ == "__main__":
@@ -158,7 +164,8 @@ def text(r: dict) -> str:
     if "error" in r:
         return f"failed: {r['error'][:80]}"
     auc = f", AUC {r['auc']:.4f}" if r.get("auc") is not None else ""
-    return f"{r['seconds']:6.2f} s ({r.get('threads')} thread{'s' if r.get('threads') != 1 else ''}{auc})"
+    cpu = f", CPU {r['cpu']:.1f} s" if r.get("cpu") is not None else ""
+    return f"{r['seconds']:6.2f} s ({r.get('threads')} thread{'s' if r.get('threads') != 1 else ''}{cpu}{auc})"
 
 
 def main() -> None:
