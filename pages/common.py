@@ -40,7 +40,10 @@ def _wait_for_idle_scripts(timeout: float, quiet: float = 0.3) -> None:
     while time.monotonic() < deadline:
         running = [t for t in threading.enumerate() if t.name == SCRIPT_THREAD and t is not threading.current_thread()]
         if running:
-            running[0].join(max(0.0, min(0.2, deadline - time.monotonic())))
+            try:
+                running[0].join(max(0.0, min(0.2, deadline - time.monotonic())))
+            except RuntimeError:  # listed while it starts: not joinable for a moment yet
+                time.sleep(0.05)
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= quiet:
             return
@@ -53,7 +56,8 @@ def _import_heavy(script_run: threading.Thread) -> None:
     # about twofold; a page importing the same package at the same moment is a needless risk. So
     # start once no script has run for a second (a first click usually comes sooner), and import
     # each module only while no session's script runs.
-    script_run.join(WARM_UP_GIVE_UP_S)
+    with contextlib.suppress(RuntimeError):  # (a thread cannot join itself)
+        script_run.join(WARM_UP_GIVE_UP_S)
     _wait_for_idle_scripts(WARM_UP_GIVE_UP_S, quiet=1.0)
     for name in HEAVY_MODULES:
         _wait_for_idle_scripts(WARM_UP_GIVE_UP_S)
