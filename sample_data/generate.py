@@ -164,29 +164,11 @@ CAMPAIGN_END = date(2026, 6, 21)  # a Sunday: 728 days = 104 whole weeks from Mo
 PACE_LAST_MONTH = {"Retargeting": 1.35, "Loyalty Push": 0.65}  # over / under in the last, partial month
 
 
-def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
-    """Daily spend and outcomes by campaign and channel with a planted marketing mix and monthly budgets.
-
-    Planted (weekly level): revenue per week = baseline + sum over channels of coef * Hill(geometric
-    adstock of the channel's weekly spend), with MIX above (search ROAS 2.8, theta 0.10, alpha 1.3,
-    gamma 0.50; social 1.4, 0.25, 1.8, 0.55; email 5.0, 0.05, 1.2, 0.40; display 0.4, 0.35, 2.2, 0.60;
-    video 0.9, 0.55, 2.5, 0.50), coef set so each channel's revenue / spend over the period is its
-    ROAS. Baseline: 60,000 a week, +20% linear trend over the period, yearly season of +-12% peaking
-    in December, Gaussian noise of 2% of 60,000 a week. Spend per campaign: its mean per day x a
-    yearly spend season x gamma(4, 1/4) weekly noise, paused in a share of weeks (CAMPAIGNS above).
-    Days: weekly spend and channel revenue spread over the days by spend; the baseline by a weekday
-    pattern (weekends +10%); baseline revenue is split over the rows by clicks (as last-click reports
-    do, weighted by a typical conversion rate per channel and the campaign's quality),
-    channel revenue over the channel's campaigns by spend. conversions ~ Poisson(revenue / 64)
-    capped at clicks. budget: the campaign's budget for the row's calendar month, about its spend
-    (x 0.95-1.08, scaled up to a whole month in the partial first month); in the last, partial
-    month Retargeting paces over (spend to date = 1.35 x budget x elapsed share) and Loyalty Push
-    under (0.65 x).
-    """
-    rng = np.random.default_rng(seed)
+def _planted_weeks(rng: np.random.Generator, days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Week starts, weekly spend per campaign (weeks x campaigns), planted revenue per channel
+    (weeks x channels, in MIX order) and the baseline per week: the first draws of `rng`."""
     weeks = int(np.ceil(days / 7))
-    end = CAMPAIGN_END
-    start = end - timedelta(days=days - 1)
+    start = CAMPAIGN_END - timedelta(days=days - 1)
     t = np.arange(weeks)
     week_start = np.array([start + timedelta(days=7 * w) for w in range(weeks)])
     doy = np.array([d.timetuple().tm_yday for d in week_start])
@@ -195,7 +177,7 @@ def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
     for j, (_, _, mean, paused, amp, _) in enumerate(CAMPAIGNS):
         season = 1 + amp * np.sin(2 * np.pi * (doy / 365.25 + rng.uniform(0, 1)))
         spend_w[:, j] = 7 * mean * season * rng.gamma(4.0, 0.25, weeks) * (rng.random(weeks) >= paused)
-    # planted channel revenue per week
+    # planted channel revenue per week (in paused weeks too: the carry-over of earlier spend)
     names = list(MIX)
     chan_of = np.array([names.index(c[1]) for c in CAMPAIGNS])
     chan_rev_w = np.zeros((weeks, len(names)))
@@ -210,6 +192,50 @@ def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
         chan_rev_w[:, k] = roas * x.sum() / shape.sum() * shape
     baseline_w = 60_000 * (1 + 0.20 * t / max(1, weeks - 1)) * (1 + 0.12 * np.cos(2 * np.pi * (doy - 350) / 365.25))
     baseline_w = baseline_w + rng.normal(0, 0.02 * 60_000, weeks)
+    return week_start, spend_w, chan_rev_w, baseline_w
+
+
+def campaign_planted(days: int = 728, seed: int = 45) -> pd.DataFrame:
+    """What campaign_daily(days, seed) plants, per week (Monday): spend per channel, the planted
+    revenue per channel (`<channel>_revenue`, carry-over in paused weeks included) and the baseline
+    (with its noise); channel_table(campaign_daily(...)) sums to these (to rounding)."""
+    week_start, spend_w, chan_rev_w, baseline_w = _planted_weeks(np.random.default_rng(seed), days)
+    names = list(MIX)
+    chan_of = np.array([names.index(c[1]) for c in CAMPAIGNS])
+    out = {"date": pd.to_datetime(week_start)}
+    out.update({ch: spend_w[:, chan_of == k].sum(axis=1) for k, ch in enumerate(names)})
+    out.update({f"{ch}_revenue": chan_rev_w[:, k] for k, ch in enumerate(names)})
+    out["baseline"] = baseline_w
+    return pd.DataFrame(out)
+
+
+def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
+    """Daily spend and outcomes by campaign and channel with a planted marketing mix and monthly budgets.
+
+    Planted (weekly level): revenue per week = baseline + sum over channels of coef * Hill(geometric
+    adstock of the channel's weekly spend), with MIX above (search ROAS 2.8, theta 0.10, alpha 1.3,
+    gamma 0.50; social 1.4, 0.25, 1.8, 0.55; email 5.0, 0.05, 1.2, 0.40; display 0.4, 0.35, 2.2, 0.60;
+    video 0.9, 0.55, 2.5, 0.50), coef set so each channel's revenue / spend over the period is its
+    ROAS. Baseline: 60,000 a week, +20% linear trend over the period, yearly season of +-12% peaking
+    in December, Gaussian noise of 2% of 60,000 a week. Spend per campaign: its mean per day x a
+    yearly spend season x gamma(4, 1/4) weekly noise, paused in a share of weeks (CAMPAIGNS above).
+    Days: weekly spend and channel revenue spread over the days by spend; the baseline by a weekday
+    pattern (weekends +10%); baseline revenue is split over the rows by clicks (as last-click reports
+    do, weighted by a typical conversion rate per channel and the campaign's quality),
+    channel revenue over the channel's campaigns by spend (in a week a channel is paused, its
+    carry-over revenue goes to its campaigns evenly over the days, so every channel delivers exactly
+    its stated ROAS; campaign_planted returns the weekly pieces). conversions ~ Poisson(revenue / 64)
+    capped at clicks. budget: the campaign's budget for the row's calendar month, about its spend
+    (x 0.95-1.08, scaled up to a whole month in the partial first month); in the last, partial
+    month Retargeting paces over (spend to date = 1.35 x budget x elapsed share) and Loyalty Push
+    under (0.65 x).
+    """
+    rng = np.random.default_rng(seed)
+    end = CAMPAIGN_END
+    week_start, spend_w, chan_rev_w, baseline_w = _planted_weeks(rng, days)
+    weeks = len(week_start)
+    names = list(MIX)
+    chan_of = np.array([names.index(c[1]) for c in CAMPAIGNS])
     # spread over days
     rows = []
     weekday_pattern = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1])

@@ -23,9 +23,19 @@ of a few thousand evaluations is affordable. It is the same family as Robyn's ev
 
 Uncertainty comes from a moving-block bootstrap of the residuals (blocks keep the residuals'
 autocorrelation): y* = fitted + resampled residual blocks; each replicate re-chooses the
-hyper-parameters with the same cross-validated criterion among the search's best final population
-members (then a short L-BFGS-B refine) and refits the coefficients, so the intervals carry the
-uncertainty of the carry-over and saturation, not only of the coefficients.
+hyper-parameters with the same cross-validated criterion among near-optimal settings recorded
+during the search (every evaluated point within sampling noise of the best, spread out; see
+near_optimal), then a short L-BFGS-B refine, and refits the coefficients, so the intervals carry
+the uncertainty of the carry-over and saturation, not only of the coefficients. Choosing only
+among the search's final population (converged on one point) gave intervals far too narrow on
+short data: on the 104-week demo 18 of 30 planted returns inside over 6 seeds, 26 of 30 now.
+
+The cross-validated error of 2 years of weekly data is scored on 30 weeks only, and the search
+tunes 3 hyper-parameters per channel to it: on the demo (seed 45) it prefers settings whose error
+on those weeks is 37% below the planted ones' while their in-sample error is 1% higher, and the
+returns move with them (median error of the returns 25% over 6 seeds). Settings(criterion="fit") chooses the
+hyper-parameters by the in-sample squared error of the training periods instead (Robyn's NRMSE on
+the training split): median error 14% with the same coverage on those seeds.
 """
 
 from __future__ import annotations
@@ -56,6 +66,8 @@ class Settings:
     differential evolution's population (per hyper-parameter) and generations. fourier: yearly
     sine/cosine pairs. refine_steps: L-BFGS-B iterations per bootstrap refit (0: the best of the
     search population only). level: the bootstrap intervals' coverage (percentile intervals).
+    criterion: what the hyper-parameters minimise, "cv" (the folds' forecast error) or "fit" (the
+    squared error of one fit on all training periods, scored on those periods).
     """
 
     holdout: int | None = None
@@ -66,6 +78,7 @@ class Settings:
     fourier: int = 2
     refine_steps: int = 5
     level: float = 0.95
+    criterion: Literal["cv", "fit"] = "cv"
 
 
 @dataclass(frozen=True)
@@ -183,7 +196,8 @@ def folds(n_train: int, n_folds: int, block: int, min_train: int) -> list[tuple[
 
 
 def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[np.ndarray], float]:
-    """The cross-validated squared error (scaled) as a function of the hyper-parameter vector."""
+    """The cross-validated squared error (scaled) as a function of the hyper-parameter vector; with
+    settings.criterion "fit", the squared error of one fit on the training periods over those periods."""
     c = design.spend.shape[1]
     block = max(1, (settings.holdout or holdout_length(len(design.y), design.freq)))
     year = 52 if design.freq == "W" else 364
@@ -192,10 +206,12 @@ def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[
     min_train = max(design.free.shape[1] + c + 4, min(year, n_train - block))
     y = design.y
     folds_ = []  # per fold: train rows of the baseline block, its pseudo-inverse, y's projections, test rows
-    for s, e in folds(n_train, settings.folds, block, min_train):
+    splits = [(n_train, 0, n_train)] if settings.criterion == "fit" else \
+        [(s, s, e) for s, e in folds(n_train, settings.folds, block, min_train)]
+    for s, t0, e in splits:  # fitted on rows [0, s), scored on rows [t0, e)
         part = LinearPart(design.free, slice(0, s))
         py = part.pinv @ y[:s]
-        folds_.append((s, part.free, part.pinv, py, y[:s] - part.free @ py, design.free[s:e], y[s:e], e))
+        folds_.append((s, part.free, part.pinv, py, y[:s] - part.free @ py, t0, design.free[t0:e], y[t0:e], e))
     scale = float(np.mean(y[:n_train] ** 2)) or 1.0
     spend = design.spend
     cache: dict[tuple[int, float, float, float], np.ndarray] = {}
@@ -215,11 +231,11 @@ def cv_objective(design: Design, n_train: int, settings: Settings) -> Callable[[
                 col = cache[key] = _column(columns[i], key[1], key[2], key[3])[0]
             sat[:, i] = col
         err = 0.0
-        for s, free_tr, pinv, py, r, free_te, y_te, e in folds_:
+        for s, free_tr, pinv, py, r, t0, free_te, y_te, e in folds_:
             st = sat[:s]
             ps = pinv @ st
             coef = _nnls(st - free_tr @ ps, r)
-            pred = free_te @ (py - ps @ coef) + sat[s:e] @ coef
+            pred = free_te @ (py - ps @ coef) + sat[t0:e] @ coef
             err += float(np.sum((y_te - pred) ** 2))
         return err / scale
 
@@ -234,7 +250,7 @@ def holdout_length(n: int, freq: Frequency) -> int:
 
 @dataclass(frozen=True)
 class Search:
-    """The chosen hyper-parameters and the search's final population (near-optimal alternatives)."""
+    """The chosen hyper-parameters and near-optimal alternatives (see near_optimal) with their errors."""
 
     x: np.ndarray
     population: np.ndarray
@@ -245,13 +261,66 @@ def search(design: Design, n_train: int, settings: Settings, seed: int,
            callback: Callable[..., None] | None = None) -> Search:
     """Hyper-parameters by differential evolution on the cross-validated error (callback: per generation)."""
     c = design.spend.shape[1]
-    objective = cv_objective(design, n_train, settings)
-    result = differential_evolution(objective, bounds(c, design.theta_max), seed=seed,
+    cv = cv_objective(design, n_train, settings)
+    seen_x: list[np.ndarray] = []
+    seen_f: list[float] = []
+
+    def objective(h: np.ndarray) -> float:
+        value = cv(h)
+        seen_x.append(np.array(h, dtype=float))
+        seen_f.append(value)
+        return value
+
+    box = bounds(c, design.theta_max)
+    result = differential_evolution(objective, box, seed=seed,
                                     popsize=settings.popsize, maxiter=settings.maxiter, tol=1e-4,
                                     init="latinhypercube", polish=True, workers=1, updating="immediate",
                                     callback=callback)
-    return Search(np.asarray(result.x, dtype=float), np.asarray(result.population, dtype=float),
-                  np.asarray(result.population_energies, dtype=float))
+    best = np.asarray(result.x, dtype=float)
+    pool, energies = near_optimal(np.array(seen_x), np.array(seen_f), best, float(result.fun), box,
+                                  scored_periods(len(design.y), n_train, design.freq, settings), POOL_SIZE)
+    return Search(best, pool, energies)
+
+
+POOL_SIZE = 40
+
+
+def scored_periods(n: int, n_train: int, freq: Frequency, settings: Settings) -> int:
+    """How many periods the cross-validated error is summed over (the folds' test blocks)."""
+    if settings.criterion == "fit":
+        return n_train
+    block = max(1, (settings.holdout or holdout_length(n, freq)))
+    return max(1, min(n_train, settings.folds * block))
+
+
+def near_optimal(xs: np.ndarray, fs: np.ndarray, best: np.ndarray, best_f: float,
+                 box: list[tuple[float, float]], scored: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `size` hyper-parameter settings spread over the region the data cannot tell apart from
+    the best one: every evaluated point whose cross-validated error is within one standard deviation
+    of sampling noise of the best (a sum of `scored` squared errors varies by about sqrt(2 / scored)
+    of itself), thinned by farthest-point selection in the box scaled to [0, 1].
+
+    The search's final population alone has converged on one point of the ridge (a longer carry-over
+    traded against a later inflexion, a steeper curve against a lower coefficient): bootstrap refits
+    choosing only among it give intervals far too narrow, which miss the planted returns on short,
+    noisy data (2 years of weekly data with 5 channels)."""
+    ok = np.isfinite(fs) & (fs <= best_f * (1.0 + np.sqrt(2.0 / scored)))
+    xs, fs = xs[ok], fs[ok]
+    lo = np.array([b[0] for b in box])
+    width = np.array([b[1] - b[0] for b in box])
+    width = np.where(width > 0, width, 1.0)
+    unit = (xs - lo) / width
+    chosen = [int(np.argmin(fs))] if len(fs) else []
+    if not chosen:
+        return best[None, :], np.array([best_f])
+    dist = np.linalg.norm(unit - unit[chosen[0]], axis=1)
+    while len(chosen) < min(size, len(fs)):
+        k = int(np.argmax(dist))
+        if dist[k] <= 1e-9:
+            break
+        chosen.append(k)
+        dist = np.minimum(dist, np.linalg.norm(unit - unit[k], axis=1))
+    return xs[chosen], fs[chosen]
 
 
 @dataclass(frozen=True)
@@ -266,13 +335,13 @@ class Replicates:
 
 
 def bootstrap(design: Design, found: Search, fitted: np.ndarray, n_train: int, settings: Settings, seed: int,
-              progress: Callable[[float], None] | None = None, candidates: int = 24) -> Replicates:
+              progress: Callable[[float], None] | None = None, candidates: int = POOL_SIZE) -> Replicates:
     """Moving-block bootstrap of residuals, re-choosing the hyper-parameters in each replicate.
 
     Each replicate y* = fitted + resampled residual blocks is scored with the same cross-validated
-    criterion as the estimate, over the chosen point and the `candidates` best members of the
-    search's final population (different near-optimal carry-over/saturation settings, so a
-    replicate can land on another part of a ridge), then the best is refined with `refine_steps`
+    criterion as the estimate, over the chosen point and the first `candidates` near-optimal
+    settings of the search (different carry-over/saturation settings the data cannot tell apart, so
+    a replicate can land on another part of a ridge), then the best is refined with `refine_steps`
     L-BFGS-B iterations and the coefficients are refitted on all periods.
     """
     rng = np.random.default_rng(seed)
@@ -284,8 +353,7 @@ def bootstrap(design: Design, found: Search, fitted: np.ndarray, n_train: int, s
         length = max(7, length)
     part = LinearPart(design.free, slice(0, n))
     box = bounds(c, design.theta_max)
-    order = np.argsort(found.energies)[:candidates]
-    pool = np.vstack([found.x[None, :], found.population[order]])
+    pool = np.vstack([found.x[None, :], found.population[:candidates]])
     out = {k: np.empty((settings.n_boot, c)) for k in ("theta", "alpha", "inflexion", "coef", "contribution")}
     for b in range(settings.n_boot):
         starts = rng.integers(0, n - length + 1, size=int(np.ceil(n / length)))
