@@ -396,31 +396,3 @@ def test_near_optimal_pool_spread_and_within_noise():
     one, _ = near_optimal(xs[:1], fs[:1], xs[0], float(fs[0]), box, scored=30, size=25)
     assert len(one) == 1
 
-
-def test_fit_criterion_is_the_in_sample_squared_error():
-    """Settings(criterion="fit"): the objective is the training periods' squared error of one fit,
-    checked against plain least squares (statsmodels) on the baseline block and the planted
-    transformed spends (every channel coefficient positive there, so nnls = least squares)."""
-    import statsmodels.api as sm
-
-    from core.campaigns import mmm_fit
-
-    planted = planted_weekly(104, 3, seed=2, noise=0.03)
-    names = list(planted.truth.channel)
-    y = planted.data["revenue"].to_numpy()
-    spend = planted.data[names].to_numpy()
-    days = planted.data["date"].values.astype("datetime64[D]").astype(np.int64).astype(float)
-    free = mmm_fit.baseline_block(days, "W", 2, None)
-    settings = Settings(criterion="fit")
-    design = mmm_fit.Design(y, spend, free, "W", 0.8)
-    n_train = 94
-    h = np.r_[planted.truth.theta, planted.truth.alpha, planted.truth.gamma]
-    sat = np.column_stack([saturation_hill(adstock_geometric(spend[:, i], planted.truth.theta[i]),
-                                           planted.truth.alpha[i], planted.truth.gamma[i]) for i in range(3)])
-    ols = sm.OLS(y[:n_train], np.column_stack([free, sat])[:n_train]).fit()
-    assert (ols.params[-3:] > 0).all()
-    expected = ols.ssr / np.mean(y[:n_train] ** 2)
-    assert mmm_fit.cv_objective(design, n_train, settings)(h) == pytest.approx(expected, rel=1e-8)
-    assert mmm_fit.scored_periods(104, n_train, "W", settings) == n_train
-    # the default criterion scores the folds' forecasts only, a different number
-    assert mmm_fit.cv_objective(design, n_train, Settings())(h) != pytest.approx(expected, rel=1e-3)
