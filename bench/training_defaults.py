@@ -81,8 +81,11 @@ def main():
     model = load_trained(runner.job_dir(job_id), runner.result(job_id))
     seconds = time.perf_counter() - t0
     runner.shutdown()
-    import resource  # the worker has ended and was waited for: its CPU time (imports included) is counted here
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    import multiprocessing
+    import resource
+    for worker in multiprocessing.active_children():  # reap the ended worker: then its CPU time is counted
+        worker.join(10)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker's, imports included
     return {"seconds": seconds, "cpu": used.ru_utime + used.ru_stime, "auc": model.metrics.get("roc_auc"),
             "threads": model.info.get("threads"),
             "train_seconds": model.info.get("seconds"), "steps": steps}
@@ -164,7 +167,8 @@ def text(r: dict) -> str:
     if "error" in r:
         return f"failed: {r['error'][:80]}"
     auc = f", AUC {r['auc']:.4f}" if r.get("auc") is not None else ""
-    cpu = f", CPU {r['cpu']:.1f} s" if r.get("cpu") is not None else ""
+    # 0 when the worker was not a reaped child of the bench process (then it is not known): left out
+    cpu = f", CPU {r['cpu']:.1f} s" if r.get("cpu") else ""
     return f"{r['seconds']:6.2f} s ({r.get('threads')} thread{'s' if r.get('threads') != 1 else ''}{cpu}{auc})"
 
 
