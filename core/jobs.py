@@ -1,7 +1,8 @@
 """Background jobs: heavy work in a bounded pool of worker processes, records that outlive the page.
 
-A job is one call `func(*args, progress=..., **kwargs)` run in its own worker process (the
-"spawn" start method: the app has threads, so never fork). A scheduler thread in the app process
+A job is one call `func(*args, progress=..., **kwargs)` run in its own worker process, forked from
+a fork server that imported the job modules once (core/job_preload.py; the app has threads, so
+never fork the app itself; a fresh interpreter per job cost 5-10 s of imports). A scheduler thread in the app process
 starts queued jobs when a slot is free: at most `workers` run at once (`MW_WORKERS`, default the
 cores this process may use) and at most `per_user` per owner (`MW_JOBS_PER_USER`), so one person
 cannot take every worker. Each job limits its own native threads (OpenMP/BLAS through the
@@ -266,9 +267,20 @@ def current_job_dir() -> Path | None:
     return Path(value) if value else None
 
 
+def _app_settings() -> dict[str, str]:
+    """The app's MW_* settings now: a worker forked from the fork server gets them as they are at
+    submit time, not as they were when the server started."""
+    return {k: v for k, v in os.environ.items() if k.startswith("MW_")}
+
+
 def _worker_main(target: str, payload_file: str, threads: int, job_dir: str,
-                 conn: multiprocessing.connection.Connection, parent: int) -> None:
-    """Entry point of a worker process: limit threads first, then import and run the job."""
+                 conn: multiprocessing.connection.Connection, parent: int,
+                 settings: dict[str, str] | None = None) -> None:
+    """Entry point of a worker process: the app's settings and thread limits first, then the job."""
+    if settings is not None:
+        for name in [k for k in os.environ if k.startswith("MW_") and k not in settings]:
+            del os.environ[name]
+        os.environ.update(settings)
     for name in THREAD_ENV:  # before numpy/sklearn are imported: the payload is unpickled below
         os.environ[name] = str(threads)
     os.environ[JOB_THREADS_ENV] = str(threads)  # read by duckdb_connect() and job_threads()
@@ -278,7 +290,7 @@ def _worker_main(target: str, payload_file: str, threads: int, job_dir: str,
     def watch_parent() -> None:  # an orphaned worker (the app was killed) stops by itself
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent:
+            if not _pid_alive(parent):  # its parent is the fork server, so ask about the app itself
                 os._exit(3)
 
     threading.Thread(target=watch_parent, daemon=True).start()
@@ -313,6 +325,33 @@ def _worker_main(target: str, payload_file: str, threads: int, job_dir: str,
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+PRELOAD_MODULE = "core.job_preload"
+_CONTEXT_LOCK = threading.Lock()
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    """The multiprocessing context workers start from: a fork server that has imported the job
+    modules once (core/job_preload.py), so a worker starts in milliseconds instead of the seconds
+    a fresh interpreter spends importing pandas and scikit-learn. The server is started clean
+    (never forked from the app's threads) and in the background, so the first job rarely waits."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload([PRELOAD_MODULE])  # and not __main__: the app's script must not run
+            threading.Thread(target=_start_fork_server, name="mw-job-forkserver", daemon=True).start()
+            _CONTEXT = ctx
+        return _CONTEXT
+
+
+def _start_fork_server() -> None:
+    from multiprocessing import forkserver
+
+    with contextlib.suppress(Exception), _no_script_main():
+        forkserver.ensure_running()
 
 
 def _target_name(func: Callable[..., Any]) -> str:
@@ -368,7 +407,7 @@ class JobRunner:
         self._queue: list[_Pending] = []
         self._running: dict[str, _Running] = {}
         self._thread: threading.Thread | None = None
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = _context()
         self._recover()
         atexit.register(self.shutdown)
 
@@ -565,7 +604,8 @@ class JobRunner:
         payload_file = job_dir / PAYLOAD_FILE
         process = self._ctx.Process(
             target=_worker_main, name=f"mw-job-{pending.job_id}",
-            args=(pending.target, str(payload_file), self.threads, str(job_dir), send, os.getpid()))
+            args=(pending.target, str(payload_file), self.threads, str(job_dir), send, os.getpid(),
+                  _app_settings()))
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             _write_atomic_bytes(payload_file, pending.payload)
