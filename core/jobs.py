@@ -641,12 +641,14 @@ class JobRunner:
             self._update(job_id, progress=last_progress[1], step=last_progress[2])
         if outcome is not None:
             running.finished = True
-            running.process.join(timeout=5)
+            # The result file is complete before "done" is sent: record it first, then reap the
+            # worker (its exit can take a second on a busy machine; the user need not wait for it).
             if outcome[0] == "done":
                 self._update(job_id, state="done", progress=1.0, step="Done", ended=time.time(), result=outcome[1])
             else:
                 self._discard_files(job_id)
                 self._update(job_id, state="failed", ended=time.time(), step="Failed", error=outcome[1])
+            running.process.join(timeout=5)
             self._forget(running)
         elif running.finished or not running.process.is_alive():
             running.process.join(timeout=1)
