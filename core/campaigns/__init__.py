@@ -1,7 +1,7 @@
 """Campaigns: KPIs as ratios of sums, period comparison, pacing, anomaly flags and incremental return.
 
 Dashboard (this package's own modules): kpis, compare_periods, pacing, anomalies, incremental_return;
-figures in core.campaigns.charts. The marketing-mix model lives in core.campaigns.mmm (imported below).
+figures in core.campaigns.charts. The marketing-mix model lives in core.campaigns.mmm (its main names are re-exported here).
 """
 
 from core.campaigns.anomalies import Anomalies, anomalies, flag_daily, robust_scores
@@ -16,8 +16,6 @@ __all__ = ["kpis", "KPIS", "KPI_INFO", "KpiInfo", "FREQS", "Freq", "Columns", "I
            "anomalies", "flag_daily", "robust_scores", "Anomalies",
            "incremental_return", "IncrementalReturn", "revenue_metrics"]
 
-# Marketing-mix model (core/campaigns/mmm.py, another module's owner): add its imports and names here, e.g.
-# from core.campaigns.mmm import MMMResult, adstock_geometric, fit_mmm, saturation_hill
-# __all__ += ["adstock_geometric", "saturation_hill", "fit_mmm", "MMMResult"]
+# Marketing-mix model: transforms, fit, response curves and the budget allocator (core/campaigns/mmm*.py).
 from core.campaigns.mmm import MMMResult, adstock_geometric, channel_table, fit_mmm, saturation_hill  # noqa: E402
 __all__ += ["adstock_geometric", "saturation_hill", "fit_mmm", "MMMResult", "channel_table"]
