@@ -7,14 +7,18 @@ DuckDB itself: 5-10 s per job on this 2-core machine under load, longer than mos
 
 Thread limits are set before the native libraries load, so their pools start at the per-job limit
 (each worker still applies its own limit with threadpoolctl). Nothing here opens a database or
-starts work; an import that fails is logged and skipped, never fatal to the server.
+starts work; an import that fails is logged and skipped, never fatal to the server. The server
+ends (when the app does) without tearing its modules down: DuckDB's bindings would print a leak
+report into the app's output at teardown, and there is nothing to clean up.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
+import sys
 
 from core import config
 
@@ -34,3 +38,14 @@ for _module in MODULES:
         importlib.import_module(_module)
     except Exception:  # noqa: BLE001 - a missing optional module must not stop the server
         logging.getLogger(__name__).warning("job preload: could not import %s", _module, exc_info=True)
+
+
+def _end_quietly() -> None:
+    """Leave the fork server without module teardown (see the module docstring). Forked workers
+    never run this: multiprocessing ends them with os._exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+atexit.register(_end_quietly)

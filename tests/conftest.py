@@ -68,3 +68,20 @@ def locked_workspace(tmp_path: Path):
         holder.kill()
         holder.wait()
         close_all()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the test process without module teardown, so pytest's summary stays the last line.
+
+    DuckDB's nanobind bindings print a "leaked instances" report at interpreter teardown when
+    AppTest sessions still hold DuckDB objects; nothing is left to clean up by then."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(getattr(config, "_mw_exit_status", 0))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._mw_exit_status = int(exitstatus)
