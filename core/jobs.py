@@ -628,6 +628,9 @@ class JobRunner:
         job_id = running.job_id
         last_progress = None
         outcome: tuple[Any, ...] | None = None
+        # Asked before reading the pipe: a worker that sends "done" and exits between the read and
+        # this check would otherwise look like one that died without a word.
+        alive = running.process.is_alive()
         try:
             while running.conn.poll():
                 message = running.conn.recv()
@@ -650,7 +653,7 @@ class JobRunner:
                 self._update(job_id, state="failed", ended=time.time(), step="Failed", error=outcome[1])
             running.process.join(timeout=5)
             self._forget(running)
-        elif running.finished or not running.process.is_alive():
+        elif running.finished or not alive:
             running.process.join(timeout=1)
             code = running.process.exitcode
             self._discard_files(job_id)
