@@ -182,6 +182,8 @@ def build_customers_form(ws: Workspace, table: str, roles: dict) -> None:
                               f"({plural(ws.info(table).rows, 'transaction')})", "seg-build-cancel")
     elif last is not None and last.state == "failed":
         st.error(f"Building the customer table stopped: {last.error}")
+    elif last is not None and last.state == "done" and not last.picked_up:
+        st.rerun()  # it finished during this run: the next run saves the table and selects it
 
 
 if st.session_state.get("seg-built"):
