@@ -201,9 +201,14 @@ def result_store() -> dict:
     return {}
 
 
-def remember(key: tuple, value: object, limit: int = 12) -> object:
-    """Keep a heavy result under its key; the oldest entries go first once `limit` is reached."""
+_MISSING = object()
+RESULTS_KEPT = 64  # one Campaigns visit alone keeps ~15 results: a smaller store evicted them on every run
+
+
+def remember(key: tuple, value: object, limit: int = RESULTS_KEPT) -> object:
+    """Keep a heavy result under its key; the least recently used entries go first once `limit` is reached."""
     store = result_store()
+    store.pop(key, None)
     store[key] = value
     while len(store) > limit:
         store.pop(next(iter(store)))
@@ -213,8 +218,11 @@ def remember(key: tuple, value: object, limit: int = 12) -> object:
 def stored(key: tuple, compute: Callable[[], Any]) -> Any:
     """The result kept under `key` (table version and settings in it), computed on first use only."""
     store = result_store()
-    if key in store:
-        return store[key]
+    value = store.get(key, _MISSING)
+    if value is not _MISSING:
+        store.pop(key, None)  # most recently used last: eviction takes the least recently used
+        store[key] = value
+        return value
     return remember(key, compute())
 
 
