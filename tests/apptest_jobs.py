@@ -7,7 +7,8 @@ import time
 from streamlit.testing.v1 import AppTest
 
 
-CANCEL_KEYS = ("model-cancel", "score-cancel", "mmm-cancel")
+# the Cancel buttons of every page's job progress (pages.jobs_panel.job_progress)
+CANCEL_KEYS = ("model-cancel", "score-cancel", "mmm-cancel", "seg-cancel", "seg-build-cancel", "load-cancel")
 
 
 def running_job(at: AppTest) -> bool:
@@ -23,4 +24,5 @@ def finish_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25) -> AppT
             raise AssertionError(f"the job did not finish within {timeout:.0f} s")
         time.sleep(poll)
         at.run()
+    assert not at.exception, [e.value for e in at.exception]  # the page's traceback, if any, in the failure
     return at

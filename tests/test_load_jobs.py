@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_jobs import finish_jobs, running_job
+
 from core.data import load_job as lj
 from core.data.workspace import Workspace
 from core.errors import DataError
@@ -169,17 +171,7 @@ def test_threshold(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------ the Data page (AppTest)
-def _running(at: AppTest) -> bool:
-    return any(b.key == "load-cancel" for b in at.button)
-
-
-def _finish(at: AppTest, timeout: float = 120) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while _running(at) and not at.exception:
-        assert time.monotonic() < deadline, "the load job did not finish"
-        time.sleep(0.25)
-        at.run()
-    return at
+_running, _finish = running_job, finish_jobs  # the shared poller (tests/apptest_jobs.py)
 
 
 def _data_page_with_import(app_env: Path, tmp_path: Path, text: str, name: str = "big.csv") -> AppTest:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from apptest_jobs import finish_jobs, running_job
 
 from core.errors import DataError
 from core.jobs import JobRunner
@@ -25,26 +26,13 @@ from core.segments.jobs import (CustomerBuild, build_customers, customer_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-SEGMENT_CANCEL_KEYS = ("seg-cancel", "seg-build-cancel")
 SETTINGS = {"id": "customer_id", "features": ["orders", "total_spend", "tenure_days"], "categorical": [],
             "impute": "median", "log": "auto", "scale": "standard", "clip": 0.01, "k": None}
 
 
-def segment_job_running(at: AppTest) -> bool:
-    """Whether the page shows a Segments job in progress (its Cancel button)."""
-    return any(b.key in SEGMENT_CANCEL_KEYS for b in at.button)
-
-
-def finish_segment_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25) -> AppTest:
-    """Rerun the app until no Segments job progress is shown (the result or error is then on the page)."""
-    deadline = time.monotonic() + timeout
-    while segment_job_running(at) and not at.exception:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the segments job did not finish within {timeout:.0f} s")
-        time.sleep(poll)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]  # the page's traceback, if any, in the failure
-    return at
+# the shared poller (tests/apptest_jobs.py), under the names the segment tests use
+segment_job_running = running_job
+finish_segment_jobs = finish_jobs
 
 
 def _segments_page(table: str = "customers") -> AppTest:
