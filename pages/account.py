@@ -178,5 +178,9 @@ def sidebar(account: Account) -> None:
             _audit(account.user, account.role, "logout", account.how)
             st.session_state.pop(SESSION_KEY, None)
             if account.how == "oidc":
+                # st.logout() queues a redirect to /auth/logout (then the provider's end_session_endpoint);
+                # st.rerun() would clear the queue before it reaches the browser (the queue keeps only
+                # lifecycle messages across a rerun), so the run ends here and the redirect goes out.
                 st.logout()
+                st.stop()
             st.rerun()
