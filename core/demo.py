@@ -9,7 +9,7 @@ from core.data.ingest import IngestReport
 from core.data.workspace import Workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
-DEMO_TABLES = ("customers", "transactions", "email_campaign", "campaign_daily")
+DEMO_TABLES = ("customers", "transactions", "order_lines", "email_campaign", "offer_test", "campaign_daily")
 
 
 def ensure_sample_data(folder: Path = SAMPLE_DIR) -> None:

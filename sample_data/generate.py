@@ -10,6 +10,12 @@ Files:
 - transactions.csv    order lines (customer_id, order_id, order_date, amount, channel, category);
 - email_campaign.csv  a randomised e-mail test: control, variant_a (no effect), variant_b
                       (+20% relative conversion, planted), exposure over 3 weeks, pre-period revenue;
+- order_lines.csv     the products of each order in transactions.csv (customer_id, order_id, order_date,
+                      product, category, quantity, line_amount; the lines of an order sum to its amount),
+                      drawn from five planted shopping styles (products bought together) for next-best products;
+- offer_test.csv      a randomised discount-offer test on every customer (group offer / control, 50/50),
+                      features known before the send, converted and revenue; the uplift by customer type
+                      is planted (UPLIFT): persuadables, sure things, lost causes and do-not-disturbs;
 - campaign_daily.csv  daily spend, impressions, clicks, conversions, revenue and the month's budget by
                       campaign and channel over 2 years, revenue from a planted marketing mix (adstock,
                       saturation and ROAS per channel: see MIX and campaign_daily's docstring).
@@ -149,6 +155,80 @@ def email_campaign(n: int, seed: int = 44) -> pd.DataFrame:
         "region": rng.choice(REGIONS, n),
         "segment": segment,
     })
+
+
+# Products by category, and five planted shopping styles: a customer of a style buys 80% of their
+# lines from the style's products, so "bought together" is real and beats plain popularity.
+PRODUCTS = {
+    "apparel": ["linen shirt", "denim jacket", "wool jumper", "rain coat", "silk scarf", "chinos"],
+    "shoes": ["running shoes", "leather boots", "sandals", "trail shoes", "loafers", "canvas sneakers"],
+    "beauty": ["face serum", "sun cream", "lip balm", "perfume", "hair oil", "night cream"],
+    "home": ["scented candle", "linen sheets", "coffee mug", "throw blanket", "plant pot", "desk lamp"],
+    "electronics": ["earbuds", "phone charger", "smart watch", "speaker", "e-reader", "power bank"],
+    "sports": ["yoga mat", "water bottle", "sports socks", "gym bag", "resistance bands", "cycling gloves"],
+}
+STYLES = {
+    "runner": ["running shoes", "sports socks", "water bottle", "earbuds", "trail shoes", "sun cream"],
+    "home maker": ["scented candle", "linen sheets", "throw blanket", "plant pot", "coffee mug", "night cream"],
+    "office": ["loafers", "chinos", "linen shirt", "desk lamp", "phone charger", "power bank"],
+    "outdoor": ["rain coat", "leather boots", "trail shoes", "cycling gloves", "gym bag", "wool jumper"],
+    "glamour": ["perfume", "silk scarf", "face serum", "lip balm", "hair oil", "smart watch"],
+}
+# offer_test's planted conversion rates by customer type: (control, offer). Bargain hunters and new
+# customers are persuadables, champions sure things, lapsed customers lost causes, window shoppers
+# do-not-disturbs (the offer annoys them).
+UPLIFT = {"Champions": (0.30, 0.32), "Bargain hunters": (0.08, 0.24), "New customers": (0.10, 0.18),
+          "Lapsed": (0.03, 0.035), "Window shoppers": (0.14, 0.07)}
+
+
+def order_lines(cust: pd.DataFrame, orders: pa.Table, seed: int = 47) -> pd.DataFrame:
+    """The products of each order: 1 + Poisson(0.6) lines, 80% from the customer's planted style
+    (the style is drawn per customer, not stored), the rest from the order's category; line amounts
+    split the order's amount (Dirichlet), so they sum to it (to the cent, the last line takes the rest)."""
+    rng = np.random.default_rng(seed)
+    o = orders.select(["customer_id", "order_id", "order_date", "amount", "category"]).to_pandas()
+    styles = list(STYLES)
+    style_of = dict(zip(cust["customer_id"], rng.integers(0, len(styles), len(cust))))
+    n_lines = 1 + rng.poisson(0.6, len(o))
+    rows = o.loc[o.index.repeat(n_lines)].reset_index(drop=True)
+    style = np.array([style_of[c] for c in rows["customer_id"]])
+    in_style = rng.random(len(rows)) < 0.8
+    pick = rng.integers(0, 6, len(rows))
+    style_products = np.array([STYLES[s] for s in styles])[style, pick]
+    category_products = np.array([PRODUCTS[c][i] for c, i in zip(rows["category"], pick)])
+    product = np.where(in_style, style_products, category_products)
+    category_of = {p: c for c, ps in PRODUCTS.items() for p in ps}
+    share = np.concatenate([rng.dirichlet(np.full(k, 4.0)) for k in n_lines])
+    amount = (rows["amount"].to_numpy() * share).round(2)
+    last = np.cumsum(n_lines) - 1
+    first = last - n_lines + 1
+    sums = np.add.reduceat(amount, first)
+    amount[last] = (amount[last] + (o["amount"].to_numpy() - sums)).round(2)
+    return pd.DataFrame({
+        "customer_id": rows["customer_id"], "order_id": rows["order_id"], "order_date": rows["order_date"],
+        "product": product, "category": [category_of[p] for p in product],
+        "quantity": 1 + rng.poisson(0.3, len(rows)), "line_amount": amount,
+    })
+
+
+def offer_test(cust: pd.DataFrame, seed: int = 48) -> pd.DataFrame:
+    """A randomised discount offer on every customer: features known before the send (from the
+    customers table), group (offer / control, 50/50), converted (planted by customer type: UPLIFT)
+    and revenue in the 30 days after the send."""
+    rng = np.random.default_rng(seed)
+    n = len(cust)
+    group = np.where(rng.random(n) < 0.5, "offer", "control")
+    rates = np.array([UPLIFT[t] for t in cust["customer_type"]])
+    rate = np.where(group == "offer", rates[:, 1], rates[:, 0])
+    converted = (rng.random(n) < rate).astype(int)
+    revenue = np.where(converted == 1, rng.gamma(3.0, cust["avg_order_value"].to_numpy() / 3.0), 0.0).round(2)
+    features = ["customer_id", "region", "channel", "tenure_days", "recency_days", "orders", "avg_order_value",
+                "sessions_30d", "email_open_rate", "discount_share"]
+    out = cust[features].copy()
+    out["group"] = group
+    out["converted"] = converted
+    out["revenue"] = revenue
+    return out
 
 
 # campaign_daily's planted marketing mix, per channel (weekly level; the model page should recover it):
@@ -299,6 +379,9 @@ def campaign_daily(days: int = 728, seed: int = 45) -> pd.DataFrame:
     return df
 
 
+FILES = ("customers", "transactions", "order_lines", "email_campaign", "offer_test", "campaign_daily")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: sample_data/)")
@@ -307,16 +390,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--transactions", type=int, default=None, help="exact number of order lines")
     ap.add_argument("--campaign-users", type=int, default=30000)
     ap.add_argument("--days", type=int, default=728)
-    ap.add_argument("--only", choices=["customers", "transactions", "email_campaign", "campaign_daily"],
-                    action="append", help="write only these files (repeatable)")
+    ap.add_argument("--only", choices=list(FILES), action="append", help="write only these files (repeatable)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    want = set(args.only or ["customers", "transactions", "email_campaign", "campaign_daily"])
+    want = set(args.only or FILES)
     cust = customers(args.customers, args.seed)
     if "customers" in want:
         _write(cust, args.out / "customers.csv")
-    if "transactions" in want:
-        _write(transactions(cust, args.seed + 1, args.transactions), args.out / "transactions.csv")
+    if want & {"transactions", "order_lines"}:
+        orders = transactions(cust, args.seed + 1, args.transactions)
+        if "transactions" in want:
+            _write(orders, args.out / "transactions.csv")
+        if "order_lines" in want:
+            _write(order_lines(cust, orders, args.seed + 5), args.out / "order_lines.csv")
+    if "offer_test" in want:
+        _write(offer_test(cust, args.seed + 7), args.out / "offer_test.csv")
     if "email_campaign" in want:
         _write(email_campaign(args.campaign_users, args.seed + 6), args.out / "email_campaign.csv")
     if "campaign_daily" in want:
