@@ -21,6 +21,7 @@ from core.targeting.uplift import (
     guess_control_value,
     qini_auc,
     qini_curve,
+    readout_text,
     uplift_at_k,
     uplift_by_decile,
     uplift_scores,
@@ -399,3 +400,15 @@ def test_hillstrom_womens_email_visit(method):
     assert m.deciles["uplift"].head(3).mean() > m.deciles["uplift"].tail(3).mean()
     default = fit_uplift(df, "segment", "visit", treated="Womens E-Mail")
     assert "conversion" not in default.features and "spend" not in default.features
+
+
+def test_model_pickles_and_reads_out():
+    """The page keeps fitted models in its result store and runs fits as background jobs: they must pickle."""
+    import pickle
+
+    df = planted(3000)
+    m = fit_uplift(df, "treated", "bought", features=["x1", "x2", "colour"])
+    again = pickle.loads(pickle.dumps(m))
+    assert np.allclose(again.predict(df), m.predict(df)) and again.qini == m.qini
+    lines = readout_text(m)
+    assert len(lines) == 2 and "Qini AUC" in lines[0] and "points" in lines[0] and "persuadables" in lines[1]

@@ -29,6 +29,16 @@ from core.targeting.uplift_features import (
     prepare_rows,
 )
 from core.targeting.uplift_metrics import qini_auc, qini_curve, uplift_at_k, uplift_by_decile
+from core.targeting.uplift_report import (
+    GROUP_TEXT,
+    GROUPS,
+    ArmReport,
+    assign_groups,
+    evaluate,
+    group_summary,
+    permutation_importance,
+    readout_text,
+)
 from core.targeting.uplift_models import (
     Learner,
     OutcomeKind,
@@ -40,21 +50,12 @@ from core.targeting.uplift_models import (
 
 __all__ = ["qini_auc", "uplift_at_k", "qini_curve", "uplift_by_decile", "fit_uplift", "UpliftModel", "ArmReport",
            "guess_control_value", "uplift_scores", "assign_groups", "group_summary", "GROUPS", "GROUP_TEXT",
-           "Method", "Learner"]
+           "Method", "Learner", "readout_text"]
 
 Method = Literal["two_model", "class_transformation"]
-GROUPS = ("persuadable", "sure thing", "lost cause", "do not disturb")
-GROUP_TEXT = {
-    "persuadable": "Persuadables: respond only if contacted — target them.",
-    "sure thing": "Sure things: respond whether contacted or not — contacting them buys nothing.",
-    "lost cause": "Lost causes: do not respond either way — contacting them wastes the send.",
-    "do not disturb": "Do-not-disturbs: respond less when contacted — leave them out.",
-}
 MIN_ROWS_PER_ARM = 50  # fewer treated or control rows than this: refuse (nothing can be learnt)
 FEW_ROWS_PER_ARM = 500  # fewer than this: fit, but warn that the uplift is very uncertain
 BALANCED = (0.45, 0.55)  # treated share inside which class transformation needs no warning
-IMPORTANCE_ROWS = 4000  # hold-out rows used for permutation importance
-IMPORTANCE_REPEATS = 3
 CURVE_POINTS = 500  # points kept per line of the stored Qini curves (the AUC uses every point)
 
 # values that mean "not treated": control, holdout, no e-mail, none, untreated, placebo, 0, false ...
@@ -88,41 +89,6 @@ def guess_control_value(values: Sequence[Any]) -> Any:
 
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT
-
-
-def assign_groups(p_treated: Any, p_control: Any, threshold: float) -> np.ndarray:
-    """The four groups from the predicted outcome if treated and if not, against one threshold: respond
-    (p >= threshold) if treated and not if not = persuadable; both = sure thing; neither = lost cause;
-    only if not treated = do not disturb. So persuadables always have positive predicted uplift and
-    do-not-disturbs negative. fit_uplift's threshold is the mean outcome of the test (customers more
-    likely than the average to respond count as responding), not 0.5: at a 10% visit rate almost every
-    customer would otherwise be a lost cause."""
-    pt, pc = np.asarray(p_treated, dtype=float), np.asarray(p_control, dtype=float)
-    yes_t, yes_c = pt >= threshold, pc >= threshold
-    return np.select([yes_t & ~yes_c, yes_t & yes_c, ~yes_t & ~yes_c], list(GROUPS[:3]), GROUPS[3]).astype(object)
-
-
-def group_summary(groups: Any) -> pd.DataFrame:
-    """Customers per group with the one-line explanation: group, customers, share, explanation."""
-    s = pd.Series(np.asarray(groups, dtype=object))
-    counts = s.value_counts().reindex(list(GROUPS), fill_value=0)
-    total = max(int(counts.sum()), 1)
-    return pd.DataFrame({"group": list(GROUPS), "customers": counts.to_numpy(int),
-                         "share": counts.to_numpy(float) / total, "explanation": [GROUP_TEXT[g] for g in GROUPS]})
-
-
-@dataclass(frozen=True)
-class ArmReport:
-    """Hold-out results for one treated arm against the control."""
-
-    arm: Any
-    qini: float  # normalised Qini AUC on the hold-out (NaN when undefined)
-    uplift_at_k: float  # uplift among the top k by predicted uplift (NaN when the top k lacks a group)
-    ate: float  # observed treated minus control mean outcome on the hold-out, for reference
-    holdout_rows: int
-    curve: pd.DataFrame = field(repr=False)  # qini_curve(): line, customers, share, incremental
-    deciles: pd.DataFrame = field(repr=False)  # uplift_by_decile()
-    importance: pd.DataFrame = field(repr=False)  # feature, importance, share, direction
 
 
 @dataclass(frozen=True)
@@ -292,52 +258,6 @@ def uplift_scores(model: UpliftModel, data: Any, id_column: str | Sequence[str])
 
 
 # ---------------------------------------------------------------------------------- fitting
-def _permutation_importance(model: UpliftModel, X: pd.DataFrame, random_state: int) -> dict[Any, pd.DataFrame]:
-    """Per arm: mean absolute change of the predicted uplift when one feature is shuffled (on a sample)."""
-    rng = np.random.default_rng(random_state)
-    if len(X) > IMPORTANCE_ROWS:
-        X = X.iloc[rng.choice(len(X), IMPORTANCE_ROWS, replace=False)]
-    X = X.reset_index(drop=True)
-    base = model.predict(X).reshape(len(X), -1)
-    rows: dict[Any, list[dict[str, Any]]] = {a: [] for a in model.arms}
-    for f in model.features:
-        change = np.zeros(base.shape[1])
-        for _ in range(IMPORTANCE_REPEATS):
-            Xp = X.copy()
-            Xp[f] = X[f].to_numpy()[rng.permutation(len(X))]
-            change += np.abs(model.predict(Xp).reshape(len(X), -1) - base).mean(axis=0)
-        numeric = f in model._numeric
-        for j, arm in enumerate(model.arms):
-            direction = float("nan")
-            if numeric:
-                x = pd.to_numeric(X[f], errors="coerce").astype(float)
-                if x.nunique() > 1 and np.std(base[:, j]) > 0:
-                    direction = float(pd.Series(base[:, j]).corr(x, method="spearman"))
-            rows[arm].append({"feature": f, "importance": change[j] / IMPORTANCE_REPEATS, "direction": direction})
-    out = {}
-    for arm, r in rows.items():
-        t = pd.DataFrame(r, columns=["feature", "importance", "direction"])
-        total = t["importance"].sum()
-        t["share"] = t["importance"] / total if total > 0 else 0.0
-        out[arm] = t.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)[
-            ["feature", "importance", "share", "direction"]]
-    return out
-
-
-def _evaluate(y: np.ndarray, u: np.ndarray, t: np.ndarray, k: float | int) -> tuple[float, float, list[str]]:
-    notes = []
-    try:
-        q = qini_auc(y, u, t)
-    except DataError as exc:
-        q, notes = float("nan"), [f"Qini AUC not computed: {exc}"]
-    try:
-        at_k = uplift_at_k(y, u, t, k)
-    except DataError as exc:
-        at_k = float("nan")
-        notes.append(f"uplift@k not computed: {exc}")
-    return q, at_k, notes
-
-
 def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[str] | None = None,
                treated: Any = None, control: Any = None, method: Method = "two_model",
                learner: Learner = "gradient_boosting", holdout: float = 0.3, k: float | int = 0.3,
@@ -433,12 +353,12 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
                         _models=models)
     test_idx = np.flatnonzero(test)
     u_test = draft.predict(X.iloc[test_idx]).reshape(len(test_idx), -1)
-    importance = _permutation_importance(draft, X.iloc[test_idx], random_state)
+    importance = permutation_importance(draft.predict, X.iloc[test_idx], draft.arms, numeric, random_state)
     reports: dict[Any, ArmReport] = {}
     for j, arm in enumerate(prep.arms, start=1):
         sel = (arm_codes[test_idx] == j) | (arm_codes[test_idx] == 0)
         y_h, t_h, u_h = y_all[test_idx][sel], (arm_codes[test_idx][sel] == j).astype(int), u_test[sel, j - 1]
-        q, at_k, notes = _evaluate(y_h, u_h, t_h, k)
+        q, at_k, notes = evaluate(y_h, u_h, t_h, k)
         warnings += [f"Arm '{arm}': {n}" for n in notes]
         curve = qini_curve(y_h, u_h, t_h, max_points=CURVE_POINTS) if t_h.min() != t_h.max() else pd.DataFrame()
         deciles = uplift_by_decile(y_h, u_h, t_h) if t_h.min() != t_h.max() and len(y_h) >= 10 else pd.DataFrame()
