@@ -45,6 +45,7 @@ from core.targeting.uplift_models import (
     balancing_weights,
     outcome_model,
     predict_outcome,
+    preprocessor,
     transformed_outcome,
 )
 
@@ -158,34 +159,28 @@ class UpliftModel:
                             "score a table with the same columns as the test.")
         return df[list(self.features)]
 
+    def _predict_all(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(uplift, p_treated) of shape (n, arms) and p_control of shape (n,), each model run once."""
+        with threadpool_limits(1):
+            M = self._models["prep"].transform(X)
+            pc = predict_outcome(self._models["control"], M, self.outcome_kind)
+            if self.method == "two_model":
+                pt = np.column_stack([predict_outcome(self._models[a], M, self.outcome_kind) for a in self.arms])
+                return pt - pc[:, None], pt, pc
+            u = np.column_stack([2.0 * predict_outcome(self._models[a], M, "binary") - 1.0 for a in self.arms])
+        return u, np.clip(pc[:, None] + u, 0.0, 1.0), pc
+
     def predict_outcomes(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """(p_treated, p_control): predicted outcome if treated, shape (n,) for one arm or (n, arms), and if
         not, shape (n,). For class transformation p_control comes from an outcome model on the control
-        rows and p_treated = p_control + uplift (clipped to [0, 1] for 0/1 outcomes)."""
-        X = self._frame(data)
-        with threadpool_limits(1):
-            pc = predict_outcome(self._models["control"], X, self.outcome_kind)
-            cols = []
-            for arm in self.arms:
-                if self.method == "two_model":
-                    cols.append(predict_outcome(self._models[arm], X, self.outcome_kind))
-                else:
-                    u = 2.0 * predict_outcome(self._models[arm], X, "binary") - 1.0
-                    cols.append(np.clip(pc + u, 0.0, 1.0))
-        pt = np.column_stack(cols)
+        rows and p_treated = p_control + uplift, clipped to [0, 1]."""
+        _, pt, pc = self._predict_all(self._frame(data))
         return (pt[:, 0] if len(self.arms) == 1 else pt), pc
 
     def predict(self, data: Any) -> np.ndarray:
         """Predicted uplift per row: P(y | treated) - P(y | control) (revenue difference for revenue).
         Shape (n,) for one treated arm, (n, arms) in `.arms` order for several."""
-        X = self._frame(data)
-        with threadpool_limits(1):
-            if self.method == "two_model":
-                pc = predict_outcome(self._models["control"], X, self.outcome_kind)
-                cols = [predict_outcome(self._models[a], X, self.outcome_kind) - pc for a in self.arms]
-            else:
-                cols = [2.0 * predict_outcome(self._models[a], X, "binary") - 1.0 for a in self.arms]
-        u = np.column_stack(cols)
+        u = self._predict_all(self._frame(data))[0]
         return u[:, 0] if len(self.arms) == 1 else u
 
     def best_arm(self, data: Any) -> np.ndarray:
@@ -215,15 +210,10 @@ def _to_pandas(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
 
 def _score_rows(model: UpliftModel, X: pd.DataFrame) -> pd.DataFrame:
     """uplift, p_treated, p_control, group (and arm for several arms) per row, for each row's best arm."""
-    u = model.predict(X)
-    pt, pc = model.predict_outcomes(X)
-    if u.ndim == 1:
-        best = np.zeros(len(u), dtype=int)
-        u2, pt2 = u[:, None], pt[:, None]
-    else:
-        best, u2, pt2 = np.argmax(u, axis=1), u, pt
-    rows = np.arange(len(u2))
-    out = pd.DataFrame({"uplift": u2[rows, best], "p_treated": pt2[rows, best], "p_control": pc})
+    u, pt, pc = model._predict_all(X)
+    best = np.argmax(u, axis=1)
+    rows = np.arange(len(u))
+    out = pd.DataFrame({"uplift": u[rows, best], "p_treated": pt[rows, best], "p_control": pc})
     out["group"] = assign_groups(out["p_treated"], out["p_control"], model.threshold)
     if len(model.arms) > 1:
         out["arm"] = np.asarray(model.arms, dtype=object)[best]
@@ -324,16 +314,16 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
         test[rng.choice(idx, n_test, replace=False)] = True
     train = ~test
     X = frame[chosen]
-    models: dict[Any, Any] = {}
     with threadpool_limits(1):
+        encoder = preprocessor(numeric, categorical, scale=learner == "logistic").fit(X[train])
+        M = encoder.transform(X)
+        models: dict[Any, Any] = {"prep": encoder}
         ctrl = train & (arm_codes == 0)
-        models["control"] = outcome_model(X[ctrl], y_all[ctrl], prep.kind, learner, numeric, categorical,
-                                          random_state)
+        models["control"] = outcome_model(M[ctrl], y_all[ctrl], prep.kind, learner, random_state)
         for j, arm in enumerate(prep.arms, start=1):
             if method == "two_model":
                 rows = train & (arm_codes == j)
-                models[arm] = outcome_model(X[rows], y_all[rows], prep.kind, learner, numeric, categorical,
-                                            random_state)
+                models[arm] = outcome_model(M[rows], y_all[rows], prep.kind, learner, random_state)
             else:
                 rows = train & ((arm_codes == j) | (arm_codes == 0))
                 t = (arm_codes[rows] == j).astype(int)
@@ -343,7 +333,7 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
                                     f"of arm '{arm}' and the control are treated: rows were weighted to 50/50 "
                                     "to correct it; two-model needs no such assumption.")
                 z = transformed_outcome(y_all[rows].astype(int), t)
-                models[arm] = outcome_model(X[rows], z, "binary", learner, numeric, categorical, random_state,
+                models[arm] = outcome_model(M[rows], z, "binary", learner, random_state,
                                             sample_weight=balancing_weights(t))
     pooled_mean = float(y_all.mean())
     draft = UpliftModel(method=method, learner=learner, treatment=treatment, outcome=outcome,

@@ -25,7 +25,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 Learner = Literal["gradient_boosting", "logistic"]
@@ -39,13 +39,16 @@ class ConstantModel:
 
     value: float
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         return np.full(len(X), self.value, dtype=float)
 
 
 def as_float(X: pd.DataFrame) -> np.ndarray:
     """Numbers and bools as floats (missing as NaN), for the imputer."""
-    return np.column_stack([pd.to_numeric(X[c], errors="coerce").astype(float).to_numpy() for c in X.columns])
+    try:
+        return X.astype(float).to_numpy()
+    except (TypeError, ValueError):  # object columns holding numbers and stray text
+        return np.column_stack([pd.to_numeric(X[c], errors="coerce").astype(float).to_numpy() for c in X.columns])
 
 
 def as_text(X: pd.DataFrame) -> np.ndarray:
@@ -81,18 +84,19 @@ def estimator(kind: OutcomeKind, learner: Learner, random_state: int) -> Any:
     return Ridge(alpha=1.0)
 
 
-def outcome_model(X: pd.DataFrame, y: np.ndarray, kind: OutcomeKind, learner: Learner, numeric: list[str],
-                  categorical: list[str], random_state: int, sample_weight: np.ndarray | None = None) -> Any:
-    """A fitted model of the outcome on these rows: a Pipeline, or a ConstantModel when y never varies."""
+def outcome_model(M: np.ndarray, y: np.ndarray, kind: OutcomeKind, learner: Learner, random_state: int,
+                  sample_weight: np.ndarray | None = None) -> Any:
+    """A fitted model of the outcome on these rows of the preprocessed matrix M (one preprocessor, fitted on
+    all training rows, serves every group's model, so each row is encoded once), or a ConstantModel when y
+    never varies."""
     if len(np.unique(y)) < 2:
         return ConstantModel(float(y[0]) if len(y) else 0.0)
-    pipe = Pipeline([("prep", preprocessor(numeric, categorical, scale=learner == "logistic")),
-                     ("model", estimator(kind, learner, random_state))])
-    pipe.fit(X, y, model__sample_weight=sample_weight)
-    return pipe
+    model = estimator(kind, learner, random_state)
+    model.fit(M, y, sample_weight=sample_weight)
+    return model
 
 
-def predict_outcome(model: Any, X: pd.DataFrame, kind: OutcomeKind) -> np.ndarray:
+def predict_outcome(model: Any, X: np.ndarray, kind: OutcomeKind) -> np.ndarray:
     """P(y = 1) per row for a 0/1 outcome, the expected value for a numeric one."""
     if isinstance(model, ConstantModel):
         return model.predict(X)
