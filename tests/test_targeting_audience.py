@@ -79,6 +79,28 @@ def test_each_filter_alone(filters, expected):
     assert ids(build_audience(sources(), filters)) == expected
 
 
+def test_rfm_segments_and_a_chosen_segment_column():
+    rfm = pd.DataFrame({"customer_id": [1, 2, 3], "rfm_segment": ["Champions", "Lost", "At Risk"],
+                        "r_score": [5, 1, 2]})
+    a = build_audience(AudienceSources(segments=rfm), AudienceFilters(segments=("Champions", "At Risk")))
+    assert ids(a) == {1, 3}  # no segment_name: the RFM names are matched
+    assert "rfm_segment" in a.customers.columns
+    b = build_audience(sources(segments=rfm, segments_id=None, segment_column="r_score"), AudienceFilters(segments=(5, 2)))
+    assert ids(b) == {1, 3}
+    with pytest.raises(DataError, match="holds numbers"):
+        build_audience(sources(segments=rfm, segments_id=None, segment_column="r_score"),
+                       AudienceFilters(segments=("Champions",)))
+
+
+def test_several_arms_one_row_per_customer():
+    arms = UPLIFT.assign(arm=["email", "sms", "email", "sms", "email", "sms"])
+    a = build_audience(sources(uplift=arms), AudienceFilters(top_uplift_deciles=2))
+    assert indexed(a)["arm"].to_dict() == {5: "email", 3: "email"}
+    long = pd.concat([arms, arms.assign(arm="push")])  # one row per customer and arm: not the saved table
+    with pytest.raises(DataError, match="uplift table has 6 customer ids on more than one row"):
+        build_audience(sources(uplift=long), AudienceFilters())
+
+
 def test_filters_combined_and_funnel():
     a = build_audience(sources(control=CONTROL, control_id="user"),
                        AudienceFilters(segments=("Champions", "At Risk", "Lost"), min_clv=60, top_uplift_deciles=4,
@@ -102,7 +124,7 @@ def test_missing_rows_counted_in_every_table():
     assert ids(a) == {1, 2, 3, 4}
     assert funnel_row(a, "CLV ≥ 0")["no_row"] == 1  # customer 6
     assert funnel_row(a, "Propensity score ≥ 0")["no_row"] == 1  # customer 5
-    assert any("no propensity row" in m for m in a.messages)
+    assert "1 customer has no propensity score row and was removed by 'Propensity score ≥ 0'." in a.messages
 
 
 def test_empty_value_counted_apart_from_missing_row():
@@ -422,6 +444,8 @@ def test_workspace_tables_by_name_and_as_ibis(ws):
     b = build_audience(mixed, filters)
     assert ids(b) == {3, 4}
     assert b.funnel.equals(a.funnel)
+    left = ws.ibis.con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '__mw_audience')")
+    assert left.fetchall() == []  # the temporary join table is dropped
     name = save_audience(ws, a, "Audience May", columns=["customer_id", "clv", "product_1"])
     saved = ws.read(name)
     assert list(saved.columns) == ["customer_id", "clv", "product_1"]

@@ -29,17 +29,19 @@ Design decisions (documented for the page and the e-mail tool):
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-import ibis
 import pandas as pd
 
 from core.errors import DataError
 from core.targeting.audience_output import (AudienceSummary, audience_summary, export_audience,
                                             save_audience)
-from core.targeting.audience_query import (KeyedTable, TableLike, backend_for, bool_sum, keyed,
-                                           require_columns, run)
+from core.targeting.audience_query import (KeyedTable, TableLike, as_table, backend_for, keyed, materialised,
+                                           require_columns, run, whole_number_ids)
+from core.targeting.audience_steps import (CUSTOMER_TABLES, KEY, NAMES, PRODUCT_SEPARATOR, check_numeric,
+                                           filter_steps, funnel, join_tables, product_item,
+                                           products_pivot)
 from core.wording import plural
 
 if TYPE_CHECKING:
@@ -50,22 +52,6 @@ __all__ = ["Audience", "AudienceFilters", "AudienceSources", "AudienceSummary", 
 
 UpliftOutcome = Literal["conversion", "revenue"]
 ProductsFormat = Literal["columns", "joined"]
-KEY = "__mw_key"
-PRODUCT_SEPARATOR = "; "
-# Source slot -> what users call it; customer tables make up the starting customers.
-NAMES = {"base": "base table", "segments": "segments table", "clv": "CLV table", "uplift": "uplift table",
-         "revenue_uplift": "revenue uplift table", "propensity": "propensity table",
-         "control": "assignment (control group) table", "products": "products table"}
-CUSTOMER_TABLES = ("base", "segments", "clv", "uplift", "revenue_uplift", "propensity")
-# Columns brought from each table when present: input name -> audience name.
-BRING = {
-    "segments": {"segment": "segment", "segment_name": "segment_name", "rfm_segment": "rfm_segment"},
-    "clv": {"clv": "clv", "p_alive": "p_alive", "expected_purchases": "expected_purchases",
-            "expected_spend": "expected_spend"},
-    "uplift": {"uplift": "uplift", "uplift_decile": "uplift_decile", "group": "uplift_group", "arm": "arm"},
-    "revenue_uplift": {"uplift": "revenue_uplift"},
-    "propensity": {"score": "propensity_score", "decile": "propensity_decile"},
-}
 
 
 def _values(values: Any, what: str) -> tuple[Any, ...] | None:
@@ -200,173 +186,6 @@ class Audience:
         return len(self.customers)
 
 
-def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
-
-
-def _listing(values: tuple[Any, ...]) -> str:
-    return ", ".join(map(str, values))
-
-
-@dataclass(frozen=True)
-class _Step:
-    label: str
-    slot: str
-    columns: tuple[str, ...]  # audience columns the filter reads (checked on the table)
-    inputs: tuple[str, ...]  # the same columns as the input table names them
-
-
-def _steps(sources: AudienceSources, f: AudienceFilters) -> list[_Step]:
-    """The active filters in order, each naming the table and columns it needs."""
-    steps: list[_Step] = []
-    if f.in_base and sources.base is not None:
-        steps.append(_Step("In the base table", "base", (), ()))
-    if f.segments:
-        cols, inputs = [], []
-        if any(isinstance(v, str) for v in f.segments):
-            col = sources.segment_column or "segment_name"
-            cols.append(col)
-            inputs.append(col)
-        if any(not isinstance(v, str) for v in f.segments) and sources.segment_column is None:
-            cols.append("segment")
-            inputs.append("segment")
-        steps.append(_Step(f"Segment in ({_listing(f.segments)})", "segments", tuple(cols), tuple(inputs)))
-    if f.min_p_alive is not None:
-        steps.append(_Step(f"P(alive) ≥ {_num(f.min_p_alive)}", "clv", ("p_alive",), ("p_alive",)))
-    if f.min_clv is not None:
-        steps.append(_Step(f"CLV ≥ {_num(f.min_clv)}", "clv", ("clv",), ("clv",)))
-    if f.top_uplift_deciles is not None:
-        n = f.top_uplift_deciles
-        label = "Uplift decile 1 (top 10%)" if n == 1 else f"Uplift deciles 1-{n} (top {n * 10}%)"
-        steps.append(_Step(label, "uplift", ("uplift_decile",), ("uplift_decile",)))
-    if f.min_uplift is not None:
-        steps.append(_Step(f"Uplift ≥ {_num(f.min_uplift)}", "uplift", ("uplift",), ("uplift",)))
-    if f.uplift_groups:
-        steps.append(_Step(f"Uplift group in ({_listing(f.uplift_groups)})", "uplift", ("uplift_group",),
-                           ("group",)))
-    if f.min_propensity is not None:
-        steps.append(_Step(f"Propensity score ≥ {_num(f.min_propensity)}", "propensity",
-                           ("propensity_score",), ("score",)))
-    if f.top_propensity_deciles is not None:
-        n = f.top_propensity_deciles
-        steps.append(_Step(f"Propensity deciles 1-{n} (top {n * 10}%)" if n > 1 else
-                           "Propensity decile 1 (top 10%)", "propensity", ("propensity_decile",), ("decile",)))
-    if f.exclude_control:
-        steps.append(_Step(f"Not in the control group ({_listing(sources.control_values)})", "control",
-                           (), ()))
-    for step in steps:
-        if getattr(sources, step.slot) is None:
-            raise DataError(f"The filter '{step.label}' needs a {NAMES[step.slot]}: choose one in the "
-                            "sources, or clear the filter.")
-    return steps
-
-
-def _condition(step: _Step, j: Any, f: AudienceFilters, sources: AudienceSources) -> Any:
-    """The step's filter as an Ibis boolean on the joined table (a missing value fails it)."""
-    slot = step.slot
-    if slot == "base":
-        return j["__has_base"]
-    if slot == "control":
-        return ~j["in_control"].fill_null(False)
-    if slot == "segments":
-        assert f.segments is not None
-        texts = [v for v in f.segments if isinstance(v, str)]
-        ints = [v for v in f.segments if not isinstance(v, str)]
-        if sources.segment_column is not None:
-            col = j[sources.segment_column]
-            if col.type().is_numeric():
-                if texts:
-                    raise DataError(f"The segment column '{sources.segment_column}' holds numbers; "
-                                    f"{_listing(tuple(texts))} are not numbers.")
-                return col.isin(ints)
-            return col.cast("string").isin([str(v) for v in f.segments])
-        cond = None
-        if texts:
-            cond = j["segment_name"].cast("string").isin(texts)
-        if ints:
-            num = j["segment"].isin(ints) if j["segment"].type().is_numeric() else \
-                j["segment"].cast("string").isin([str(v) for v in ints])
-            cond = num if cond is None else (cond | num)
-        return cond
-    column = step.columns[0]
-    value = j[column]
-    limit = {"p_alive": f.min_p_alive, "clv": f.min_clv, "uplift": f.min_uplift,
-             "propensity_score": f.min_propensity}.get(column)
-    if limit is not None:
-        return value >= limit
-    if column == "uplift_decile":
-        return value <= f.top_uplift_deciles
-    if column == "propensity_decile":
-        return value <= f.top_propensity_deciles
-    if column == "uplift_group":
-        return value.cast("string").isin(list(f.uplift_groups or ()))
-    raise AssertionError(column)
-
-
-def _check_numeric(table: KeyedTable, step: _Step) -> None:
-    for column in step.inputs:
-        if step.slot in ("segments",):
-            continue
-        typ = table.table[column].type()
-        if column != "group" and not typ.is_numeric():
-            raise DataError(f"The {table.name}'s column '{column}' holds {typ} values, not numbers, so "
-                            f"'{step.label}' cannot be applied. Pick the table the Targeting page saved.")
-
-
-def _selection(slot: str, t: KeyedTable, sources: AudienceSources) -> tuple[Any, list[str]]:
-    """The table reduced to its key and the columns the audience brings from it (renamed)."""
-    bring = dict(BRING.get(slot, {}))
-    if slot == "segments" and sources.segment_column:
-        bring.setdefault(sources.segment_column, sources.segment_column)
-    cols = {out: t.table[src] for src, out in bring.items() if src in t.table.columns}
-    return t.table.select(**{t.key: t.table[t.key]}, **cols), list(cols)
-
-
-def _control_selection(t: KeyedTable, sources: AudienceSources, backend: Any, messages: list[str]) -> Any:
-    require_columns(t.table, t.name, [sources.control_column], "the variant column")
-    col = t.table[sources.control_column]
-    values = sources.control_values
-    if not values:
-        raise DataError("Name the control group's value(s) in control_values, e.g. ('control',).")
-    if col.type().is_numeric():
-        try:
-            numbers_ = [float(v) for v in values]
-        except ValueError:
-            raise DataError(f"The variant column '{sources.control_column}' holds numbers; the control "
-                            f"value(s) {_listing(values)} are not numbers.") from None
-        is_control = col.isin(numbers_)
-    else:
-        is_control = col.cast("string").strip().isin([str(v) for v in values])
-    matched = int(run(bool_sum(is_control), backend))
-    if matched == 0:
-        seen = run(t.table.select(v=col.cast("string")).distinct().order_by("v").limit(6), backend)["v"]
-        messages.append(f"No row of the {t.name} has '{sources.control_column}' in ({_listing(values)}), so no "
-                        f"one is left out as control. Values there: {', '.join(map(str, seen.tolist()[:5]))}.")
-    return t.table.group_by(t.key).aggregate(in_control=is_control.fill_null(False).any())
-
-
-def _products(t: KeyedTable, sources: AudienceSources, n: int) -> tuple[Any, list[str]]:
-    """Each customer's top n products as columns product_1..product_n (Ibis)."""
-    table = t.table
-    if sources.products_item:
-        require_columns(table, t.name, [sources.products_item], "the item column")
-        item = sources.products_item
-    else:
-        others = [c for c in table.columns if c not in (t.key, t.id_column, "rank", "score", "reason")]
-        if len(others) != 1:
-            raise DataError(f"Say which column of the {t.name} holds the products (products_item): "
-                            f"candidates {', '.join(others) or 'none'}.")
-        item = others[0]
-    order = ([table["rank"].asc()] if "rank" in table.columns else []) + \
-        ([table["score"].desc()] if "score" in table.columns else []) + [table[item].asc()]
-    ranked = table.mutate(__rn=ibis.row_number().over(group_by=table[t.key], order_by=order))
-    ranked = ranked.filter(ranked["__rn"] < n)
-    names = [f"product_{i + 1}" for i in range(n)]
-    pivot = ranked.group_by(t.key).aggregate(
-        **{name: ranked[item].max(where=ranked["__rn"] == i) for i, name in enumerate(names)})
-    return pivot, names
-
-
 def build_audience(sources: AudienceSources, filters: AudienceFilters | None = None, *,
                    workspace: Workspace | None = None, top_products: int = 3,
                    products_format: ProductsFormat = "columns", uplift_outcome: UpliftOutcome = "conversion",
@@ -394,117 +213,84 @@ def build_audience(sources: AudienceSources, filters: AudienceFilters | None = N
     if not any(slot in CUSTOMER_TABLES for slot in given):
         raise DataError("Choose at least one customer table (base, segments, CLV, uplift or propensity scores) "
                         "to build an audience from.")
-    steps = _steps(sources, filters)
+    filter_steps(sources, filters)  # a filter on a table not given fails before any query
     backend = backend_for([getattr(sources, s) for s in given], workspace)
     messages: list[str] = []
-    tables: dict[str, KeyedTable] = {}
-    for slot in given:
-        t = keyed(getattr(sources, slot), NAMES[slot], sources.id_of(slot), workspace, backend,
-                  unique=slot in CUSTOMER_TABLES, key=KEY)
-        tables[slot] = t
-        if t.no_id:
-            messages.append(f"{plural(t.no_id, 'row')} of the {t.name} {'has' if t.no_id == 1 else 'have'} no "
-                            f"customer id in '{t.id_column}' and {'was' if t.no_id == 1 else 'were'} left out.")
+    tables = _keyed_tables(sources, given, workspace, backend, messages)
+    if sources.segment_column is None and "segments" in tables:  # an RFM table: its segment names
+        seg = tables["segments"].table.columns
+        if "segment_name" not in seg and "rfm_segment" in seg:
+            sources = replace(sources, segment_column="rfm_segment")
+    steps = filter_steps(sources, filters)
     for step in steps:
         if step.inputs:
             require_columns(tables[step.slot].table, tables[step.slot].name, list(step.inputs),
                             f"needed for '{step.label}'")
-            _check_numeric(tables[step.slot], step)
+            check_numeric(tables[step.slot], step)
+    if "products" in tables:
+        product_item(tables["products"], sources)
+    joined, brought, customer_slots = join_tables(tables, sources, backend, messages)
+    with materialised(joined, backend) as j:
+        counts, passed = funnel(j, steps, filters, sources, tables, customer_slots, backend, messages)
+        customers, product_cols = _customers(j.filter(passed) if steps else j, brought, tables, sources,
+                                             int(top_products), products_format, backend, messages)
+    conversions, revenue = _expected(customers, "uplift" in tables, uplift_outcome, value_per_conversion, messages)
+    total_clv = mean_clv = None
+    if "clv" in customers.columns:
+        clv = pd.to_numeric(customers["clv"], errors="coerce")
+        total_clv = float(clv.sum())
+        mean_clv = float(clv.mean()) if clv.notna().any() else None
+        missing = int(clv.isna().sum())
+        if missing:
+            messages.append(f"{plural(missing, 'audience customer')} {'has' if missing == 1 else 'have'} "
+                            "no CLV: total and mean CLV cover the others.")
+    if customers.empty:
+        messages.insert(0, _empty_message(counts))
+    return Audience(customers, sources.id_column, counts, conversions, revenue, total_clv, mean_clv,
+                    tuple(messages), tuple(product_cols))
 
-    # Everyone in any customer table, then each table joined on the key with a "has a row" flag.
-    customer_slots = [s for s in CUSTOMER_TABLES if s in tables]
-    keys = [tables[s].table.select(**{KEY: tables[s].table[KEY]}) for s in customer_slots]
-    j = keys[0].distinct() if len(keys) == 1 else ibis.union(*keys, distinct=True)
-    brought: list[str] = []
-    for slot in customer_slots + (["control"] if "control" in tables else []):
-        if slot == "control":
-            sel = _control_selection(tables[slot], sources, backend, messages)
-            cols = ["in_control"]
-        else:
-            sel, cols = _selection(slot, tables[slot], sources)
-        side = f"__key_{slot}"
-        sel = sel.rename({side: KEY})
-        clash = [c for c in cols if c in brought]
-        if clash:
-            raise DataError(f"The {tables[slot].name} brings column(s) {', '.join(clash)} that another table "
-                            "brings too. Rename them or set segment_column to another column.")
-        j = j.left_join(sel, j[KEY] == sel[side])
-        j = j.mutate(**{f"__has_{slot}": j[side].notnull()}).drop(side)
-        brought += cols
 
-    # The funnel in one aggregate: customers left after each step, and why the removed ones went.
-    conditions = [_condition(s, j, filters, sources).fill_null(False) for s in steps]
-    agg: dict[str, Any] = {"start": j.count()}
-    passed: Any = ibis.literal(True)
-    for i, (step, cond) in enumerate(zip(steps, conditions)):
-        before = passed
-        passed = passed & cond
-        agg[f"left_{i}"] = bool_sum(passed)
-        if step.slot not in ("base", "control"):
-            agg[f"no_row_{i}"] = bool_sum(before & ~j[f"__has_{step.slot}"])
-            agg[f"no_value_{i}"] = bool_sum(before & j[f"__has_{step.slot}"]
-                                            & ibis.or_(*[j[c].isnull() for c in step.columns]))
-    for slot in customer_slots:
-        others = [j[f"__has_{s}"] for s in customer_slots if s != slot]
-        if others:
-            agg[f"overlap_{slot}"] = bool_sum(j[f"__has_{slot}"] & ibis.or_(*others))
-    counts = run(j.aggregate(**agg), backend).iloc[0]
-    start = int(counts["start"])
-    rows = [{"step": "All customers in the given tables", "table": ", ".join(NAMES[s] for s in customer_slots),
-             "customers_before": start, "removed": 0, "no_row": 0, "no_value": 0, "customers_left": start}]
-    left = start
-    for i, step in enumerate(steps):
-        now = int(counts[f"left_{i}"] or 0)
-        no_row = int(counts.get(f"no_row_{i}", 0) or 0)
-        no_value = int(counts.get(f"no_value_{i}", 0) or 0)
-        if step.slot == "base":
-            no_row = left - now
-        rows.append({"step": step.label, "table": NAMES[step.slot], "customers_before": left,
-                     "removed": left - now, "no_row": no_row, "no_value": no_value, "customers_left": now})
-        short = NAMES[step.slot].removesuffix(" table")
-        if no_row and step.slot != "base":
-            messages.append(f"{plural(no_row, 'customer')} {'has' if no_row == 1 else 'have'} no {short} row "
-                            f"and {'was' if no_row == 1 else 'were'} removed by '{step.label}'.")
-        if no_value:
-            messages.append(f"{plural(no_value, 'customer')} with an empty {', '.join(step.columns)} "
-                            f"{'was' if no_value == 1 else 'were'} removed by '{step.label}'.")
-        left = now
-    for slot in customer_slots:
-        distinct = tables[slot].distinct
-        if f"overlap_{slot}" not in counts or distinct == 0:
-            continue
-        overlap = int(counts[f"overlap_{slot}"])
-        if overlap == 0:
-            messages.append(f"None of the {plural(distinct, 'id')} in the {tables[slot].name} appear in the other "
-                            "tables: check that the id columns hold the same customers (text '00017' does not "
-                            "match the number 17).")
-        elif overlap < 0.5 * distinct:
-            messages.append(f"Only {overlap:,} of the {plural(distinct, 'id')} in the {tables[slot].name} appear in "
-                            "another table: check that the tables describe the same customers.")
-    funnel = pd.DataFrame(rows)
+def _keyed_tables(sources: AudienceSources, given: list[str], workspace: Workspace | None, backend: Any,
+                  messages: list[str]) -> dict[str, KeyedTable]:
+    """Every given table with its join key (int64 when all ids are numbers, else text), checked."""
+    raw = {slot: as_table(getattr(sources, slot), NAMES[slot], workspace) for slot in given}
+    for slot, table in raw.items():
+        require_columns(table, NAMES[slot], [sources.id_of(slot)], "the customer id column")
+    as_text = not all(whole_number_ids(table, sources.id_of(slot)) for slot, table in raw.items())
+    tables: dict[str, KeyedTable] = {}
+    for slot in given:
+        t = keyed(raw[slot], NAMES[slot], sources.id_of(slot), backend, unique=slot in CUSTOMER_TABLES, key=KEY,
+                  as_text=as_text)
+        tables[slot] = t
+        if t.no_id:
+            messages.append(f"{plural(t.no_id, 'row')} of the {t.name} {'has' if t.no_id == 1 else 'have'} no "
+                            f"customer id in '{t.id_column}' and {'was' if t.no_id == 1 else 'were'} left out.")
+    return tables
 
-    # The audience itself, with its products, best first.
-    audience = j.filter(passed) if steps else j
+
+def _customers(audience: Any, brought: list[str], tables: dict[str, KeyedTable], sources: AudienceSources,
+               top_products: int, products_format: ProductsFormat, backend: Any,
+               messages: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The audience's rows (with their top products), best first, as a DataFrame."""
     product_cols: list[str] = []
     if "products" in tables:
-        pivot, product_cols = _products(tables["products"], sources, int(top_products))
+        wanted = audience.select(**{"__key_products": audience[KEY]})
+        pivot, product_cols = products_pivot(tables["products"], sources, top_products, wanted)
         pivot = pivot.rename({"__key_products": KEY})
         audience = audience.left_join(pivot, audience[KEY] == pivot["__key_products"]).drop("__key_products")
-    integer_ids = all(tables[s].integer_ids for s in customer_slots)
     out_id = sources.id_column
     if out_id in brought or out_id in product_cols:
         raise DataError(f"The audience's id column '{out_id}' has the name of a joined column: choose another id_column.")
     order = [audience[c].desc() for c in ("uplift", "clv", "propensity_score") if c in brought] + [audience[KEY].asc()]
-    ident = audience[KEY].cast("int64") if integer_ids else audience[KEY]
-    expr = audience.order_by(order).select(**{out_id: ident}, **{c: audience[c] for c in brought + product_cols})
+    expr = audience.order_by(order).select(**{out_id: audience[KEY]}, **{c: audience[c] for c in brought + product_cols})
     if "in_control" in brought:
         expr = expr.mutate(in_control=expr["in_control"].fill_null(False))
     customers = _integers(run(expr, backend).reset_index(drop=True), expr.schema())
     if product_cols and products_format == "joined":
         joined = customers[product_cols].apply(
             lambda r: PRODUCT_SEPARATOR.join(str(v) for v in r if v is not None and not pd.isna(v)), axis=1)
-        customers = customers.drop(columns=product_cols).assign(products=joined.astype("object") if len(joined)
-                                                                else pd.Series([], dtype="object"))
+        customers = customers.drop(columns=product_cols).assign(
+            products=joined.astype("object") if len(joined) else pd.Series([], dtype="object"))
         product_cols = ["products"]
     if product_cols and len(customers):
         none = int(customers[product_cols[0]].isna().sum() if products_format == "columns"
@@ -512,16 +298,19 @@ def build_audience(sources: AudienceSources, filters: AudienceFilters | None = N
         if none:
             messages.append(f"{plural(none, 'audience customer')} {'has' if none == 1 else 'have'} no product "
                             "recommendation (the product columns are empty).")
+    return customers, product_cols
 
-    # Expected figures: the sum of predicted uplift over the audience.
+
+def _expected(customers: pd.DataFrame, has_uplift: bool, outcome: UpliftOutcome, value: float | None,
+              messages: list[str]) -> tuple[float | None, float | None]:
+    """(expected incremental conversions, revenue): sums of predicted uplift over the audience."""
     conversions: float | None = None
     revenue: float | None = None
-    if "uplift" in tables and "uplift" in customers.columns:
+    if has_uplift and "uplift" in customers.columns:
         total = float(pd.to_numeric(customers["uplift"], errors="coerce").sum())
-        if uplift_outcome == "conversion":
+        if outcome == "conversion":
             conversions = total
-            if value_per_conversion is not None:
-                revenue = total * float(value_per_conversion)
+            revenue = total * float(value) if value is not None else None
         else:
             revenue = total
         scored = int(customers["uplift"].notna().sum())
@@ -530,18 +319,7 @@ def build_audience(sources: AudienceSources, filters: AudienceFilters | None = N
                             "with an uplift score; the others count as no change.")
     if "revenue_uplift" in customers.columns:
         revenue = float(pd.to_numeric(customers["revenue_uplift"], errors="coerce").sum())
-    total_clv = mean_clv = None
-    if "clv" in customers.columns:
-        clv = pd.to_numeric(customers["clv"], errors="coerce")
-        total_clv = float(clv.sum())
-        mean_clv = float(clv.mean()) if clv.notna().any() else None
-        if clv.notna().sum() < len(customers):
-            messages.append(f"{plural(int(clv.isna().sum()), 'audience customer')} {'has' if clv.isna().sum() == 1 else 'have'} "
-                            "no CLV: total and mean CLV cover the others.")
-    if customers.empty:
-        messages.insert(0, _empty_message(funnel, start))
-    return Audience(customers, out_id, funnel, conversions, revenue, total_clv, mean_clv, tuple(messages),
-                    tuple(product_cols))
+    return conversions, revenue
 
 
 def _integers(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
@@ -552,9 +330,9 @@ def _integers(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
     return frame
 
 
-def _empty_message(funnel: pd.DataFrame, start: int) -> str:
+def _empty_message(funnel: pd.DataFrame) -> str:
     """Why the audience is empty, naming the filter that removed the last customers."""
-    if start == 0:
+    if int(funnel["customers_left"].iloc[0]) == 0:
         return "The audience is empty: the given tables hold no customers with an id."
     last = funnel[(funnel["customers_left"] == 0) & (funnel["removed"] > 0)].iloc[0]
     return (f"The audience is empty: no customer passes every filter. '{last['step']}' removed the last "

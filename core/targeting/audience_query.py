@@ -1,10 +1,11 @@
 """Ibis steps of the audience builder: tables as Ibis, a common join key, and the checks on it.
 
-Every source table is joined on one key: the id as text. Integer ids become their decimal digits
-(17 -> "17"); float or decimal ids that hold whole numbers (17.0, from a pandas column with gaps)
-become the same digits, and a fractional id raises DataError; text ids are stripped of surrounding
-blanks and an empty one counts as no id. So an int `CustomerID` in one table and a text
-`customer_id` in another join on equal digits. Zero-padded text ("00017") is not the number 17: the
+Every source table is joined on one key. When every table's id column is numeric, the key is the id
+as int64 (float or decimal ids must hold whole numbers, e.g. 17.0 from a pandas column with gaps; a
+fractional id raises DataError). When any table has text ids, the key is the id as text: numbers
+become their decimal digits (17 and 17.0 -> "17"), text is stripped of surrounding blanks and an
+empty text id counts as no id. So an int `CustomerID` in one table and a text `customer_id` in
+another join on equal digits. Zero-padded text ("00017") is not the number 17: the
 builder says so when a table's ids barely match the others.
 
 Nothing here runs unless asked: each function builds an expression or runs one small aggregate.
@@ -12,8 +13,10 @@ Nothing here runs unless asked: each function builds an expression or runs one s
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Iterator, TypeAlias
 
 import ibis
 import pandas as pd
@@ -77,33 +80,46 @@ def require_columns(table: ibis.Table, name: str, columns: list[str], why: str) 
                         f"Its columns: {have}. Pick the right table or column.")
 
 
-def key_expression(table: ibis.Table, column: str) -> tuple[Any, bool, Any]:
-    """(the id as stripped text, whether ids are whole numbers, a count of fractional ids or None)."""
-    col = table[column]
-    typ = col.type()
+def whole_number_ids(table: ibis.Table, column: str) -> bool:
+    """Whether an id column is typed as numbers (integers, or floats/decimals checked to be whole)."""
+    typ = table[column].type()
     if typ.is_boolean():
         raise DataError(f"The id column '{column}' holds true/false values, not customer ids.")
-    if typ.is_integer():
-        return col.cast("string"), True, None
+    return bool(typ.is_integer() or typ.is_floating() or typ.is_decimal())
+
+
+def key_expression(table: ibis.Table, column: str, *, as_text: bool) -> tuple[Any, Any]:
+    """(the join key, a count of fractional ids or None).
+
+    as_text=False (every table has numeric ids): the id as int64, the fastest join. as_text=True: the
+    id as text, numbers as their digits, text stripped and an empty text id counted as no id.
+    """
+    col = table[column]
+    typ = col.type()
+    fractional = None
     if typ.is_floating() or typ.is_decimal():
         fractional = (col.notnull() & (col != col.floor())).cast("int64").sum()
-        return col.cast("int64").cast("string"), True, fractional
+    if typ.is_numeric():
+        whole = col.cast("int64")
+        return (whole.cast("string") if as_text else whole), fractional
+    if not as_text:
+        raise DataError(f"The id column '{column}' holds text: the other tables' ids are joined as text then.")
     text = col.cast("string").strip() if not typ.is_string() else col.strip()
-    return text.nullif(""), False, None
+    return text.nullif(""), None
 
 
-def keyed(source: TableLike, name: str, id_column: str, workspace: Workspace | None, backend: Any, *,
-          unique: bool, key: str) -> KeyedTable:
-    """A source with its join key, after checking the id column (one aggregate query).
+def keyed(table: ibis.Table, name: str, id_column: str, backend: Any, *, unique: bool, key: str,
+          as_text: bool) -> KeyedTable:
+    """A source table with its join key, after checking the id column (one aggregate query).
 
     `unique`: one row per customer is needed (segments, CLV, uplift, propensity): ids on more than one
     row raise DataError with the count and examples, because which row to keep is the user's call.
     """
-    table = as_table(source, name, workspace)
     require_columns(table, name, [id_column], "the customer id column")
     if key in table.columns:
         raise DataError(f"The {name} has a column named '{key}', which the audience builder uses itself. Rename it.")
-    expr, integer, fractional = key_expression(table, id_column)
+    integer = whole_number_ids(table, id_column)
+    expr, fractional = key_expression(table, id_column, as_text=as_text)
     t = table.mutate(**{key: expr})
     stats: dict[str, Any] = {"rows": t.count(), "no_id": t[key].isnull().cast("int64").sum(),
                              "distinct": t[key].nunique()}
@@ -117,7 +133,7 @@ def keyed(source: TableLike, name: str, id_column: str, workspace: Workspace | N
     if unique and rows - no_id > distinct:
         with_id = t.filter(t[key].notnull())
         dup = with_id.group_by(key).aggregate(n=with_id.count()).filter(lambda d: d.n > 1)
-        examples = run(dup.order_by([ibis.desc("n"), key]).limit(3), backend)[key].tolist()
+        examples = [str(v) for v in run(dup.order_by([ibis.desc("n"), key]).limit(3), backend)[key].tolist()]
         n_dup = int(run(dup.count(), backend)) if len(examples) >= 3 else len(examples)
         raise DataError(
             f"The {name} has {plural(n_dup, 'customer id')} on more than one row (e.g. {', '.join(examples)}): "
@@ -156,3 +172,23 @@ def run(expr: Any, backend: Any) -> Any:
 def bool_sum(expr: Any) -> Any:
     """The number of rows where a boolean expression is true (0 on no rows)."""
     return expr.fill_null(False).cast("int64").sum().fill_null(0)
+
+
+@contextlib.contextmanager
+def materialised(expr: Any, backend: Any) -> Iterator[Any]:
+    """The expression stored once as a temporary table (dropped afterwards), for queries that reuse it.
+
+    The funnel and the audience both read the joined table: computing the joins once roughly halves
+    the time on large tables. A backend that cannot create temporary tables gets the expression back.
+    """
+    name = f"__mw_audience_{uuid.uuid4().hex[:12]}"
+    try:
+        table = backend.create_table(name, expr, temp=True)
+    except Exception:  # noqa: BLE001 - a read-only or limited backend: run the expression each time
+        yield expr
+        return
+    try:
+        yield table
+    finally:
+        with contextlib.suppress(Exception):
+            backend.drop_table(name, force=True)
