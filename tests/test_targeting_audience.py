@@ -101,6 +101,15 @@ def test_several_arms_one_row_per_customer():
         build_audience(sources(uplift=long), AudienceFilters())
 
 
+def test_numpy_values_from_widgets():
+    f = AudienceFilters(segments=np.array([0, 1]), min_clv=np.float64(100), top_uplift_deciles=np.int64(5),
+                        uplift_groups=["persuadable"])
+    assert f.segments == (0, 1) and type(f.min_clv) is float and type(f.top_uplift_deciles) is int
+    assert f.uplift_groups == ("persuadable",)
+    assert ids(build_audience(sources(), f)) == {2, 3}  # segments 0-1, CLV >= 100, deciles 1-5, persuadable
+    assert ids(build_audience(sources(), AudienceFilters(segments=()))) == {1, 2, 3, 4, 5, 6}  # empty: off
+
+
 def test_filters_combined_and_funnel():
     a = build_audience(sources(control=CONTROL, control_id="user"),
                        AudienceFilters(segments=("Champions", "At Risk", "Lost"), min_clv=60, top_uplift_deciles=4,

@@ -11,9 +11,11 @@ silently: rows without an id are counted, every removal is in the funnel.
 Design decisions (documented for the page and the e-mail tool):
 - The joins and filters run in Ibis on one backend: the workspace's when tables come from it, else an
   in-memory DuckDB (pandas inputs are memtables), so the same code can run on Spark later.
-- Tables join on the id as text (see core.targeting.audience_query): int 17 and text "17" match. The
-  audience's id column is named `id_column`; it is an integer when every table's ids are whole
-  numbers, else text.
+- Tables join on one key (see core.targeting.audience_query): the id as int64 when every table's id
+  column is numeric (whole floats such as 17.0 included; a fractional id is refused), else the id as
+  text, so int 17 and text " 17" match. The audience's id column is named `id_column` and holds that
+  key (an int64 or text column). The joined table is built once as a temporary table for the funnel
+  and the audience, and dropped at the end.
 - The starting customers are everyone in any of base, segments, CLV, uplift and propensity tables; a
   base table is then the first filter ("In the base table"), so customers outside it are counted.
 - Segments, CLV, uplift and propensity tables need one row per customer: an id on several rows raises
@@ -125,6 +127,8 @@ class AudienceFilters:
     3 keeps uplift deciles 1-3 (1 = highest uplift). min_uplift: e.g. 0 keeps positive predicted
     uplift only. uplift_groups: e.g. ("persuadable",). min_propensity / top_propensity_deciles: on
     the propensity scores. exclude_control: leave out customers assigned to the control group.
+    An empty tuple of segments or groups leaves that filter off, like None. Setting a filter whose
+    table is not among the sources raises DataError when the audience is built.
     """
 
     in_base: bool = True
@@ -148,6 +152,8 @@ class AudienceFilters:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or v != v):
                 raise DataError(f"{name} must be a number (got {v!r}).")
+            if v is not None:
+                object.__setattr__(self, name, float(v))  # NumPy scalars from a widget become plain floats
         for name in ("min_p_alive", "min_propensity"):
             v = getattr(self, name)
             if v is not None and not 0 <= v <= 1:
@@ -156,6 +162,8 @@ class AudienceFilters:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= int(v) <= 10):
                 raise DataError(f"{name} is a number of deciles from 1 to 10 (got {v!r}).")
+            if v is not None:
+                object.__setattr__(self, name, int(v))
 
 
 @dataclass(frozen=True, eq=False)
