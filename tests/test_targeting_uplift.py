@@ -157,7 +157,7 @@ def test_curve_and_deciles_tables():
 @pytest.mark.parametrize("values, control", [
     (["Womens E-Mail", "Mens E-Mail", "No E-Mail"], "No E-Mail"),
     ([0, 1], 0), ([True, False], False), (["treatment", "control"], "control"), (["holdout", "email"], "holdout"),
-    (["sms", "none"], "none"), (["Untreated", "Treated"], "Untreated"), (["Control Group", "Offer"], "Control Group"),
+    (["sms", "none"], "none"), (["exposed", "unexposed"], "unexposed"), (["Untreated", "Treated"], "Untreated"), (["Control Group", "Offer"], "Control Group"),
 ])
 def test_guess_control_value(values, control):
     assert guess_control_value(values) == control
@@ -358,6 +358,8 @@ def test_bad_input():
         fit_uplift(df, "nope", "bought")
     with pytest.raises(DataError, match="pick the control"):
         fit_uplift(df.assign(treated=df["treated"].map({0: "A", 1: "B"})), "treated", "bought", features=["x1"])
+    ab = df.assign(treated=df["treated"].map({0: "A", 1: "B"}))
+    assert fit_uplift(ab, "treated", "bought", features=["x1"], treated="B").control == "A"  # the other value
     with pytest.raises(DataError, match="cannot be features"):
         fit_uplift(df, "treated", "bought", features=["x1", "bought"])
 

@@ -13,7 +13,7 @@ Targeting page saves to the workspace.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -62,7 +62,7 @@ CURVE_POINTS = 500  # points kept per line of the stored Qini curves (the AUC us
 # values that mean "not treated": control, holdout, no e-mail, none, untreated, placebo, 0, false ...
 _CONTROL = re.compile(
     r"^(control|ctrl|control[ _-]?group|holdout|hold[ _-]?out|held[ _-]?out|baseline|untreated|not[ _-]?treated|"
-    r"placebo|psa|none|no|n|false|0|0\.0|"
+    r"placebo|psa|none|no|n|false|0|0\.0|unexposed|not[ _-]?exposed|"
     r"no[ _-]?(e[ _-]?mail|mail|sms|offer|treatment|promo\w*|contact|coupon|ads?|message|campaign|send|call)s?)"
     r"([ _-]?(group|arm))?$",
     re.IGNORECASE,
@@ -114,13 +114,17 @@ class UpliftModel:
     k: float | int
     threshold: float  # respond / not respond cut for the groups (the test's mean outcome)
     reports: dict[Any, ArmReport] = field(repr=False)
+    # rows, dropped_treatment_missing, dropped_outcome_missing, dropped_other_arms (arms not chosen), used,
+    # "rows: <control or arm>", training, hold_out. Missing feature values are imputed, never dropped.
     counts: dict[str, int]
     warnings: tuple[str, ...]
     feature_table: pd.DataFrame = field(repr=False)  # column, use, reason: why each column is or is not a feature
     groups: pd.DataFrame = field(repr=False)  # group_summary() over every row used
     _numeric: tuple[str, ...] = field(repr=False, default=())
     _categorical: tuple[str, ...] = field(repr=False, default=())
-    _models: dict[Any, Any] = field(repr=False, default_factory=dict)  # "control" / arm -> fitted model
+    _encoder: Any = field(repr=False, default=None)  # the ColumnTransformer fitted on the training rows
+    _control_model: Any = field(repr=False, default=None)
+    _arm_models: dict[Any, Any] = field(repr=False, default_factory=dict)  # arm -> fitted model
 
     @property
     def qini(self) -> float:
@@ -162,12 +166,12 @@ class UpliftModel:
     def _predict_all(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(uplift, p_treated) of shape (n, arms) and p_control of shape (n,), each model run once."""
         with threadpool_limits(1):
-            M = self._models["prep"].transform(X)
-            pc = predict_outcome(self._models["control"], M, self.outcome_kind)
+            M = self._encoder.transform(X)
+            pc = predict_outcome(self._control_model, M, self.outcome_kind)
             if self.method == "two_model":
-                pt = np.column_stack([predict_outcome(self._models[a], M, self.outcome_kind) for a in self.arms])
+                pt = np.column_stack([predict_outcome(self._arm_models[a], M, self.outcome_kind) for a in self.arms])
                 return pt - pc[:, None], pt, pc
-            u = np.column_stack([2.0 * predict_outcome(self._models[a], M, "binary") - 1.0 for a in self.arms])
+            u = np.column_stack([2.0 * predict_outcome(self._arm_models[a], M, "binary") - 1.0 for a in self.arms])
         return u, np.clip(pc[:, None] + u, 0.0, 1.0), pc
 
     def predict_outcomes(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +261,8 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     data: pandas DataFrame or Ibis table, one row per customer. treatment: the column with each customer's
     arm (0/1, bool or labels such as Hillstrom's 'Womens E-Mail' / 'No E-Mail'). outcome: 0/1 (conversion)
     or numeric (revenue: two-model then fits regressors; class transformation needs 0/1 and refuses).
-    control: the control value (default: guessed by `guess_control_value`, DataError when unsure).
+    control: the control value (default: the one value left when `treated` names all the others, else
+    guessed by `guess_control_value`, DataError when unsure).
     treated: one arm or a list (default: every other value); rows of arms not chosen are dropped and counted.
     features: default `default_features` — every column but the treatment, the outcome, ids, dates,
     near-unique text, columns named like results (visit, conversion, spend, revenue, orders ...) or like
@@ -278,7 +283,8 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
         raise DataError(f"The hold-out share {holdout} must be between 0.05 and 0.8 (0.3 is usual).")
     df = _to_pandas(data)
     prep: PreparedData = prepare_rows(df, treatment, outcome, treated=treated, control=control,
-                                      guess_control=guess_control_value, min_rows=MIN_ROWS_PER_ARM)
+                                      guess_control=guess_control_value, min_rows=MIN_ROWS_PER_ARM,
+                                      few_rows=FEW_ROWS_PER_ARM)
     if method == "class_transformation" and prep.kind != "binary":
         raise DataError(f"Class transformation needs a 0/1 outcome; '{outcome}' is numeric (revenue): use "
                         "method='two_model', which fits regressors for revenue.")
@@ -317,9 +323,9 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     with threadpool_limits(1):
         encoder = preprocessor(numeric, categorical, scale=learner == "logistic").fit(X[train])
         M = encoder.transform(X)
-        models: dict[Any, Any] = {"prep": encoder}
+        models: dict[Any, Any] = {}
         ctrl = train & (arm_codes == 0)
-        models["control"] = outcome_model(M[ctrl], y_all[ctrl], prep.kind, learner, random_state)
+        control_model = outcome_model(M[ctrl], y_all[ctrl], prep.kind, learner, random_state)
         for j, arm in enumerate(prep.arms, start=1):
             if method == "two_model":
                 rows = train & (arm_codes == j)
@@ -340,7 +346,7 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
                         outcome_kind=prep.kind, control=prep.control, arms=tuple(prep.arms), features=tuple(chosen),
                         k=k, threshold=pooled_mean, reports={}, counts={}, warnings=(), feature_table=feature_table,
                         groups=pd.DataFrame(), _numeric=tuple(numeric), _categorical=tuple(categorical),
-                        _models=models)
+                        _encoder=encoder, _control_model=control_model, _arm_models=models)
     test_idx = np.flatnonzero(test)
     u_test = draft.predict(X.iloc[test_idx]).reshape(len(test_idx), -1)
     importance = permutation_importance(draft.predict, X.iloc[test_idx], draft.arms, numeric, random_state)
@@ -358,9 +364,6 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     counts = dict(prep.counts)
     counts.update({"training": int(train.sum()), "hold_out": int(test.sum())})
     scored = _score_rows(draft, X)
-    model = UpliftModel(method=method, learner=learner, treatment=treatment, outcome=outcome,
-                        outcome_kind=prep.kind, control=prep.control, arms=tuple(prep.arms), features=tuple(chosen),
-                        k=k, threshold=pooled_mean, reports=reports, counts=counts, warnings=tuple(warnings),
-                        feature_table=feature_table, groups=group_summary(scored["group"]),
-                        _numeric=tuple(numeric), _categorical=tuple(categorical), _models=models)
+    model = replace(draft, reports=reports, counts=counts, warnings=tuple(warnings),
+                    groups=group_summary(scored["group"]))
     return model

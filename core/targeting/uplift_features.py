@@ -61,9 +61,10 @@ def outcome_kind(y: pd.Series, name: str) -> tuple[pd.Series, OutcomeKind]:
 
 
 def prepare_rows(df: pd.DataFrame, treatment: str, outcome: str, *, treated: Any, control: Any,
-                 guess_control: Callable[[Sequence[Any]], Any], min_rows: int) -> PreparedData:
+                 guess_control: Callable[[Sequence[Any]], Any], min_rows: int, few_rows: int) -> PreparedData:
     """The control's and chosen arms' rows with treatment and outcome present, their arm codes and counts.
 
+    The control is `control`, else the one value left when `treated` names all others, else guessed.
     Raises DataError for a missing column, a treatment with one value, no control or arm rows, an outcome
     that is not numeric or never varies, or fewer than `min_rows` rows in the control or an arm."""
     for col, what in ((treatment, "treatment"), (outcome, "outcome")):
@@ -86,11 +87,18 @@ def prepare_rows(df: pd.DataFrame, treatment: str, outcome: str, *, treated: Any
         levels = sorted(levels)
     except TypeError:
         levels = sorted(levels, key=str)
-    ctrl = _match(control, levels, "control") if control is not None else guess_control(levels)
-    if treated is None:
+    wanted = None if treated is None else list(treated) if isinstance(treated, (list, tuple, set)) else [treated]
+    if control is not None:
+        ctrl = _match(control, levels, "control")
+    elif wanted is not None and len(levels) == len(wanted) + 1:  # the one value not treated is the control
+        chosen = {repr(_match(v, levels, "treated")) for v in wanted}
+        rest = [v for v in levels if repr(v) not in chosen]
+        ctrl = rest[0] if len(rest) == 1 else guess_control(levels)
+    else:
+        ctrl = guess_control(levels)
+    if wanted is None:
         arms = [v for v in levels if not _same(v, ctrl)]
     else:
-        wanted = list(treated) if isinstance(treated, (list, tuple, set)) else [treated]
         arms = list(dict.fromkeys(_match(v, levels, "treated") for v in wanted))
         if any(_same(a, ctrl) for a in arms):
             raise DataError(f"The treated value {ctrl!r} is also the control: pick a different one.")
@@ -114,7 +122,7 @@ def prepare_rows(df: pd.DataFrame, treatment: str, outcome: str, *, treated: Any
         if n < min_rows:
             raise DataError(f"The {what} '{label}' has {n} row(s); uplift needs at least {min_rows} per group "
                             "(several hundred for a usable model).")
-        if n < 500:
+        if n < few_rows:
             warnings.append(f"The {what} '{label}' has only {n} rows: its uplift estimates are very uncertain.")
         if y[codes == j].nunique() == 1:
             warnings.append(f"The outcome is {y[codes == j].iloc[0]:g} for every row of the {what} '{label}': "
