@@ -1,0 +1,303 @@
+"""The Ibis steps behind core.targeting.recommend: clean lines, customer-item pairs, co-occurrence, scores.
+
+Every step takes and returns an Ibis expression with short internal column names (c = customer,
+i = item, w = weight, lbl = label, d = date, x = the exclude column), so the whole chain runs as one
+query where the data lives (DuckDB here; a distributed engine later). Items get dense integer ids
+(`iid`, in item order) before the self-join, which keeps the join and the pair counts on integers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from core.errors import DataError
+
+Measure = Literal["lift", "cosine"]
+Aggregate = Literal["sum", "max"]
+
+# Chosen on Online Retail with offline_check (docs/targeting_online_retail.md)
+DEFAULT_MEASURE: Measure = "cosine"
+DEFAULT_MIN_COUNT = 3
+DEFAULT_NEIGHBOURS = 50
+DEFAULT_MAX_ITEMS = 300
+
+
+def as_day(col: Any, name: str) -> Any:
+    """A date column as days (timestamps lose their time: purchases on one day are one purchase)."""
+    typ = col.type()
+    if typ.is_date():
+        return col
+    if typ.is_timestamp():
+        return col.date()
+    if typ.is_string():
+        return col.try_cast(dt.timestamp).date()
+    raise DataError(f"The date column '{name}' holds {typ}, not dates. Pick the column with the order date.")
+
+
+def usable(t: ibis.Table) -> Any:
+    """The condition a line must meet to be used: customer and item present, weight positive, not excluded."""
+    cond = t.c.notnull() & t.i.notnull()
+    if "w" in t.columns:
+        cond &= t.w.notnull() & (t.w > 0)
+    if "x" in t.columns:
+        cond &= ~t.x.fillna(False)
+    if "d" in t.columns:
+        cond &= t.d.notnull()
+    return cond
+
+
+def hygiene_counts(t: ibis.Table) -> ibis.Table:
+    """One row: lines in, lines left out by each reason (first reason that applies), duplicates, lines used."""
+    missing = t.c.isnull() | t.i.isnull()
+    aggs: dict[str, Any] = {"rows": t.count(), "missing_customer_or_item": missing.sum()}
+    rest = ~missing
+    if "d" in t.columns:
+        aggs["missing_date"] = (rest & t.d.isnull()).sum()
+        rest &= t.d.notnull()
+    if "w" in t.columns:
+        aggs["returns"] = (rest & (t.w < 0)).sum()
+        aggs["zero_or_missing_weight"] = (rest & (t.w.isnull() | (t.w == 0))).sum()
+        rest &= t.w.notnull() & (t.w > 0)
+    if "x" in t.columns:
+        aggs["excluded"] = (rest & t.x.fillna(False)).sum()
+    aggs["rows_used"] = usable(t).sum()
+    return t.aggregate(**aggs)
+
+
+def duplicate_lines(t: ibis.Table) -> ibis.Table:
+    """One row: used lines minus distinct used lines (lines identical in every column given)."""
+    used = t.filter(usable(t))
+    unique = used.distinct()
+    both = used.aggregate(n=used.count()).cross_join(unique.aggregate(n_unique=unique.count()))
+    return both.select(duplicate_lines=both.n - both.n_unique)
+
+
+def clean(t: ibis.Table, *, drop_duplicates: bool = False) -> ibis.Table:
+    """The usable lines (see `usable`), optionally without exact duplicates."""
+    used = t.filter(usable(t))
+    return used.distinct() if drop_duplicates else used
+
+
+def customer_items(lines: ibis.Table) -> ibis.Table:
+    """One row per customer and item: lines, and strength s = log(1 + total weight) (1 without a weight)."""
+    aggs: dict[str, Any] = {"lines": lines.count()}
+    if "w" in lines.columns:
+        aggs["total"] = lines.w.sum()
+    pairs = lines.group_by(["c", "i"]).aggregate(**aggs)
+    strength = (pairs.total.cast("float64") + 1).ln() if "w" in lines.columns else ibis.literal(1.0)
+    return pairs.mutate(s=strength.cast("float64")).select("c", "i", "lines", "s")
+
+
+class Scratch:
+    """Intermediate results kept as temporary tables on the backend that runs the query.
+
+    Each stored step is computed once (a chain of CTEs would recompute shared parts); `close()` drops
+    them. pandas input runs on its own in-memory DuckDB (`backend`); an Ibis table's own backend
+    (the workspace) gets the temporary tables of its connection.
+    """
+
+    def __init__(self, backend: Any, table: ibis.Table) -> None:
+        self.backend = backend if backend is not None else table.get_backend()
+        self.names: list[str] = []
+
+    def keep(self, expr: ibis.Table) -> ibis.Table:
+        name = f"_mw_recommend_{uuid.uuid4().hex[:16]}"
+        stored = self.backend.create_table(name, expr, temp=True)
+        self.names.append(name)
+        return stored
+
+    def execute(self, expr: Any) -> Any:
+        return self.backend.execute(expr)
+
+    def close(self) -> None:
+        for name in reversed(self.names):
+            try:
+                self.backend.drop_table(name, force=True)
+            except Exception:  # noqa: BLE001 - a temporary table goes with its connection anyway
+                pass
+        self.names.clear()
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class Fitted:
+    """Stored tables of one fit: pairs (cid, iid, lines, s), items (iid, i, buyers, pop_rank),
+    customers (cid, c, d = distinct items) and sim (a, b, n_ab, n_a, n_b, share, lift, cosine, sim)."""
+
+    pairs: ibis.Table
+    items: ibis.Table
+    customers: ibis.Table
+    sim: ibis.Table
+
+
+def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int, neighbours: int,
+        max_items: int) -> Fitted:
+    """Customer-item pairs with integer ids, co-occurrence and each item's nearest items, stored."""
+    raw = scratch.keep(customer_items(lines))
+    items = scratch.keep(raw.group_by("i").aggregate(buyers=raw.count()).mutate(
+        iid=ibis.row_number().over(order_by="i"),
+        pop_rank=ibis.row_number().over(order_by=[ibis.desc("buyers"), "i"])))
+    customers = scratch.keep(raw.group_by("c").aggregate(d=raw.count()).mutate(
+        cid=ibis.row_number().over(order_by="c")))
+    j = raw.join(items, raw.i == items.i).join(customers, raw.c == customers.c)
+    pairs = scratch.keep(j.select(cid=customers.cid, iid=items.iid, lines=raw.lines, s=raw.s))
+    co = scratch.keep(cooccurrence(capped(pairs, customers, max_items), min_count=min_count))
+    sim = scratch.keep(similarity(co, measure=measure, neighbours=neighbours))
+    return Fitted(pairs=pairs, items=items, customers=customers, sim=sim)
+
+
+def capped(pairs: ibis.Table, customers: ibis.Table, max_items: int) -> ibis.Table:
+    """(cid, iid) for co-occurrence: a customer with more than `max_items` items keeps the `max_items`
+    bought on the most lines (ties: item order), so one wholesaler's thousand items do not add half a
+    million item pairs."""
+    heavy = customers.filter(customers.d > max_items).select(hc="cid")
+    light = pairs.anti_join(heavy, pairs.cid == heavy.hc).select("cid", "iid")
+    top = ibis.row_number().over(group_by="cid", order_by=[ibis.desc("lines"), "iid"])
+    kept = pairs.semi_join(heavy, pairs.cid == heavy.hc).select(pairs.columns).mutate(r=top)
+    return light.union(kept.filter(kept.r < max_items).select("cid", "iid"))
+
+
+def cap_counts(customers: ibis.Table, max_items: int) -> ibis.Table:
+    """One row: customers, customer-item pairs, customers over the cap and the pairs the cap leaves out."""
+    return customers.aggregate(customers=customers.count(), customer_item_pairs=customers.d.sum(),
+                               heavy_customers=(customers.d > max_items).sum(),
+                               pairs_left_out_by_cap=ibis.greatest(customers.d - max_items, 0).sum())
+
+
+def cooccurrence(ids: ibis.Table, *, min_count: int) -> ibis.Table:
+    """Item pairs (a, b), both directions, bought by at least `min_count` same customers: n_ab (customers
+    who bought both), n_a, n_b (customers who bought each) and n (customers), on `ids` (cid, iid).
+    Items with fewer than `min_count` buyers cannot reach the threshold and stay out of the join; the
+    self-join counts each unordered pair once (a < b) and mirrors the result."""
+    buyers = ids.group_by("iid").aggregate(n_i=ids.count())
+    n_all = ids.aggregate(n=ids.cid.nunique())
+    common = buyers.filter(buyers.n_i >= min_count).select(ci="iid")
+    kept = ids.semi_join(common, ids.iid == common.ci).select("cid", "iid")
+    left = kept.select(c1="cid", a="iid")
+    right = kept.select(c2="cid", b="iid")
+    joined = left.join(right, [left.c1 == right.c2, left.a < right.b])
+    both = joined.group_by(["a", "b"]).aggregate(n_ab=joined.count())
+    both = both.filter(both.n_ab >= min_count)
+    mirrored = both.union(both.select(a="b", b="a", n_ab="n_ab"))
+    na = buyers.select(ia="iid", n_a="n_i")
+    nb = buyers.select(ib="iid", n_b="n_i")
+    out = mirrored.join(na, mirrored.a == na.ia).join(nb, mirrored.b == nb.ib).cross_join(n_all)
+    return out.select("a", "b", "n_ab", "n_a", "n_b", "n")
+
+
+def similarity(co: ibis.Table, *, measure: Measure, neighbours: int) -> ibis.Table:
+    """Each item's `neighbours` most similar items: share = n_ab / n_a, lift = n_ab n / (n_a n_b),
+    cosine = n_ab / sqrt(n_a n_b), sim = the chosen measure. With lift only pairs with lift > 1 are
+    kept (bought together more often than chance). Ties: more shared buyers, then item order."""
+    f = co.mutate(share=co.n_ab.cast("float64") / co.n_a,
+                  lift=(co.n_ab.cast("float64") * co.n) / (co.n_a.cast("float64") * co.n_b),
+                  cosine=co.n_ab.cast("float64") / (co.n_a.cast("float64") * co.n_b).sqrt())
+    f = f.mutate(sim=f[measure])
+    if measure == "lift":
+        f = f.filter(f.lift > 1)
+    order = [ibis.desc(f.sim.round(12)), ibis.desc("n_ab"), "b"]
+    ranked = f.mutate(r=ibis.row_number().over(group_by="a", order_by=order))
+    return ranked.filter(ranked.r < neighbours).drop("r")
+
+
+def scores(pairs: ibis.Table, own: ibis.Table, sim: ibis.Table, *, k: int, aggregate: Aggregate,
+           exclude_bought: bool) -> ibis.Table:
+    """Top-k items from co-occurrence for the customers in `pairs` (cid, iid, s); `own` = all their pairs.
+
+    score = sum (or max) over the items the customer bought of strength x similarity; `via` = the item
+    with the largest single contribution (ties: item order), `share` = its buyers' share who also bought
+    the candidate; rank 1 = best (ties: item order)."""
+    contrib = pairs.join(sim, pairs.iid == sim.a).select(
+        "cid", "b", via=sim.a, share=sim.share, v=pairs.s * sim.sim)
+    if exclude_bought:
+        mine = own.select(c2="cid", o2="iid")
+        contrib = contrib.anti_join(mine, [contrib.cid == mine.c2, contrib.b == mine.o2]).select(
+            contrib.columns)
+    agg = contrib.v.sum() if aggregate == "sum" else contrib.v.max()
+    grouped = contrib.group_by(["cid", "b"]).aggregate(score=agg, best=contrib.v.max())
+    order = [ibis.desc(grouped.score.round(9)), "b"]
+    top = grouped.mutate(r=ibis.row_number().over(group_by="cid", order_by=order))
+    top = top.filter(top.r < k)
+    chosen = top.select(tc="cid", tb="b", tbest="best")
+    best = contrib.join(chosen, [contrib.cid == chosen.tc, contrib.b == chosen.tb])
+    best = best.select("cid", "b", "via", "share", "v", "tbest").filter(lambda s: s.v == s.tbest)
+    first = ibis.row_number().over(group_by=["cid", "b"], order_by="via")
+    best = best.mutate(q=first).filter(lambda s: s.q == 0).select(bc="cid", bb="b", via="via", share="share")
+    out = top.join(best, [top.cid == best.bc, top.b == best.bb])
+    return out.select("cid", "b", rank=out.r + 1, score="score", via="via", share="share")
+
+
+def popular_fill(customers: ibis.Table, own: ibis.Table, items: ibis.Table, top: ibis.Table | None, *,
+                 k: int, exclude_bought: bool) -> ibis.Table:
+    """(cid, b, rank, buyers) for customers (cid, d) with fewer than k items in `top` (cid, b): the most
+    popular items they have not bought (with exclude_bought) and that `top` does not hold yet."""
+    if top is None:
+        need = customers.select("cid", "d", m=ibis.literal(0, "int64"))
+    else:
+        have = top.group_by("cid").aggregate(m=top.count()).rename(hc="cid")
+        joined = customers.left_join(have, customers.cid == have.hc)
+        need = joined.select("cid", "d", m=ibis.coalesce(joined.m, 0))
+    need = need.filter(need.m < k)
+    # enough popular items to fill k after skipping those bought or recommended already
+    need = need.mutate(lim=need.m + k + (need.d if exclude_bought else 0))
+    pop = items.select(pb="iid", pop_rank="pop_rank", buyers="buyers")
+    cand = need.join(pop, need.lim > pop.pop_rank).select("cid", "m", b="pb", pop_rank="pop_rank",
+                                                          buyers="buyers")
+    if exclude_bought:
+        mine = own.select(c2="cid", o2="iid")
+        cand = cand.anti_join(mine, [cand.cid == mine.c2, cand.b == mine.o2]).select(cand.columns)
+    if top is not None:
+        done = top.select(c3="cid", b3="b")
+        cand = cand.anti_join(done, [cand.cid == done.c3, cand.b == done.b3]).select(cand.columns)
+    cand = cand.mutate(r=ibis.row_number().over(group_by="cid", order_by="pop_rank"))
+    cand = cand.filter(cand.r + cand.m < k)
+    return cand.select("cid", "b", rank=cand.r + cand.m + 1, buyers="buyers")
+
+
+def labels(lines: ibis.Table) -> ibis.Table:
+    """Each item's most frequent label (ties: the first in order), stripped of surrounding spaces."""
+    t = lines.filter(lines.lbl.notnull()).mutate(lbl=lambda s: s.lbl.cast("string").strip())
+    counted = t.group_by(["i", "lbl"]).aggregate(n=t.count())
+    first = ibis.row_number().over(group_by="i", order_by=[ibis.desc("n"), "lbl"])
+    return counted.mutate(r=first).filter(lambda s: s.r == 0).select(li="i", lbl="lbl")
+
+
+def item_texts(lines: ibis.Table, items: ibis.Table, has_label: bool) -> ibis.Table:
+    """(iid, i, text): each item's text for reasons (the label's most frequent value, or the item)."""
+    if not has_label:
+        return items.select("iid", "i", text=items.i.cast("string"))
+    lab = labels(lines)
+    joined = items.left_join(lab, items.i == lab.li)
+    return joined.select("iid", "i", text=ibis.coalesce(joined.lbl, joined.i.cast("string")))
+
+
+def recommendations(fitted: Fitted, texts: ibis.Table, *, k: int, aggregate: Aggregate,
+                    exclude_bought: bool, customers: ibis.Table | None = None) -> ibis.Table:
+    """(c, i, rank, score, via_text, share, buyers) for all customers, or those in `customers` (tc = c):
+    co-occurrence items first, then popular items up to k (via_text null, buyers set)."""
+    who = fitted.customers
+    if customers is not None:
+        who = who.semi_join(customers, who.c == customers.tc).select(who.columns)
+    pairs = fitted.pairs.semi_join(who, fitted.pairs.cid == who.cid).select(fitted.pairs.columns)
+    top = scores(pairs, pairs, fitted.sim, k=k, aggregate=aggregate, exclude_bought=exclude_bought)
+    fill = popular_fill(who, pairs, fitted.items, top, k=k, exclude_bought=exclude_bought)
+    via = texts.select(viid="iid", via_text="text")
+    co = top.join(via, top.via == via.viid).select("cid", "b", "rank", "score", "via_text", "share",
+                                                   buyers=ibis.null("int64"))
+    pop = fill.select("cid", "b", "rank", score=ibis.literal(0.0), via_text=ibis.null("string"),
+                      share=ibis.null("float64"), buyers=fill.buyers.cast("int64"))
+    both = co.union(pop)
+    names = texts.select(tid="iid", i="i")
+    out = both.join(names, both.b == names.tid).join(who, both.cid == who.cid)
+    return out.select(c=who.c, i=names.i, rank=both.rank, score=both.score, via_text=both.via_text,
+                      share=both.share, buyers=both.buyers)
