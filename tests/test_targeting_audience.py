@@ -156,6 +156,22 @@ def test_base_table_keeps_its_customers_and_counts_the_others():
     assert ids(off) == {1, 2, 3, 4, 5, 6, 9}
 
 
+def test_base_columns_carried_for_the_email_tool():
+    base = pd.DataFrame({"customer_id": [1, 2, 3], "email": ["a@x.io", "=cmd|' /C calc'!A0", "c@x.io"],
+                         "first_name": ["Ann", "Bo", "Cy"], "clv": [1, 2, 3]})
+    a = build_audience(sources(base=base, base_columns=["email", "first_name"]), AudienceFilters(min_clv=100))
+    assert list(a.customers.columns[:3]) == ["customer_id", "email", "first_name"]
+    assert indexed(a)["email"].to_dict() == {3: "c@x.io", 2: "=cmd|' /C calc'!A0"}
+    back = pd.read_csv(io.BytesIO(export_audience(a, ["email", "first_name"], "csv")))
+    assert sorted(back["email"]) == ["'=cmd|' /C calc'!A0", "c@x.io"]
+    with pytest.raises(DataError, match="another table brings too"):
+        build_audience(sources(base=base, base_columns=["clv"]), AudienceFilters())
+    with pytest.raises(DataError, match=r"base table has no column 'phone'"):
+        build_audience(sources(base=base, base_columns=["phone"]), AudienceFilters())
+    with pytest.raises(DataError, match="choose the base table too"):
+        sources(base_columns=["email"])
+
+
 # ---------------------------------------------------------------- control group
 def test_control_exclusion_any_control_row():
     ctl = sources(control=CONTROL, control_id="user")

@@ -78,7 +78,8 @@ class AudienceSources:
     p_alive, ...), uplift (uplift, uplift_decile, group, arm), propensity (score, decile), products
     (the item column, rank, score, reason). `segment_column` is the column the segment filter
     matches text values against (default segment_name; whole numbers match `segment`).
-    The control table is an assignment: `control_column` holds the variant, `control_values` the
+    `base_columns` are base-table columns carried into the audience right after the id (e.g.
+    email, first_name: what the e-mail tool sends to). The control table is an assignment: `control_column` holds the variant, `control_values` the
     value(s) of the control group. `products_item` names the item column (default: the one column
     besides the id, rank, score and reason).
     """
@@ -86,6 +87,7 @@ class AudienceSources:
     id_column: str = "customer_id"
     base: TableLike | None = None
     base_id: str | None = None
+    base_columns: tuple[str, ...] = ()
     segments: TableLike | None = None
     segments_id: str | None = None
     segment_column: str | None = None
@@ -107,6 +109,10 @@ class AudienceSources:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "control_values", _values(self.control_values, "Control values") or ())
+        cols = self.base_columns
+        object.__setattr__(self, "base_columns", (cols,) if isinstance(cols, str) else tuple(map(str, cols or ())))
+        if self.base_columns and self.base is None:
+            raise DataError("base_columns are carried from a base table: choose the base table too.")
 
     def given(self) -> list[str]:
         """The slots that hold a table, in NAMES order."""

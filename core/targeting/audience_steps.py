@@ -157,6 +157,9 @@ def selection(slot: str, t: KeyedTable, sources: AudienceSources) -> tuple[Any, 
     bring = dict(BRING.get(slot, {}))
     if slot == "segments" and sources.segment_column:
         bring.setdefault(sources.segment_column, sources.segment_column)
+    if slot == "base" and sources.base_columns:
+        require_columns(t.table, t.name, list(sources.base_columns), "the base columns to carry")
+        bring.update({c: c for c in sources.base_columns})
     cols = {out: t.table[src] for src, out in bring.items() if src in t.table.columns}
     return t.table.select(**{t.key: t.table[t.key]}, **cols), list(cols)
 
