@@ -40,7 +40,8 @@ BRING = {
 
 
 def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
+    """A filter's number as users typed it: 100 -> '100', 1500 -> '1,500', 0.35 -> '0.35'."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.10g}"
 
 
 def _listing(values: tuple[Any, ...]) -> str:
@@ -49,6 +50,8 @@ def _listing(values: tuple[Any, ...]) -> str:
 
 @dataclass(frozen=True)
 class Step:
+    """One active filter: its label in the funnel, the source slot it reads, and the columns."""
+
     label: str
     slot: str
     columns: tuple[str, ...]  # audience columns the filter reads (checked on the table)
@@ -143,6 +146,7 @@ def condition(step: Step, j: Any, f: AudienceFilters, sources: AudienceSources) 
 
 
 def check_numeric(table: KeyedTable, step: Step) -> None:
+    """Raise DataError when a bound (>=, top deciles) would compare a column that holds no numbers."""
     for column in step.inputs:
         if step.slot in ("segments",):
             continue
@@ -165,6 +169,8 @@ def selection(slot: str, t: KeyedTable, sources: AudienceSources) -> tuple[Any, 
 
 
 def control_selection(t: KeyedTable, sources: AudienceSources, backend: Any, messages: list[str]) -> Any:
+    """One row per customer of the assignment table: in_control is true when any of their rows has a
+    control value (numbers compare as numbers, text stripped). Says so when no row matches at all."""
     require_columns(t.table, t.name, [sources.control_column], "the variant column")
     col = t.table[sources.control_column]
     values = sources.control_values
