@@ -85,6 +85,8 @@ def test_rfm_segments_and_a_chosen_segment_column():
     a = build_audience(AudienceSources(segments=rfm), AudienceFilters(segments=("Champions", "At Risk")))
     assert ids(a) == {1, 3}  # no segment_name: the RFM names are matched
     assert "rfm_segment" in a.customers.columns
+    assert audience_summary(a).by_segment.set_index("rfm_segment")["customers"].to_dict() == {"At Risk": 1,
+                                                                                             "Champions": 1}
     b = build_audience(sources(segments=rfm, segments_id=None, segment_column="r_score"), AudienceFilters(segments=(5, 2)))
     assert ids(b) == {1, 3}
     with pytest.raises(DataError, match="holds numbers"):

@@ -26,7 +26,7 @@ CLV_QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 class AudienceSummary:
     """Small tables for the page.
 
-    by_segment: segment (segment_name, else segment, else "All"), customers, share, total_clv,
+    by_segment: segment (segment_name, else rfm_segment, else segment, else "All"), customers, share, total_clv,
     mean_clv, expected_incremental_conversions (the columns the audience has), largest first.
     by_uplift_group: uplift_group, customers, share (empty without uplift groups).
     clv_distribution: quantile, clv (0 = min ... 1 = max; empty without CLV).
@@ -55,7 +55,7 @@ def _counts(customers: pd.DataFrame, by: str) -> pd.DataFrame:
 def audience_summary(audience: Audience) -> AudienceSummary:
     """Size by segment and by uplift group, and the CLV distribution, of one audience."""
     c = audience.customers
-    by = next((col for col in ("segment_name", "segment") if col in c.columns), None)
+    by = next((col for col in ("segment_name", "rfm_segment", "segment") if col in c.columns), None)
     if by is None:
         by_segment = _counts(c.assign(segment="All"), "segment") if len(c) else pd.DataFrame(
             columns=["segment", "customers", "share"])
