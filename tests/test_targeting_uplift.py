@@ -227,8 +227,10 @@ def test_default_features_leave_out_ids_outcomes_and_post_send_columns():
     df["revenue"] = df["bought"] * 20.0
     df["call_duration"] = np.random.default_rng(0).exponential(size=len(df))
     df["flag_z"] = (df["treated"] * np.random.default_rng(1).uniform(size=len(df)) > 0.5).astype(int)  # moved by the send
+    df["x1_band"] = pd.cut(df["x1"], [0, 0.25, 0.5, 0.75, 1.0]).astype(str)  # a banding: x1 says it all
     m = fit_uplift(df.drop(columns="planted"), "treated", "bought")
     reasons = m.feature_table.set_index("column")["reason"]
+    assert "bands of 'x1'" in reasons["x1_band"]
     assert set(m.features) == {"x1", "x2", "noise", "colour"}, m.feature_table
     assert "identifier" in reasons["customer_id"]
     assert "result" in reasons["revenue"]
@@ -401,7 +403,7 @@ def test_hillstrom_womens_email_visit(method):
     assert 0.05 < m.uplift_at_k < 0.12, m.uplift_at_k  # above the 4.5-point average effect
     assert m.deciles["uplift"].head(3).mean() > m.deciles["uplift"].tail(3).mean()
     default = fit_uplift(df, "segment", "visit", treated="Womens E-Mail")
-    assert "conversion" not in default.features and "spend" not in default.features
+    assert set(default.features) == set(features)  # conversion, spend: results; history_segment: bands of history
 
 
 def test_model_pickles_and_reads_out():

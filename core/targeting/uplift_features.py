@@ -161,6 +161,30 @@ def imbalanced_features(df: pd.DataFrame, columns: Sequence[str], codes: np.ndar
     return out
 
 
+def banding_of(df: pd.DataFrame, column: str, numeric: Sequence[str]) -> str | None:
+    """The numeric column this text column bands, if any: each of its levels covers a range of that column
+    that no other level overlaps (Hillstrom's history_segment '2) $100 - $200' bands history)."""
+    x = df[column]
+    if pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x) or not 2 <= x.nunique() <= 50:
+        return None
+    codes = pd.factorize(x)[0]
+    levels = int(codes.max()) + 1
+    for c in numeric:
+        if df[c].nunique() <= levels:
+            continue
+        v = df[c].to_numpy(float)
+        ok = (codes >= 0) & ~np.isnan(v)
+        lo, hi = np.full(levels, np.inf), np.full(levels, -np.inf)
+        np.minimum.at(lo, codes[ok], v[ok])
+        np.maximum.at(hi, codes[ok], v[ok])
+        seen = np.isfinite(lo)
+        order = np.argsort(lo[seen], kind="stable")
+        lo, hi = lo[seen][order], hi[seen][order]
+        if len(lo) >= 2 and (lo[1:] > hi[:-1]).all():
+            return c
+    return None
+
+
 def default_features(df: pd.DataFrame, treatment: str, outcome: str, codes: np.ndarray) -> pd.DataFrame:
     """column, use, reason for every column but the treatment and the outcome (see fit_uplift)."""
     facts = describe_columns(df)
@@ -187,6 +211,14 @@ def default_features(df: pd.DataFrame, treatment: str, outcome: str, codes: np.n
             use, reason = False, f"near-unique text ({f.distinct:,} values)"
         rows.append({"column": f.name, "use": use, "reason": reason})
     table = pd.DataFrame(rows, columns=["column", "use", "reason"])
+    kept = table.loc[table["use"], "column"].tolist()
+    numeric = [c for c in kept if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    for col in kept:
+        source = banding_of(df, col, numeric)
+        if source is not None:
+            sel = table["column"] == col
+            table.loc[sel, "use"] = False
+            table.loc[sel, "reason"] = f"bands of '{source}' (each level a range of it): {source} itself is used"
     for col, p in imbalanced_features(df, table.loc[table["use"], "column"].tolist(), codes):
         sel = table["column"] == col
         table.loc[sel, "use"] = False
