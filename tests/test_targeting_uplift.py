@@ -227,10 +227,12 @@ def test_default_features_leave_out_ids_outcomes_and_post_send_columns():
     df["revenue"] = df["bought"] * 20.0
     df["call_duration"] = np.random.default_rng(0).exponential(size=len(df))
     df["flag_z"] = (df["treated"] * np.random.default_rng(1).uniform(size=len(df)) > 0.5).astype(int)  # moved by the send
+    df["Unnamed: 0"] = np.arange(len(df))[::-1]  # a row number left by a CSV export
     df["x1_band"] = pd.cut(df["x1"], [0, 0.25, 0.5, 0.75, 1.0]).astype(str)  # a banding: x1 says it all
     m = fit_uplift(df.drop(columns="planted"), "treated", "bought")
     reasons = m.feature_table.set_index("column")["reason"]
     assert "bands of 'x1'" in reasons["x1_band"]
+    assert "row number" in reasons["Unnamed: 0"]
     assert set(m.features) == {"x1", "x2", "noise", "colour"}, m.feature_table
     assert "identifier" in reasons["customer_id"]
     assert "result" in reasons["revenue"]

@@ -264,16 +264,20 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     control: the control value (default: the one value left when `treated` names all the others, else
     guessed by `guess_control_value`, DataError when unsure).
     treated: one arm or a list (default: every other value); rows of arms not chosen are dropped and counted.
-    features: default `default_features` — every column but the treatment, the outcome, ids, dates,
-    near-unique text, columns named like results (visit, conversion, spend, revenue, orders ...) or like
-    things measured after the send (duration, refund, post_*), and columns that differ between arms in this
-    test (randomisation balances anything known before the send, so a difference means the send moved it).
-    Columns an outcome depends on but no rule recognises must be left out by passing features.
+    features: default `default_features` — every column but the treatment, the outcome, ids and row
+    numbers, dates, near-unique text, text that only bands a numeric column (history_segment of history),
+    columns named like results (visit, conversion, spend, revenue, orders ...) or like things measured
+    after the send (duration, refund, post_*), and columns that differ between an arm and the control at
+    p < 0.001 (randomisation balances anything known before the send, so a difference means the send moved
+    it). `.feature_table` gives each column's reason. A post-send column that no rule recognises (named
+    like a pre-send attribute and not moved by the send) is not caught: pass features to leave it out.
     method: "two_model" (one outcome model per arm and one for the control; uplift = difference) or
     "class_transformation" (one classifier of z = y*t + (1-y)*(1-t) per arm, uplift = 2 P(z) - 1; rows are
     weighted to a 50/50 split, with a warning when it was not near 50/50; p_control from a control model).
-    learner: see core.targeting.uplift_models. Fitted on 1 - holdout of the rows (stratified by arm and 0/1
-    outcome), evaluated on the rest; the returned model is the one fitted on the training rows.
+    learner: "gradient_boosting" (default) or "logistic", see core.targeting.uplift_models. Fitted on
+    1 - holdout of the rows (stratified by arm and 0/1 outcome, seeded by random_state), evaluated on the
+    rest; the returned model is the one fitted on the training rows. k: the top share (or count) for
+    uplift@k. Native threads are limited to one (threadpoolctl) while fitting and predicting.
     """
     if method not in ("two_model", "class_transformation"):
         raise DataError(f"Unknown method {method!r}: use 'two_model' or 'class_transformation'.")

@@ -203,6 +203,8 @@ def default_features(df: pd.DataFrame, treatment: str, outcome: str, codes: np.n
             use, reason = False, "a date: derive days since / tenure from it first"
         elif is_identifier(f):
             use, reason = False, "an identifier"
+        elif pd.api.types.is_integer_dtype(df[f.name]) and f.present >= 100 and f.distinct == f.present:
+            use, reason = False, "a row number or key (whole numbers, every value different)"
         elif f.name in results or looks_like_outcome(f.name):
             use, reason = False, "named like a campaign result (another outcome, measured after the send)"
         elif known_after_the_fact(f.name):
