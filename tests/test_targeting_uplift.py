@@ -285,6 +285,10 @@ def test_multi_arm_one_model_per_arm_never_folded():
     scores = uplift_scores(m, df, "id")
     assert list(scores.columns) == ["id", "uplift", "uplift_decile", "p_treated", "p_control", "group", "arm"]
     assert np.allclose(scores["uplift"], u.max(axis=1))
+    ct = fit_uplift(df, "arm", "y", features=["x1", "x2"], method="class_transformation")
+    u_ct = ct.predict(df)
+    assert u_ct.shape == (n, 2) and u_ct[hi, 0].mean() > 0.25 and abs(u_ct[lo, 0].mean()) < 0.08
+    assert u_ct[:, 1].mean() == pytest.approx(0.5, abs=0.06)
     only_email = fit_uplift(df, "arm", "y", features=["x1", "x2"], treated="email")
     assert only_email.arms == ("email",) and only_email.counts["dropped_other_arms"] == (arm == "sms").sum()
 
@@ -380,7 +384,7 @@ def test_charts_have_labelled_axes_and_no_template():
     df = planted(3000)
     m = fit_uplift(df, "treated", "bought", features=["x1", "x2", "colour"])
     figs = [uplift_charts.qini_figure(m.curve, m.qini), uplift_charts.decile_figure(m.deciles),
-            uplift_charts.importance_figure(m.importance)]
+            uplift_charts.importance_figure(m.importance), uplift_charts.groups_figure(m.groups)]
     for fig in figs:
         assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
         # plotly's default (which Streamlit's theme replaces), no white template or background of our own

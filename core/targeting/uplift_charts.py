@@ -3,7 +3,7 @@
 No template is set, so the app's light or dark theme styles them; the random and perfect lines use a
 neutral grey and dashes that read on both. Each figure draws a DataFrame the page can also show as a table:
 `qini_figure` the frame of `qini_curve()` (UpliftModel.curve), `decile_figure` that of `uplift_by_decile()`
-(UpliftModel.deciles), `importance_figure` UpliftModel.importance.
+(UpliftModel.deciles), `importance_figure` UpliftModel.importance, `groups_figure` UpliftModel.groups.
 """
 
 from __future__ import annotations
@@ -71,3 +71,12 @@ def importance_figure(importance: pd.DataFrame, *, outcome_kind: str = "binary",
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     return _layout(fig, f"mean change in predicted uplift when shuffled ({unit})", "feature",
                    "What drives the uplift", height=max(240, 28 * len(t) + 100))
+
+
+def groups_figure(groups: pd.DataFrame) -> go.Figure:
+    """Customers per group (UpliftModel.groups / group_summary()), the explanation on hover."""
+    fig = go.Figure(go.Bar(x=groups["group"], y=groups["customers"], customdata=np.c_[groups["share"],
+                                                                                       groups["explanation"]],
+                           hovertemplate="%{x}: %{y:,} (%{customdata[0]:.0%})<br>%{customdata[1]}<extra></extra>"))
+    return _layout(fig, "group (from predicted response if contacted and if not)", "customers",
+                   "Persuadables, sure things, lost causes, do-not-disturbs", height=320)
