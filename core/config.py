@@ -52,10 +52,16 @@ def sql_timeout_s() -> float:
 
 
 def duckdb_threads() -> int:
-    """DuckDB worker threads (MW_DUCKDB_THREADS); default: the cores this process may use."""
+    """DuckDB worker threads (MW_DUCKDB_THREADS); default: the cores this process may use.
+
+    Inside a background job's worker (MW_JOB_THREADS set by core.jobs) at most the job's own limit,
+    so an in-memory DuckDB opened by a job (core.data.engine.scratch_backend) never takes every core.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     value = _env_number("MW_DUCKDB_THREADS", None, 1)
-    return int(value) if value else max(1, cores)
+    threads = int(value) if value else max(1, cores)
+    job = os.environ.get("MW_JOB_THREADS", "")
+    return min(threads, max(1, int(job))) if job.isdigit() else threads
 
 
 def duckdb_memory() -> str | None:

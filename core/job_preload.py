@@ -27,7 +27,8 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # a
 MODULES = ("numpy", "pandas", "pyarrow", "scipy.stats", "scipy.optimize", "joblib", "threadpoolctl", "duckdb",
            "sklearn.ensemble", "sklearn.linear_model", "sklearn.cluster", "sklearn.inspection",
            "sklearn.model_selection", "sklearn.metrics",
-           "core.models.training_job", "core.segments.jobs", "core.campaigns.mmm_job", "core.data.load_job")
+           "core.models.training_job", "core.segments.jobs", "core.campaigns.mmm_job", "core.data.load_job",
+           "core.targeting.jobs")
 
 _threads = str(max(1, config.usable_cores() // max(1, config.job_workers())))
 for _name in THREAD_ENV:
