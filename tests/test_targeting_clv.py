@@ -18,6 +18,7 @@ from pathlib import Path
 import ibis
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from scipy import integrate, stats
 
@@ -400,3 +401,53 @@ def test_full_cdnow_matches_lifetimes():
         assert clv_by_id[cid] == pytest.approx(value, rel=1e-4), cid
     assert clv_by_id.sum() == pytest.approx(LIFETIMES_CDNOW_CLV_SUM, rel=1e-5)
     assert result.spend_check.level == "independent" and result.spend_check.r == pytest.approx(0.0802, abs=1e-4)
+
+
+# ---------------------------------------------------------------- gradients and charts
+
+def test_analytic_gradients_match_finite_differences():
+    from scipy import optimize
+
+    from core.targeting.clv_fit import _bgnbd_objective, _gg_objective, _Rows
+    s = _simulate_bgnbd(3000, 0.5, 3.0, 0.8, 3.0, seed=2)
+    x, tx, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    rows = _Rows.build(x, tx / 5, T / 5, np.ones(len(x)))
+    for point in ([0.1, -0.3, 0.2, 0.5], [-1.0, 1.0, -0.5, 1.5]):
+        err = optimize.check_grad(lambda p: _bgnbd_objective(p, rows, 0.01)[0],
+                                  lambda p: _bgnbd_objective(p, rows, 0.01)[1], np.array(point), epsilon=1e-7)
+        assert err < 1e-5
+    rng = np.random.default_rng(1)
+    xg = rng.integers(1, 6, 500).astype(float)
+    mg = rng.gamma(3, 0.5, 500)
+    codes, ux = pd.factorize(xg)
+    args = (xg, mg, np.ones(500), codes, np.asarray(ux, dtype=float), float(np.log(mg).sum()))
+    err = optimize.check_grad(lambda p: _gg_objective(p, *args)[0], lambda p: _gg_objective(p, *args)[1],
+                              np.array([0.5, 0.8, 0.1]), epsilon=1e-7)
+    assert err < 1e-5
+    # the objective equals the mean of the per-customer log-likelihood (written once more, row by row)
+    params = dict(zip(("r", "alpha", "a", "b"), np.exp([0.1, -0.3, 0.2, 0.5])))
+    want = -clv.bgnbd_log_likelihood(params, x, tx / 5, T / 5).mean()
+    assert _bgnbd_objective(np.array([0.1, -0.3, 0.2, 0.5]), rows, 0.0)[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_charts_have_labelled_axes_and_their_data():
+    from core.targeting import clv_charts
+
+    data = _transactions(1500, 4)
+    result = clv.customer_values(data, "id", "day", "amount", calibration_end="2024-10-31")
+    matrix = clv_charts.p_alive_matrix(result.bgnbd, result.table)
+    repeat = matrix[matrix.frequency > 0]
+    np.testing.assert_allclose(repeat.p_alive, result.bgnbd.p_alive(repeat.frequency, repeat.recency, repeat["T"]))
+    assert matrix.loc[(matrix.frequency == 0) & (matrix.recency > 0), "p_alive"].isna().all()
+    expected = clv_charts.expected_purchases_matrix(result.bgnbd, result.table, t=4)
+    figures = [clv_charts.p_alive_figure(matrix, "W"), clv_charts.expected_purchases_figure(expected, "W"),
+               clv_charts.holdout_figure(result.holdout.by_frequency),
+               clv_charts.tracking_figure(result.holdout.tracking, "W"),
+               clv_charts.top_customers_figure(result.top(15), "id", currency="$")]
+    for fig in figures:
+        assert fig.data and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+        # plotly's default (which Streamlit's theme replaces), no white template or background of our own
+        assert fig.layout.template == go.Figure().layout.template
+        assert fig.layout.paper_bgcolor is None and fig.layout.plot_bgcolor is None
+    assert "weeks" in figures[0].layout.xaxis.title.text
+    assert len(figures[-1].data[0].y) == 15

@@ -16,6 +16,7 @@ amounts (refunds) are counted and left out; zero amounts stay purchases (as in l
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -74,6 +75,16 @@ def _day(col: Any, name: str) -> Any:
     raise DataError(f"The date column '{name}' holds {typ}, not dates. Pick the column with the purchase date.")
 
 
+def _materialise(expr: Any, backend: Any) -> Any:
+    """The expression as a temporary table (the summary and hold-out queries all start from it), else itself."""
+    try:
+        if backend is not None:
+            return backend.create_table(f"__mw_clv_days_{uuid.uuid4().hex[:12]}", expr, temp=True)
+        return expr.cache()
+    except Exception:  # noqa: BLE001 - a backend without temporary tables: each query recomputes the days
+        return expr
+
+
 def prepare(transactions: pd.DataFrame | ibis.Table, customer: str, date: str, amount: str) -> Prepared:
     """Count unusable rows and reduce the rest to one row per customer and purchase day (amounts summed)."""
     for role, col in (("customer", customer), ("date", date), ("amount", amount)):
@@ -121,7 +132,7 @@ def prepare(transactions: pd.DataFrame | ibis.Table, customer: str, date: str, a
     if counts["usable"] == 0:
         raise DataError(f"No usable transactions: every row misses the customer, a readable date in '{date}' "
                         f"or the amount, or has a negative amount (refund). Check the column choice.")
-    days = base.filter(usable).group_by(["__c", "__d"]).aggregate(__a=base.__a.sum())
+    days = _materialise(base.filter(usable).group_by(["__c", "__d"]).aggregate(__a=base.__a.sum()), backend)
     return Prepared(days, backend, customer, counts, pd.Timestamp(stats["first"]).date(),
                     pd.Timestamp(stats["last"]).date())
 

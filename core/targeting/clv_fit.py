@@ -80,23 +80,73 @@ def _bgnbd_ll_parts(r: float, alpha: float, a: float, b: float, x: np.ndarray, t
     return base + top, s2, s3
 
 
-def _bgnbd_objective(logp: np.ndarray, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, w: np.ndarray,
-                     penalizer: float) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood (+ penalizer * sum of squared parameters) and its gradient in log-parameters."""
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """Fit data as distinct values plus codes: the special functions run on distinct x, T and t_x only."""
+
+    w: np.ndarray
+    x: np.ndarray  # per row (float)
+    ux: np.ndarray
+    xi: np.ndarray
+    ut: np.ndarray
+    ti: np.ndarray
+    utx: np.ndarray
+    txi: np.ndarray
+
+    @classmethod
+    def build(cls, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, w: np.ndarray) -> "_Rows":
+        xi, ux = pd.factorize(x)
+        ti, ut = pd.factorize(big_t)
+        txi, utx = pd.factorize(tx)
+        return cls(w, x, np.asarray(ux, dtype="float64"), xi, np.asarray(ut, dtype="float64"), ti,
+                   np.asarray(utx, dtype="float64"), txi)
+
+
+def _bgnbd_objective(logp: np.ndarray, rows: _Rows, penalizer: float) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood (+ penalizer * sum of squared parameters) and its gradient in log-parameters.
+
+    The same formula as _bgnbd_ll_parts with the analytic derivatives; per distinct x the Gamma/Beta terms,
+    per distinct T and t_x the logs, per row only the mixture of the two likelihood terms.
+    """
     r, alpha, a, b = np.exp(logp)
-    ll, s2, s3 = _bgnbd_ll_parts(r, alpha, a, b, x, tx, big_t)
-    repeat = x > 0
+    ux, w = rows.ux, rows.w
+    rep = ux > 0
     psi = special.digamma
-    d_r = psi(r + x) - psi(r) + np.log(alpha) - s2 * np.log(alpha + big_t) - s3 * np.log(alpha + tx)
-    d_alpha = r / alpha - (r + x) * (s2 / (alpha + big_t) + s3 / (alpha + tx))
-    d_a = s2 * (psi(a) - psi(a + b + x)) + s3 * (psi(a + 1) - psi(a + b + x)) - (psi(a) - psi(a + b))
-    bx1 = np.where(repeat, b + x - 1, b)
-    d_b = s2 * (psi(b + x) - psi(a + b + x)) + s3 * (psi(bx1) - psi(a + b + x)) - (psi(b) - psi(a + b))
+    bx1 = np.where(rep, b + ux - 1, b)
+    # per distinct x
+    base_x = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
+    l2_x = special.betaln(a, b + ux)
+    l3_x = np.where(rep, special.betaln(a + 1, bx1), -np.inf)
+    psi_abx = psi(a + b + ux)
+    dr_x = psi(r + ux) - psi(r) + np.log(alpha)
+    da2_x, da3_x = psi(a) - psi_abx, psi(a + 1) - psi_abx
+    db2_x, db3_x = psi(b + ux) - psi_abx, np.where(rep, psi(bx1) - psi_abx, 0.0)
+    da0, db0 = psi(a) - psi(a + b), psi(b) - psi(a + b)
+    # per distinct T / t_x
+    log_at, log_atx = np.log(alpha + rows.ut), np.log(alpha + rows.utx)
+    inv_at, inv_atx = 1.0 / (alpha + rows.ut), 1.0 / (alpha + rows.utx)
+    # per row
+    xi, ti, txi = rows.xi, rows.ti, rows.txi
+    rx = r + rows.x
+    l2 = l2_x[xi] - rx * log_at[ti]
+    l3 = l3_x[xi] - rx * log_atx[txi]
+    top = np.logaddexp(l2, l3)
+    s2 = np.exp(l2 - top)
+    s3 = 1.0 - s2
+    ll = base_x[xi] + top
     total = w.sum()
+    ws2, ws3 = w * s2, w * s3
+    # sums over rows of w * derivative, grouped by the per-x pieces
+    sum_w_x = np.bincount(xi, weights=w, minlength=len(ux))
+    sum_s2_x = np.bincount(xi, weights=ws2, minlength=len(ux))
+    sum_s3_x = np.bincount(xi, weights=ws3, minlength=len(ux))
+    d_r = np.dot(sum_w_x, dr_x) - np.dot(ws2, log_at[ti]) - np.dot(ws3, log_atx[txi])
+    d_alpha = (r / alpha * total - np.dot(ws2 * rx, inv_at[ti]) - np.dot(ws3 * rx, inv_atx[txi]))
+    d_a = np.dot(sum_s2_x, da2_x) + np.dot(sum_s3_x, da3_x) - total * da0
+    d_b = np.dot(sum_s2_x, db2_x) + np.dot(sum_s3_x, db3_x) - total * db0
     params = np.array([r, alpha, a, b])
     value = -float(np.dot(w, ll)) / total + penalizer * float(np.sum(params ** 2))
-    grad = -np.array([np.dot(w, d) for d in (d_r, d_alpha, d_a, d_b)]) / total * params
-    grad += penalizer * 2 * params ** 2
+    grad = -np.array([d_r, d_alpha, d_a, d_b]) / total * params + penalizer * 2 * params ** 2
     return value, grad
 
 
@@ -294,7 +344,7 @@ def fit_bgnbd(summary: pd.DataFrame, *, penalizer: float = 0.0, time_unit: str |
     grouped = keys.groupby(["x", "tx", "T"], sort=False).size().reset_index(name="w")
     ux, utx, ut, w = (grouped[c].to_numpy(dtype="float64") for c in ("x", "tx", "T", "w"))
     scale = 10.0 / float(ut.max()) if ut.max() > 0 else 1.0
-    args = (ux, utx * scale, ut * scale, w, penalizer)
+    args = (_Rows.build(ux, utx * scale, ut * scale, w), penalizer)
     with threadpool_limits(1):
         res = _minimise(_bgnbd_objective, np.zeros(4), args)
     r, alpha_scaled, a, b = np.exp(res.x)
@@ -330,18 +380,30 @@ def _gg_ll(p: float, q: float, v: float, x: np.ndarray, m: np.ndarray) -> np.nda
             + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + m * x))
 
 
-def _gg_objective(logp: np.ndarray, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+def _gg_objective(logp: np.ndarray, x: np.ndarray, m: np.ndarray, w: np.ndarray, xi: np.ndarray,
+                  ux: np.ndarray, const: float) -> tuple[float, np.ndarray]:
+    """Mean negative Gamma-Gamma log-likelihood and gradient in log-parameters (per distinct x: the Gamma terms).
+
+    const = sum over rows of w (log m) (the p x log m + p x log x - log m part is folded in per row below).
+    """
     p, q, v = np.exp(logp)
-    ll = _gg_ll(p, q, v, x, m)
     psi = special.digamma
-    px = p * x
-    d_p = x * (psi(px + q) - psi(px) + np.log(m) + np.log(x) - np.log(v + m * x))
-    d_q = psi(px + q) - psi(q) + np.log(v) - np.log(v + m * x)
-    d_v = q / v - (px + q) / (v + m * x)
+    pux = p * ux
+    g_x = special.gammaln(pux + q) - special.gammaln(pux)
+    dp_x = ux * (psi(pux + q) - psi(pux))
+    dq_x = psi(pux + q)
+    log_vmx = np.log(v + m * x)
     total = w.sum()
+    sum_w_x = np.bincount(xi, weights=w, minlength=len(ux))
+    log_mx = np.log(m * x)
+    ll_sum = (np.dot(sum_w_x, g_x) + total * (q * np.log(v) - special.gammaln(q)) - const
+              + p * np.dot(w * x, log_mx) - np.dot(w * (p * x + q), log_vmx))
+    d_p = np.dot(sum_w_x, dp_x) + np.dot(w * x, log_mx - log_vmx)
+    d_q = np.dot(sum_w_x, dq_x) - total * psi(q) + total * np.log(v) - np.dot(w, log_vmx)
+    d_v = total * q / v - np.dot(w * (p * x + q), 1.0 / (v + m * x))
     params = np.array([p, q, v])
-    grad = -np.array([np.dot(w, d) for d in (d_p, d_q, d_v)]) / total * params
-    return -float(np.dot(w, ll)) / total, grad
+    grad = -np.array([d_p, d_q, d_v]) / total * params
+    return -float(ll_sum) / total, grad
 
 
 @dataclass(frozen=True, eq=False)
@@ -412,8 +474,10 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any) -> GammaGamma:
                         f"{MIN_REPEAT_BUYERS}. Use a longer period or more customers.")
     xu, mu = x[use], m[use]
     scale = 1.0 / float(np.mean(mu))
-    keys = pd.DataFrame({"x": xu, "m": mu * scale}).groupby(["x", "m"], sort=False).size().reset_index(name="w")
-    args = (keys["x"].to_numpy(dtype="float64"), keys["m"].to_numpy(dtype="float64"), keys["w"].to_numpy(dtype="float64"))
+    ms = mu * scale
+    xi, ux = pd.factorize(xu)
+    w = np.ones(len(xu))
+    args = (xu, ms, w, xi, np.asarray(ux, dtype="float64"), float(np.sum(np.log(ms))))
     with threadpool_limits(1):
         res = _minimise(_gg_objective, np.zeros(3), args)
     grad_norm = float(np.max(np.abs(res.jac))) if res.jac is not None else np.inf
