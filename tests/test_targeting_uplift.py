@@ -107,6 +107,8 @@ def test_metrics_equal_hand_computation(seed):
     t = r.integers(0, 2, n).tolist()
     u = np.round(r.normal(size=n), int(r.integers(0, 3))).tolist()  # many ties at 0 decimals
     assert qini_auc(y, u, t) == pytest.approx(hand_qini_auc(y, u, t), rel=1e-10, abs=1e-12)
+    revenue = (np.array(y) * r.gamma(2.0, 30.0, n)).tolist()  # a revenue outcome: same formulas, sums of revenue
+    assert qini_auc(revenue, u, t) == pytest.approx(hand_qini_auc(revenue, u, t), rel=1e-10, abs=1e-12)
     for k in (0.3, 0.5, int(n * 0.4)):
         assert uplift_at_k(y, u, t, k) == pytest.approx(hand_uplift_at_k(y, u, t, k), abs=1e-12)
 
@@ -228,12 +230,13 @@ def test_default_features_leave_out_ids_outcomes_and_post_send_columns():
     df["call_duration"] = np.random.default_rng(0).exponential(size=len(df))
     df["flag_z"] = (df["treated"] * np.random.default_rng(1).uniform(size=len(df)) > 0.5).astype(int)  # moved by the send
     df["Unnamed: 0"] = np.arange(len(df))[::-1]  # a row number left by a CSV export
+    df["orders_last_year"] = np.random.default_rng(3).poisson(2.0, len(df))  # a result, but of an earlier period
     df["x1_band"] = pd.cut(df["x1"], [0, 0.25, 0.5, 0.75, 1.0]).astype(str)  # a banding: x1 says it all
     m = fit_uplift(df.drop(columns="planted"), "treated", "bought")
     reasons = m.feature_table.set_index("column")["reason"]
     assert "bands of 'x1'" in reasons["x1_band"]
     assert "row number" in reasons["Unnamed: 0"]
-    assert set(m.features) == {"x1", "x2", "noise", "colour"}, m.feature_table
+    assert set(m.features) == {"x1", "x2", "noise", "colour", "orders_last_year"}, m.feature_table
     assert "identifier" in reasons["customer_id"]
     assert "result" in reasons["revenue"]
     assert "after the send" in reasons["call_duration"]

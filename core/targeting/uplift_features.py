@@ -7,6 +7,7 @@ known before the send, by clear rules only, each with its reason (see fit_uplift
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -18,6 +19,9 @@ from core.columns import describe_columns, guess_roles, is_identifier, known_aft
 from core.errors import DataError
 from core.targeting.uplift_models import OutcomeKind
 
+# a word marking an earlier period: orders_last_year, spend_prev_12m, prior_purchases are known before the send
+_EARLIER_WORD = re.compile(r"(^|[_\s.-])(last|prev|previous|prior|past|before|hist|history|lifetime|ytd|pre)"
+                           r"([_\s.-]|\d|$)", re.IGNORECASE)
 IMBALANCE_P = 0.001  # a column differing between arms at this p-value is taken as measured after the send
 
 
@@ -205,7 +209,7 @@ def default_features(df: pd.DataFrame, treatment: str, outcome: str, codes: np.n
             use, reason = False, "an identifier"
         elif pd.api.types.is_integer_dtype(df[f.name]) and f.present >= 100 and f.distinct == f.present:
             use, reason = False, "a row number or key (whole numbers, every value different)"
-        elif f.name in results or looks_like_outcome(f.name):
+        elif (f.name in results or looks_like_outcome(f.name)) and not _EARLIER_WORD.search(f.name):
             use, reason = False, "named like a campaign result (another outcome, measured after the send)"
         elif known_after_the_fact(f.name):
             use, reason = False, "named like something measured after the send"
