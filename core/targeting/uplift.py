@@ -267,9 +267,10 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     features: default `default_features` — every column but the treatment, the outcome, ids and row
     numbers, dates, near-unique text, text that only bands a numeric column (history_segment of history),
     columns named like results (visit, conversion, spend, revenue, orders ...; not when the name marks an
-    earlier period: orders_last_year, prior_purchases, spend_prev_12m) or like things measured after the send (duration, refund, post_*), and columns that differ between an arm and the control at
-    p < 0.001 (randomisation balances anything known before the send, so a difference means the send moved
-    it). `.feature_table` gives each column's reason. A post-send column that no rule recognises (named
+    earlier period: orders_last_year, prior_purchases, spend_prev_12m) or like things measured after the
+    send (duration, refund, post_*), and columns that differ between an arm and the control at p < 0.001
+    (randomisation balances anything known before the send, so a difference means the send moved it).
+    `.feature_table` gives each column's reason. A post-send column that no rule recognises (named
     like a pre-send attribute and not moved by the send) is not caught: pass features to leave it out.
     method: "two_model" (one outcome model per arm and one for the control; uplift = difference) or
     "class_transformation" (one classifier of z = y*t + (1-y)*(1-t) per arm, uplift = 2 P(z) - 1; rows are
