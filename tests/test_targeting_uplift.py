@@ -283,6 +283,8 @@ def test_multi_arm_one_model_per_arm_never_folded():
     rows = arm != "sms"
     oracle = qini_auc(df["y"][rows], np.where(x1 > 0.5, 0.4, 0.0)[rows], (arm == "email")[rows])
     assert m.qini_by_arm["email"] > 0.7 * oracle > 0.1
+    table = m.summary()
+    assert table["arm"].tolist() == ["email", "sms"] and table["qini"].tolist() == [m.qini_by_arm[a] for a in m.arms]
     best = m.best_arm(df)
     assert (best == "sms").mean() > 0.9  # sms beats email for nearly everyone
     scores = uplift_scores(m, df, "id")

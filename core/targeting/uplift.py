@@ -154,6 +154,12 @@ class UpliftModel:
     def importance(self) -> pd.DataFrame:
         return self.reports[self.arms[0]].importance
 
+    def summary(self) -> pd.DataFrame:
+        """One row per arm: arm, qini, uplift_at_k, ate (observed average effect), holdout_rows (arm + control)."""
+        return pd.DataFrame([{"arm": a, "qini": r.qini, "uplift_at_k": r.uplift_at_k, "ate": r.ate,
+                              "holdout_rows": r.holdout_rows} for a, r in self.reports.items()],
+                            columns=["arm", "qini", "uplift_at_k", "ate", "holdout_rows"])
+
     # ------------------------------------------------------------------ prediction
     def _frame(self, data: Any) -> pd.DataFrame:
         df = _to_pandas(data, list(self.features))
