@@ -20,7 +20,7 @@ if visitor is None:  # login is configured and this session has not signed in
     # Streamlit never falls back to running files of pages/ on its own.
     sign_in = [st.Page(account.login_page, title="Sign in", icon=":material/login:", default=True)]
     sign_in += [st.Page(account.login_page, title=f"Sign in ({name})", url_path=name)
-                for name in ("data", "segments", "models", "experiments", "campaigns")]
+                for name in ("data", "segments", "models", "experiments", "campaigns", "targeting")]
     st.navigation(sign_in, position="hidden").run()
     st.stop()
 assert visitor is not None
@@ -34,6 +34,7 @@ pages = [
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
     st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+    st.Page("pages/targeting.py", title="Targeting", icon=":material/target:"),
 ]
 navigation = st.navigation(pages)
 wanted = st.session_state.pop(account.WANTED_KEY, None)

@@ -1,0 +1,142 @@
+"""What the Targeting page's tabs share: widget values that survive leaving the page, a table's columns
+and role guesses (cached by table version), and one way to run a tab's heavy work as a background job
+(submit on the click, progress while it runs, the result from memory afterwards)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from core.columns import ColumnRoles, guess_roles
+from core.data.workspace import Workspace
+from core.errors import DataError
+from pages.common import cached_profile, job_runner, remember, result_store, stored
+from pages.jobs_panel import job_progress
+
+NUMERIC = ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC")
+NONE = "(none)"
+
+
+def kept(key: str, default: Any) -> Any:
+    """A widget's last value in this session (Streamlit forgets widget values when the page is left)."""
+    return st.session_state.get(f"keep:{key}", default)
+
+
+def keep(key: str, value: Any) -> Any:
+    st.session_state[f"keep:{key}"] = value
+    return value
+
+
+def index_of(options: list, value: Any, fallback: int = 0) -> int:
+    return options.index(value) if value in options else fallback
+
+
+def pick(label: str, options: list, key: str, default: Any, container: Any = st, **kw: Any) -> Any:
+    """A selectbox whose value is kept across page visits (default: the guess)."""
+    if not options:
+        return None
+    return keep(key, container.selectbox(label, options, index=index_of(options, kept(key, default)), key=key, **kw))
+
+
+def optional(value: str) -> str | None:
+    return None if value in (None, NONE) else value
+
+
+class TableColumns:
+    """A table's column names, types and role guesses (one profile and one guess per table version)."""
+
+    def __init__(self, ws: Workspace, table: str) -> None:
+        self.table = table
+        self.version = ws.info(table).version
+        db = str(ws.path)
+        profile = cached_profile(db, table, self.version)
+        self.types: dict[str, str] = dict(zip(profile["column"], profile["type"].astype(str).str.upper()))
+        self.columns: list[str] = list(self.types)
+        self.roles: ColumnRoles = stored(("roles", db, table, self.version), lambda: guess_roles(ws.table(table)))
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.columns if any(k in self.types[c] for k in NUMERIC)]
+
+    @property
+    def dates(self) -> list[str]:
+        out = [c for c in self.columns if "DATE" in self.types[c] or "TIMESTAMP" in self.types[c]]
+        guessed = self.roles.date.column
+        if guessed in self.columns and guessed not in out:  # dates kept as text
+            out.append(str(guessed))
+        return out
+
+    @property
+    def labels(self) -> list[str]:
+        return [c for c in self.columns if c not in self.numeric and c not in self.dates]
+
+
+def table_columns(ws: Workspace) -> dict[str, list[str]]:
+    """Every table's column names, in the workspace's order (for telling result tables apart)."""
+    db = str(ws.path)
+    out = {}
+    for name in ws.tables():
+        version = ws.info(name).version
+        out[name] = stored(("columns", db, name, version), lambda name=name: list(ws.columns(name)))
+    return out
+
+
+def run_job(ws: Workspace, *, kind: str, func: Callable[..., Any], make_input: Callable[[], pd.DataFrame],
+            table: str, version: int, ran: dict, clicked: bool, button: str, label: str, cancel_key: str,
+            expected: type) -> Any:
+    """The result of `func(make_input(), ran)` as a background job: from memory, from the user's finished
+    job with these settings, or a new job (its progress meanwhile; None until it is done)."""
+    key = (kind, str(ws.path), table, version, json.dumps(ran, sort_keys=True, default=str))
+    if key in result_store():
+        return result_store()[key]
+    runner = job_runner()
+    settings = {"table_version": version, **ran}
+    job = runner.latest(ws.user, kind, table, settings)
+    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
+        try:
+            ws.require("train")
+            data = make_input()
+            runner.submit(kind, func, data, ran, owner=ws.user, table=table, settings=settings)
+        except DataError as e:
+            st.error(str(e))
+            return None
+        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
+    assert job is not None
+    if not job.finished:
+        job_progress(job.id, label, cancel_key)
+        return None
+    if job.state == "failed":
+        st.error(f"It stopped: {job.error}", icon=":material/error:")
+        return None
+    if job.state != "done":
+        st.info(f"The last run with these settings was {job.state}: click **{button}** to start it again.",
+                icon=":material/info:")
+        return None
+    try:
+        result = runner.result(job.id)
+    except DataError as e:
+        st.error(str(e))
+        return None
+    if not isinstance(result, expected):
+        st.error(f"The job's result is not what this tab shows; click **{button}** to run it again.")
+        return None
+    runner.pick_up(job.id)
+    return remember(key, result)
+
+
+def save_table(ws: Workspace, frame: pd.DataFrame, default_name: str, key: str, source: str,
+               button: str = "Save as a table") -> None:
+    """A name field and a save button that writes `frame` to the workspace (analysts and admins)."""
+    if not ws.role or ws.role == "viewer":
+        return
+    c1, c2 = st.columns([3, 1])
+    name = c1.text_input("Table name", value=default_name, key=f"{key}-name-{default_name}")
+    if c2.button(button, key=f"{key}-save", icon=":material/save:"):
+        try:
+            saved = ws.save_frame(frame, name, mode="replace", source=source)
+            st.success(f"Saved `{saved}` ({len(frame):,} rows).")
+        except DataError as e:
+            st.error(str(e))

@@ -1,0 +1,140 @@
+"""AppTest: the Targeting page on the demo data, each tab with its defaults, as a new user would click.
+
+Customer value, uplift and next-best products each fit as a background job (finish_jobs polls),
+save their table, and the Audience tab finds those tables by their columns, filters and saves an
+audience. A viewer reads why fitting is not offered; a job that fails shows its error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+import apptest_jobs
+from apptest_jobs import finish_jobs
+from core.data.workspace import Workspace
+from core.demo import load_demo
+
+# the Targeting tabs' Cancel keys (to move into apptest_jobs.CANCEL_KEYS)
+apptest_jobs.CANCEL_KEYS = (*apptest_jobs.CANCEL_KEYS, "clv-cancel", "upl-cancel", "prd-cancel")
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TAB = "tgt-tab"
+
+
+def _open(tab: str, at: AppTest | None = None) -> AppTest:
+    at = at or AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/targeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.session_state[TAB] = tab
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return finish_jobs(at, timeout=300)
+
+
+def _metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def _save(at: AppTest, key: str) -> None:
+    at.button(key=f"{key}-save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Saved") for s in at.success), [e.value for e in at.error]
+
+
+def test_each_tab_with_its_defaults_then_an_audience_from_what_they_saved(app_env):
+    ws = Workspace()
+    load_demo(ws)
+    # Customer value: the transactions table and its columns are guessed; one click fits
+    at = _open("Customer value")
+    assert at.selectbox(key="clv-customer-transactions").value == "customer_id"
+    assert at.selectbox(key="clv-amount-transactions").value == "amount"
+    _click(at, "clv-fit")
+    assert _metric(at, "Customers") == "5,000"
+    assert any(c.value.startswith("Hold-out") for c in at.caption)  # the hold-out check ran with the defaults
+    _save(at, "clv-table")
+    clv = ws.read("transactions_clv")
+    assert list(clv.columns) == ["customer_id", "frequency", "recency", "T", "monetary_value", "expected_purchases",
+                                 "p_alive", "expected_spend", "clv"]
+    assert clv["p_alive"].between(0, 1).all() and (clv["clv"] >= 0).all()
+
+    # Uplift: offer_test, group / control / converted guessed; score the whole customer base
+    at = _open("Uplift", at)
+    assert at.selectbox(key="upl-treat-offer_test").value == "group"
+    assert at.selectbox(key="upl-outcome-offer_test").value == "converted"
+    _click(at, "upl-fit")
+    assert float(_metric(at, "Qini AUC")) > 0
+    at.selectbox(key="upl-score-table-offer_test").set_value("customers").run()
+    assert not at.exception
+    _save(at, "upl-scores")
+    scores = ws.read("customers_uplift")
+    assert {"customer_id", "uplift", "uplift_decile", "p_treated", "p_control", "group"} <= set(scores.columns)
+    assert len(scores) == 5000 and sorted(scores["uplift_decile"].unique()) == list(range(1, 11))
+    # the planted persuadables (bargain hunters) come before the do-not-disturbs (window shoppers)
+    types = ws.read("customers")[["customer_id", "customer_type"]]
+    mean = scores.merge(types).groupby("customer_type")["uplift"].mean()
+    assert mean["Bargain hunters"] > mean["Window shoppers"]
+
+    # Next-best products: order_lines; the offline check beats popularity
+    at = _open("Next-best products", at)
+    _click(at, "prd-fit")
+    assert float(_metric(at, "Hit rate@10").rstrip("%")) > 50
+    _save(at, "prd-recs")
+    recs = ws.read("order_lines_next_products")
+    assert list(recs.columns) == ["customer_id", "product", "rank", "score", "reason"]
+
+    # Audience: the three saved tables are found by their columns; filters narrow it; save it
+    at = _open("Audience", at)
+    assert at.selectbox(key="aud-src-clv").value == "transactions_clv"
+    assert at.selectbox(key="aud-src-uplift").value == "customers_uplift"
+    assert at.selectbox(key="aud-src-products").value == "order_lines_next_products"
+    assert _metric(at, "Customers in the audience") == "5,000"
+    at.slider(key="aud-f-updec").set_value(3).run()
+    at.slider(key="aud-f-palive").set_value(0.5).run()
+    assert not at.exception, [e.value for e in at.exception]
+    size = int(_metric(at, "Customers in the audience").replace(",", ""))
+    expected = scores[scores["uplift_decile"] <= 3].merge(clv[clv["p_alive"] >= 0.5], on="customer_id")
+    assert size == len(expected) > 0
+    extra = float(_metric(at, "Expected extra conversions").replace(",", ""))
+    assert extra == round(expected["uplift"].sum())
+    _save(at, "aud")
+    audience = ws.read("audience")
+    assert len(audience) == size and {"customer_id", "clv", "uplift", "product_1"} <= set(audience.columns)
+
+
+def test_a_failing_fit_shows_its_error(app_env):
+    ws = Workspace()
+    ws.save_frame(pd.DataFrame({"customer_id": [1, 2, 3], "order_date": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                                "amount": [10.0, 20.0, 30.0]}), "tiny")
+    at = _open("Customer value")
+    at.selectbox(key="clv-table").set_value("tiny").run()
+    _click(at, "clv-fit")
+    assert at.error, "a fit on three one-off buyers must say why it stopped"
+    assert at.error[0].value.startswith("It stopped:"), at.error[0].value
+
+
+def test_a_viewer_reads_why_fitting_is_not_offered(app_env, tmp_path, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from core.auth import UsersFile
+
+    users = UsersFile(tmp_path / "users.json", hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    users.add("vera", "a-long-password-1", "viewer")
+    monkeypatch.setenv("MW_USERS_FILE", str(users.path))
+    load_demo(Workspace())
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.text_input(key="login-name").input("vera")
+    at.text_input(key="login-password").input("a-long-password-1")
+    at.button[0].click().run()
+    for tab, key in (("Customer value", "clv-fit"), ("Uplift", "upl-fit"), ("Next-best products", "prd-fit")):
+        at = _open(tab, at)
+        assert not [b for b in at.button if b.key == key]
+        assert any("role (viewer)" in i.value for i in at.info)
