@@ -124,8 +124,9 @@ def prepare_rows(df: pd.DataFrame, treatment: str, outcome: str, *, treated: Any
         counts[f"rows: {label}"] = n
         what = "control" if j == 0 else "arm"
         if n < min_rows:
+            hint = " Pick the treated arms to leave it out." if j and wanted is None and len(arms) > 1 else ""
             raise DataError(f"The {what} '{label}' has {n} row(s); uplift needs at least {min_rows} per group "
-                            "(several hundred for a usable model).")
+                            f"(several hundred for a usable model).{hint}")
         if n < few_rows:
             warnings.append(f"The {what} '{label}' has only {n} rows: its uplift estimates are very uncertain.")
         if y[codes == j].nunique() == 1:
