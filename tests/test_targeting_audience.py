@@ -347,6 +347,14 @@ def test_empty_audience_is_a_message_not_an_error():
     assert summary.by_segment.empty and summary.clv_distribution.empty
 
 
+def test_tables_without_customers():
+    a = build_audience(AudienceSources(clv=CLV.iloc[:0], uplift=UPLIFT.iloc[:0], uplift_id="id"),
+                       AudienceFilters(min_clv=10))
+    assert a.size == 0 and a.funnel["customers_left"].tolist() == [0, 0]
+    assert a.messages[0] == "The audience is empty: the given tables hold no customers with an id."
+    assert a.expected_incremental_conversions == 0.0 and a.total_clv == 0.0 and a.mean_clv is None
+
+
 # ---------------------------------------------------------------- against pandas on random tables
 def test_random_tables_match_a_pandas_reference():
     rng = np.random.default_rng(7)
