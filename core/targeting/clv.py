@@ -278,16 +278,20 @@ def _notes(counts: dict[str, int], spend: SpendCheck) -> list[str]:
         notes.append(f"{sum(counts[k] for k in left_out):,} of {counts['rows']:,} rows were left out: "
                      + ", ".join(parts) + ".")
     if counts.get("zero_amount"):
-        notes.append(f"{counts['zero_amount']:,} purchases with amount 0 count as purchases (as in lifetimes).")
+        n = counts["zero_amount"]
+        notes.append(f"{n:,} purchase{'s' if n != 1 else ''} with amount 0 count{'' if n != 1 else 's'} as "
+                     "purchase days (as in lifetimes).")
     if counts.get("purchase_days_after_calibration_end"):
         notes.append(f"{counts['purchase_days_after_calibration_end']:,} purchase days after the calibration end "
                      "are not in the fit (they are the hold-out).")
     if counts.get("customers_first_buying_after_calibration_end"):
-        notes.append(f"{counts['customers_first_buying_after_calibration_end']:,} customers first bought after "
-                     "the calibration end and have no CLV.")
+        n = counts["customers_first_buying_after_calibration_end"]
+        notes.append(f"{n:,} customer{'s' if n != 1 else ''} first bought after the calibration end and "
+                     f"{'have' if n != 1 else 'has'} no CLV (not in the table).")
     if counts.get("gamma_gamma_excluded"):
-        notes.append(f"{counts['gamma_gamma_excluded']:,} repeat buyers spent 0 on their repeat days and were not "
-                     "used to fit spend (they get the Gamma-Gamma estimate for their spend).")
+        n = counts["gamma_gamma_excluded"]
+        notes.append(f"{n:,} repeat buyer{'s' if n != 1 else ''} spent 0 on the repeat days and "
+                     f"{'were' if n != 1 else 'was'} not used to fit spend (the expected spend is still estimated).")
     notes.append(spend.message)
     return notes
 

@@ -59,12 +59,17 @@ def dedupe(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     return codes, [np.asarray(col)[first] for col in columns]
 
 
+def _scalar_or_array(value: np.ndarray) -> np.ndarray:
+    """Scalars in, a numpy float out (0-d arrays print and compare awkwardly); arrays stay arrays."""
+    return value[()] if value.ndim == 0 else value
+
+
 # ---------------------------------------------------------------- BG/NBD log-likelihood
 
 def bgnbd_log_likelihood(params: dict[str, float], frequency: Any, recency: Any, T: Any) -> np.ndarray:
     """Each customer's BG/NBD log-likelihood ln L(r, alpha, a, b | x, t_x, T) (FHL 2005, eq. 6 in logs)."""
     x, tx, big_t = _arrays(frequency, recency, T)
-    return _bgnbd_ll_parts(params["r"], params["alpha"], params["a"], params["b"], x, tx, big_t)[0]
+    return _scalar_or_array(_bgnbd_ll_parts(params["r"], params["alpha"], params["a"], params["b"], x, tx, big_t)[0])
 
 
 def _bgnbd_ll_parts(r: float, alpha: float, a: float, b: float, x: np.ndarray, tx: np.ndarray,
@@ -253,7 +258,7 @@ class BetaGeo:
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive at T | x, t_x, T) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))."""
         x, tx, big_t = _arrays(frequency, recency, T)
-        return np.exp(-np.logaddexp(0.0, self._log_odds_dead(x, tx, big_t)))
+        return _scalar_or_array(np.exp(-np.logaddexp(0.0, self._log_odds_dead(x, tx, big_t))))
 
     def _log_odds_dead(self, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         repeat = x > 0
@@ -274,7 +279,7 @@ class BetaGeo:
         with np.errstate(divide="ignore", invalid="ignore"):
             head = (a + b + x - 1) / (a - 1) * (1.0 - term)
         out = head * np.exp(-np.logaddexp(0.0, self._log_odds_dead(x, tx, big_t)))
-        return np.where(t_ == 0, 0.0, out)
+        return _scalar_or_array(np.where(t_ == 0, 0.0, out))
 
     def expected_purchases_unconditional(self, t: Any) -> np.ndarray:
         """E[X(t)] for a new customer over t time units since the first purchase (FHL 2005, eq. 9)."""
@@ -283,7 +288,7 @@ class BetaGeo:
         term = hyp2f1_term(np.full(t_.shape, r), b, a + b - 1, t_ / (alpha + t_))
         with np.errstate(divide="ignore", invalid="ignore"):
             out = (a + b - 1) / (a - 1) * (1.0 - term)
-        return np.where(t_ == 0, 0.0, out)
+        return _scalar_or_array(np.where(t_ == 0, 0.0, out))
 
     def log_likelihood_of(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Each customer's log-likelihood under these parameters."""
@@ -322,6 +327,7 @@ def _minimise(fun: Any, start: np.ndarray, args: tuple[Any, ...]) -> Any:
     if not res.success:  # one restart from where it stopped, without bounds' line search quirks
         res2 = optimize.minimize(fun, res.x, args=args, jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-7})
         if res2.fun <= res.fun:
+            res2.nit += res.nit
             res = res2
     return res
 
@@ -371,7 +377,7 @@ def fit_bgnbd(summary: pd.DataFrame, *, penalizer: float = 0.0, time_unit: str |
 def gamma_gamma_log_likelihood(params: dict[str, float], frequency: Any, monetary_value: Any) -> np.ndarray:
     """Each repeat buyer's Gamma-Gamma log-likelihood of the mean spend m over x purchases."""
     x, m = _arrays(frequency, monetary_value)
-    return _gg_ll(params["p"], params["q"], params["v"], x, m)
+    return _scalar_or_array(_gg_ll(params["p"], params["q"], params["v"], x, m))
 
 
 def _gg_ll(p: float, q: float, v: float, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -432,7 +438,7 @@ class GammaGamma:
         """E[spend per purchase | x, m] = (q-1)/(px+q-1) * p v/(q-1) + px/(px+q-1) * m (population mean at x = 0)."""
         x, m = _arrays(frequency, monetary_value)
         m = np.where(x > 0, np.nan_to_num(m, nan=0.0), 0.0)
-        return self.p * (self.v + m * x) / (self.p * x + self.q - 1)
+        return _scalar_or_array(self.p * (self.v + m * x) / (self.p * x + self.q - 1))
 
     def clv(self, bgnbd: BetaGeo, summary: pd.DataFrame, *, horizon: int = 12, freq: str = "M",
             discount_rate: float = 0.01, time_unit: str | None = None) -> pd.Series:
