@@ -427,3 +427,11 @@ def test_model_pickles_and_reads_out():
     assert np.allclose(again.predict(df), m.predict(df)) and again.qini == m.qini
     lines = readout_text(m)
     assert len(lines) == 2 and "Qini AUC" in lines[0] and "points" in lines[0] and "persuadables" in lines[1]
+
+
+def test_charts_accept_empty_tables():
+    for fig in (uplift_charts.qini_figure(pd.DataFrame()), uplift_charts.decile_figure(pd.DataFrame()),
+                uplift_charts.importance_figure(pd.DataFrame())):
+        assert fig.layout.annotations and fig.layout.xaxis.title.text
+    with pytest.raises(DataError, match="selects no row"):
+        uplift_at_k([0, 1, 1], [0.1, 0.2, 0.3], [0, 1, 0], k=0.1)

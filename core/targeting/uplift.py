@@ -368,7 +368,8 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
         q, at_k, notes = evaluate(y_h, u_h, t_h, k)
         warnings += [f"Arm '{arm}': {n}" for n in notes]
         curve = qini_curve(y_h, u_h, t_h, max_points=CURVE_POINTS) if t_h.min() != t_h.max() else pd.DataFrame()
-        deciles = uplift_by_decile(y_h, u_h, t_h) if t_h.min() != t_h.max() and len(y_h) >= 10 else pd.DataFrame()
+        deciles = uplift_by_decile(y_h, u_h, t_h, bins=min(10, len(y_h))) if t_h.min() != t_h.max() else \
+            pd.DataFrame()
         ate = float(y_h[t_h == 1].mean() - y_h[t_h == 0].mean()) if t_h.min() != t_h.max() else float("nan")
         reports[arm] = ArmReport(arm=arm, qini=q, uplift_at_k=at_k, ate=ate, holdout_rows=int(sel.sum()),
                                  curve=curve, deciles=deciles, importance=importance[arm])

@@ -23,6 +23,14 @@ def _layout(fig: go.Figure, x: str, y: str, title: str, height: int = 360, **kw:
     return fig
 
 
+def _empty(fig: go.Figure, frame: pd.DataFrame) -> go.Figure:
+    """A note instead of an empty plot when there is nothing to draw."""
+    if frame.empty:
+        fig.add_annotation(text="nothing to show: too few hold-out rows", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return fig
+
+
 def _unit(outcome_kind: str) -> str:
     return "extra revenue" if outcome_kind == "numeric" else "extra responders"
 
@@ -36,10 +44,10 @@ def qini_figure(curve: pd.DataFrame, qini: float | None = None, *, outcome_kind:
               "perfect": dict(name="perfect ranking", line=dict(dash="dot", color=GREY))}
     traces = []
     for line in ("perfect", "model", "random"):
-        part = curve[curve["line"] == line]
+        part = curve[curve["line"] == line] if "line" in curve else curve
         if not part.empty:
             traces.append(go.Scatter(x=part["share"], y=part["incremental"], mode="lines", **styles[line]))
-    return _layout(go.Figure(traces), "share of customers targeted (ranked by predicted uplift)",
+    return _layout(_empty(go.Figure(traces), curve), "share of customers targeted (ranked by predicted uplift)",
                    f"{_unit(outcome_kind)} vs. treating nobody (hold-out)", "Qini curve",
                    xaxis_tickformat=".0%", legend=dict(x=0.01, y=0.99))
 
@@ -49,6 +57,8 @@ def decile_figure(deciles: pd.DataFrame, *, outcome_kind: str = "binary") -> go.
     pct = outcome_kind != "numeric"
     factor = 100.0 if pct else 1.0
     unit = "points" if pct else "per customer"
+    if deciles.empty:
+        deciles = pd.DataFrame(columns=["decile", "uplift", "predicted_uplift", "treated", "control"], dtype=float)
     fig = go.Figure([
         go.Bar(x=deciles["decile"], y=deciles["uplift"] * factor, name="observed uplift",
                customdata=np.c_[deciles["treated"], deciles["control"]],
@@ -57,19 +67,21 @@ def decile_figure(deciles: pd.DataFrame, *, outcome_kind: str = "binary") -> go.
         go.Scatter(x=deciles["decile"], y=deciles["predicted_uplift"] * factor, mode="lines+markers",
                    name="predicted uplift", line=dict(color=GREY)),
     ])
-    return _layout(fig, "decile of predicted uplift (1 = highest)",
+    return _layout(_empty(fig, deciles), "decile of predicted uplift (1 = highest)",
                    f"uplift: treated minus control ({unit})", "Uplift by decile (hold-out)",
                    xaxis=dict(tickmode="linear", dtick=1), legend=dict(x=0.7, y=0.99))
 
 
 def importance_figure(importance: pd.DataFrame, *, outcome_kind: str = "binary", top: int = 15) -> go.Figure:
     """Features that drive the predicted uplift: how far shuffling each one moves it, largest on top."""
+    if importance.empty:
+        importance = pd.DataFrame(columns=["feature", "importance"])
     t = importance.head(top).iloc[::-1]
     factor = 100.0 if outcome_kind != "numeric" else 1.0
     unit = "points" if outcome_kind != "numeric" else "outcome units"
     fig = go.Figure(go.Bar(x=t["importance"] * factor, y=t["feature"], orientation="h",
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    return _layout(fig, f"mean change in predicted uplift when shuffled ({unit})", "feature",
+    return _layout(_empty(fig, t), f"mean change in predicted uplift when shuffled ({unit})", "feature",
                    "What drives the uplift", height=max(240, 28 * len(t) + 100))
 
 

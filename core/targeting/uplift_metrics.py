@@ -102,7 +102,10 @@ def _top_size(k: float | int, n: int) -> int:
     if isinstance(k, (float, np.floating)):
         if not 0 < k < 1:
             raise DataError(f"k = {k} must be a share between 0 and 1 (e.g. 0.3 for the top 30%) or a row count.")
-        return int(n * float(k))
+        size = int(n * float(k))
+        if size == 0:
+            raise DataError(f"k = {k} of {n:,} rows selects no row: choose a larger share.")
+        return size
     raise DataError(f"k must be a share in (0, 1) or a number of rows, not {k!r}.")
 
 
