@@ -208,7 +208,7 @@ def test_planted_persuadables_ranked_first(method):
     assert abs(means["sure thing"]) < 0.15 and abs(means["lost cause"]) < 0.15
     assert m.deciles["uplift"].iloc[0] > 0.3 and m.deciles["uplift"].iloc[-1] < -0.2
     groups = m.assign_groups(df)
-    assert (groups == df["planted"].to_numpy()).mean() > 0.7
+    assert (groups == df["planted"].to_numpy()).mean() > 0.9  # 0.99 measured over seeds 1-4
     assert m.groups["customers"].sum() == len(df)
     assert list(m.groups["group"]) == list(GROUPS) and set(m.groups["explanation"]) == set(GROUP_TEXT.values())
     imp = m.importance
