@@ -101,6 +101,9 @@ class UpliftModel:
     arm's. `.importance`: permutation importance of the predicted uplift — how far, on average, shuffling a
     feature across hold-out customers moves their predicted uplift (mean absolute change, in outcome units),
     with `direction` the Spearman correlation of a numeric feature with the predicted uplift.
+    Groups (`.groups`, `assign_groups`, uplift_scores' `group`) compare the predicted outcome if treated and
+    if not with `.threshold`: two-model predicts both; class transformation predicts only the uplift, so its
+    p_control comes from an outcome model fitted on the control rows and p_treated = p_control + uplift.
     """
 
     method: Method
