@@ -451,3 +451,14 @@ def test_charts_have_labelled_axes_and_their_data():
         assert fig.layout.paper_bgcolor is None and fig.layout.plot_bgcolor is None
     assert "weeks" in figures[0].layout.xaxis.title.text
     assert len(figures[-1].data[0].y) == 15
+
+
+def test_ibis_input_leaves_no_temporary_tables():
+    con = ibis.duckdb.connect(threads=1)
+    data = _transactions(800, 9)
+    table = con.create_table("tx", data)
+    from_ibis = clv.customer_values(table, "id", "day", "amount", calibration_end="2024-10-31")
+    from_pandas = clv.customer_values(data, "id", "day", "amount", calibration_end="2024-10-31")
+    pd.testing.assert_frame_equal(from_ibis.table, from_pandas.table)
+    assert from_ibis.holdout.actual_total == from_pandas.holdout.actual_total
+    assert con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall() == [("tx",)]

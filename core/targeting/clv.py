@@ -47,7 +47,12 @@ def customer_summary(transactions: pd.DataFrame | ibis.Table, customer: str, dat
     mean spend of the repeat days (0 without repeats). Missing values and negative amounts are left out
     and counted in attrs["counts"]; attrs also hold freq and calibration_end. pandas or Ibis input.
     """
-    return summarise(prepare(transactions, customer, date, amount), calibration_end, check_freq(freq))
+    check_freq(freq)
+    prep = prepare(transactions, customer, date, amount)
+    try:
+        return summarise(prep, calibration_end, freq)
+    finally:
+        prep.release()
 
 
 # ---------------------------------------------------------------- spend check
@@ -226,11 +231,15 @@ def holdout_check(transactions: pd.DataFrame | ibis.Table, customer: str, date: 
     The hold-out runs from the day after calibration_end to holdout_end (default: the last purchase date).
     Only customers who first bought by calibration_end are compared (the model knows nothing of the others).
     """
+    check_freq(freq)
     prep = prepare(transactions, customer, date, amount)
-    summary = summarise(prep, calibration_end, check_freq(freq))
-    model = bgnbd or fit_bgnbd(summary, penalizer=penalizer)
-    end = prep.last_date if holdout_end is None else to_date(holdout_end, "holdout_end")
-    return _holdout(prep, summary, model, end)
+    try:
+        summary = summarise(prep, calibration_end, freq)
+        model = bgnbd or fit_bgnbd(summary, penalizer=penalizer, time_unit=freq)
+        end = prep.last_date if holdout_end is None else to_date(holdout_end, "holdout_end")
+        return _holdout(prep, summary, model, end)
+    finally:
+        prep.release()
 
 
 # ---------------------------------------------------------------- the page's one call
@@ -320,6 +329,18 @@ def customer_values(transactions: pd.DataFrame | ibis.Table, customer: str, date
         raise DataError("The discount rate must be above -100%.")
     step(0.0, "Reading transactions")
     prep = prepare(transactions, customer, date, amount)
+    try:
+        return _customer_values(prep, calibration_end=calibration_end, freq=freq, horizon=int(horizon),
+                                horizon_unit=horizon_unit, discount_rate=float(discount_rate),
+                                penalizer=penalizer, holdout=holdout, step=step)
+    finally:
+        prep.release()
+
+
+def _customer_values(prep: Prepared, *, calibration_end: Any, freq: str, horizon: int, horizon_unit: str,
+                     discount_rate: float, penalizer: float, holdout: bool,
+                     step: Callable[[float, str], None]) -> CustomerValues:
+    """customer_values' steps on prepared purchase days (the caller releases them)."""
     step(0.15, "Summarising customers")
     summary = summarise(prep, calibration_end, freq)
     counts = dict(summary.attrs["counts"])
@@ -340,6 +361,7 @@ def customer_values(transactions: pd.DataFrame | ibis.Table, customer: str, date
     table["p_alive"] = bgnbd.p_alive(x, tx, big_t)
     table["expected_spend"] = gg.expected_spend(x, m)
     table["clv"] = value
+    table.attrs["counts"] = counts
     check = None
     cal_end = to_date(summary.attrs["calibration_end"], "calibration_end")
     if holdout and prep.last_date > cal_end:

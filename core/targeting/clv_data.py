@@ -45,6 +45,17 @@ class Prepared:
     counts: dict[str, int]
     first_date: _dt.date
     last_date: _dt.date
+    temp_name: str | None = None
+
+    def release(self) -> None:
+        """Drop the temporary day table (a workspace connection lives as long as the app)."""
+        try:
+            if hasattr(self.days, "release"):
+                self.days.release()
+            elif self.temp_name is not None and self.backend is not None:
+                self.backend.drop_table(self.temp_name, force=True)
+        except Exception:  # noqa: BLE001 - freeing memory early is best effort; the table goes with its connection
+            pass
 
 
 def check_freq(freq: str) -> str:
@@ -75,14 +86,15 @@ def _day(col: Any, name: str) -> Any:
     raise DataError(f"The date column '{name}' holds {typ}, not dates. Pick the column with the purchase date.")
 
 
-def _materialise(expr: Any, backend: Any) -> Any:
+def _materialise(expr: Any, backend: Any) -> tuple[Any, str | None]:
     """The expression as a temporary table (the summary and hold-out queries all start from it), else itself."""
     try:
         if backend is not None:
-            return backend.create_table(f"__mw_clv_days_{uuid.uuid4().hex[:12]}", expr, temp=True)
-        return expr.cache()
+            name = f"__mw_clv_days_{uuid.uuid4().hex[:12]}"
+            return backend.create_table(name, expr, temp=True), name
+        return expr.cache(), None
     except Exception:  # noqa: BLE001 - a backend without temporary tables: each query recomputes the days
-        return expr
+        return expr, None
 
 
 def prepare(transactions: pd.DataFrame | ibis.Table, customer: str, date: str, amount: str) -> Prepared:
@@ -132,9 +144,9 @@ def prepare(transactions: pd.DataFrame | ibis.Table, customer: str, date: str, a
     if counts["usable"] == 0:
         raise DataError(f"No usable transactions: every row misses the customer, a readable date in '{date}' "
                         f"or the amount, or has a negative amount (refund). Check the column choice.")
-    days = _materialise(base.filter(usable).group_by(["__c", "__d"]).aggregate(__a=base.__a.sum()), backend)
+    days, name = _materialise(base.filter(usable).group_by(["__c", "__d"]).aggregate(__a=base.__a.sum()), backend)
     return Prepared(days, backend, customer, counts, pd.Timestamp(stats["first"]).date(),
-                    pd.Timestamp(stats["last"]).date())
+                    pd.Timestamp(stats["last"]).date(), name)
 
 
 def summarise(prep: Prepared, calibration_end: Any, freq: str) -> pd.DataFrame:
