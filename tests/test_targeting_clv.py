@@ -408,7 +408,8 @@ def test_full_cdnow_matches_lifetimes():
 def test_analytic_gradients_match_finite_differences():
     from scipy import optimize
 
-    from core.targeting.clv_fit import _bgnbd_objective, _gg_objective, _Rows
+    from core.targeting.clv_fit import _bgnbd_objective, _Rows
+    from core.targeting.clv_spend import _gg_objective
     s = _simulate_bgnbd(3000, 0.5, 3.0, 0.8, 3.0, seed=2)
     x, tx, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     rows = _Rows.build(x, tx / 5, T / 5, np.ones(len(x)))

@@ -1,6 +1,7 @@
 """Customer lifetime value: summary, BG/NBD, Gamma-Gamma, CLV, spend check and hold-out check (issue 13, point 1).
 
-The steps, each a small function (the models are in clv_fit, the database work in clv_data):
+The steps, each a small function (BG/NBD in clv_fit, Gamma-Gamma in clv_spend, shared numerics in clv_math,
+the database work in clv_data, figures in clv_charts):
 1. customer_summary: transactions -> frequency, recency, T, monetary_value per customer (lifetimes' conventions,
    computed in the database with Ibis);
 2. fit_bgnbd: purchases and P(alive) (Fader, Hardie and Lee 2005);
@@ -24,8 +25,9 @@ from scipy import stats
 from core.errors import DataError
 from core.targeting.clv_data import UNIT_NAMES, Freq, Prepared, check_freq, holdout_counts, prepare, \
     repeat_days_by_period, summarise, to_date
-from core.targeting.clv_fit import MIN_REPEAT_BUYERS, UNIT_DAYS, BetaGeo, GammaGamma, bgnbd_log_likelihood, \
-    dedupe, fit_bgnbd, fit_gamma_gamma, gamma_gamma_log_likelihood, hyp2f1_term, periods_per
+from core.targeting.clv_fit import BetaGeo, bgnbd_log_likelihood, fit_bgnbd
+from core.targeting.clv_math import MIN_REPEAT_BUYERS, UNIT_DAYS, dedupe, hyp2f1_term, periods_per
+from core.targeting.clv_spend import GammaGamma, fit_gamma_gamma, gamma_gamma_log_likelihood
 
 __all__ = [
     "BetaGeo", "CustomerValues", "GammaGamma", "HoldoutCheck", "SpendCheck", "bgnbd_log_likelihood",

@@ -28,7 +28,7 @@ import pandas as pd
 
 from core.errors import DataError
 from core.query import as_ibis, execute
-from core.targeting.clv_fit import UNIT_DAYS
+from core.targeting.clv_math import UNIT_DAYS
 
 Freq = Literal["D", "W", "M"]
 SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
