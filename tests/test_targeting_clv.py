@@ -463,3 +463,18 @@ def test_ibis_input_leaves_no_temporary_tables():
     pd.testing.assert_frame_equal(from_ibis.table, from_pandas.table)
     assert from_ibis.holdout.actual_total == from_pandas.holdout.actual_total
     assert con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall() == [("tx",)]
+
+
+def test_time_unit_only_rescales_alpha():
+    data = _transactions(1500, 21)
+    week = clv.customer_values(data, "id", "day", "amount", freq="W", holdout=False)
+    day = clv.customer_values(data, "id", "day", "amount", freq="D", holdout=False)
+    month = clv.customer_values(data, "id", "day", "amount", freq="M", holdout=False)
+    for other, days in ((day, 1), (month, 30)):
+        for name in ("r", "a", "b"):
+            assert other.bgnbd.params[name] == pytest.approx(week.bgnbd.params[name], rel=1e-5)
+        assert other.bgnbd.params["alpha"] == pytest.approx(week.bgnbd.params["alpha"] * 7 / days, rel=1e-5)
+        np.testing.assert_allclose(other.table.p_alive, week.table.p_alive, rtol=1e-5, atol=1e-9)
+    # lifetimes' months: 30 days, but 4.345 weeks (30.4 days), so weekly CLV is slightly larger
+    np.testing.assert_allclose(month.table.clv, day.table.clv, rtol=1e-5)
+    assert week.table.clv.sum() > day.table.clv.sum()

@@ -125,7 +125,8 @@ def tracking_figure(tracking: pd.DataFrame, time_unit: str | None = "W") -> go.F
         x = pd.Timestamp(calibration.iloc[-1])
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=GREY, dash="dot"))
         fig.add_annotation(x=x, y=1, yref="paper", text="calibration end", showarrow=False, yanchor="bottom")
-    return _layout(fig, f"end of period ({_unit(time_unit)})", "cumulative repeat purchase days",
+    period = {"D": "day", "W": "week", "M": "30-day period"}.get(time_unit or "", "period")
+    return _layout(fig, f"date (end of each {period})", "cumulative repeat purchase days",
                    "Tracking: cumulative repeat purchases", legend=dict(x=0.01, y=0.99))
 
 
