@@ -382,6 +382,10 @@ LIFETIMES_CDNOW_GROUPS_ACTUAL = [0.25072597209434094, 0.7841062584421432, 1.4026
 LIFETIMES_CDNOW_CLV = {1: 8.731188734800675, 3: 16.967261989492773, 7592: 7217.308219146592,
                        14048: 3493.5211150362948, 23570: 13.845996860720925}
 LIFETIMES_CDNOW_CLV_SUM = 768044.8554747473
+# lifetimes' expected_cumulative_transactions(t=546, freq="D", freq_multiplier=7), weeks 1, 12, 26, 39, 52, 65, 78
+LIFETIMES_CDNOW_TRACKING_ACTUAL = [37, 6796, 17142, 24337, 31701, 38357, 44021]
+LIFETIMES_CDNOW_TRACKING_PREDICTED = [45.717611, 6051.346313, 16921.185398, 24527.566432, 30879.384614,
+                                      36411.083796, 41352.798069]
 
 
 @pytest.mark.skipif(not CDNOW.exists(), reason="../shared/data/cdnow is not on this machine")
@@ -401,6 +405,13 @@ def test_full_cdnow_matches_lifetimes():
         assert clv_by_id[cid] == pytest.approx(value, rel=1e-4), cid
     assert clv_by_id.sum() == pytest.approx(LIFETIMES_CDNOW_CLV_SUM, rel=1e-5)
     assert result.spend_check.level == "independent" and result.spend_check.r == pytest.approx(0.0802, abs=1e-4)
+    weeks = h.tracking.iloc[[0, 11, 25, 38, 51, 64, 77]]
+    assert weeks.actual_cumulative.tolist() == LIFETIMES_CDNOW_TRACKING_ACTUAL
+    assert weeks.in_holdout.tolist() == [False] * 4 + [True] * 3
+    # lifetimes evaluates E[X(t)] at the end of a week's last day (t = days + 1), this module at the day itself,
+    # as the summary counts T to the calibration end day: 0.3% lower at week 39, 0.1% at week 78
+    np.testing.assert_allclose(weeks.predicted_cumulative.iloc[3:], LIFETIMES_CDNOW_TRACKING_PREDICTED[3:], rtol=5e-3)
+    assert (weeks.predicted_cumulative.to_numpy() < LIFETIMES_CDNOW_TRACKING_PREDICTED).all()
 
 
 # ---------------------------------------------------------------- gradients and charts
@@ -478,3 +489,22 @@ def test_time_unit_only_rescales_alpha():
     # lifetimes' months: 30 days, but 4.345 weeks (30.4 days), so weekly CLV is slightly larger
     np.testing.assert_allclose(month.table.clv, day.table.clv, rtol=1e-5)
     assert week.table.clv.sum() > day.table.clv.sum()
+
+
+def test_fit_that_does_not_converge_says_so(monkeypatch):
+    from scipy.optimize import OptimizeResult
+
+    import core.targeting.clv_fit as clv_fit
+    import core.targeting.clv_spend as clv_spend
+
+    def stuck(fun, start, args):
+        return OptimizeResult(x=start, fun=float(fun(start, *args)[0]), jac=np.ones(len(start)), nit=2000,
+                              success=False, message="ABNORMAL_TERMINATION_IN_LNSRCH")
+
+    monkeypatch.setattr(clv_fit, "_minimise", stuck)
+    monkeypatch.setattr(clv_spend, "_minimise", stuck)
+    summary = _simulate_bgnbd(2000, 0.5, 3.0, 0.8, 3.0, seed=1)
+    with pytest.raises(DataError, match="BG/NBD fit did not converge .*ABNORMAL"):
+        clv.fit_bgnbd(summary)
+    with pytest.raises(DataError, match="Gamma-Gamma fit did not converge"):
+        clv.fit_gamma_gamma(np.arange(1, 101), np.linspace(5, 50, 100))
