@@ -21,7 +21,7 @@ from core.experiments.data import variant_counts
 from core.formatting import Format, for_people, format_value, money, percent, points
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import can, cached_profile, download_buttons, page_start, role_note, stored
+from pages.common import can, cached_profile, download_buttons, lazy_tabs, page_start, role_note, stored, warm_up
 
 NONE = "(none)"
 OPTIONAL = ("impressions", "clicks", "conversions", "revenue")
@@ -29,6 +29,10 @@ ROLE_LABELS = {"date": "Date", "spend": "Spend", "impressions": "Impressions", "
                "conversions": "Conversions", "revenue": "Revenue", "campaign": "Campaign", "channel": "Channel",
                "budget": "Budget (per month, per campaign line)"}
 FREQ_NAMES = {"D": "Day", "W": "Week (Monday to Sunday)", "M": "Month"}
+TABS = ("Dashboard", "Marketing-mix model")
+TABS_KEY = "tabs-campaigns"  # st.session_state[TABS_KEY] = "Marketing-mix model" opens that tab
+TABLE_KEY = "cmp-table"  # the dashboard's table, which the model tab uses too
+LAST_TABLE_KEY = "cmp-table-last"  # the same, kept when the page is left (a widget's value is not)
 
 ws = page_start("Campaigns",
                 "Spend and return by campaign and channel: KPI cards against the previous period, trends, pacing "
@@ -412,9 +416,9 @@ def dashboard(ws: Workspace) -> str | None:
         st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `campaign_daily`) or "
                 "upload a CSV with a date, spend and results per day on **Data**.")
         return None
-    default = tables.index("campaign_daily") if "campaign_daily" in tables else 0
-    table = st.selectbox("Campaign table (one row per day, campaign and channel)", tables, index=default,
-                         key="cmp-table")
+    table = st.selectbox("Campaign table (one row per day, campaign and channel)", tables,
+                         index=tables.index(default_table(tables)), key=TABLE_KEY)
+    st.session_state[LAST_TABLE_KEY] = table  # for the model tab, and for the next visit of this page
     info = ws.info(table)
     roles = stored(("roles", db, table, info.version), lambda: guess_roles(ws.table(table)))
     chosen = pick_columns(table, info.version, roles)
@@ -461,12 +465,34 @@ def dashboard(ws: Workspace) -> str | None:
     return table
 
 
+def default_table(tables: list[str]) -> str:
+    """The table the dashboard starts with: the one picked last in this session, else `campaign_daily`."""
+    last = st.session_state.get(LAST_TABLE_KEY)
+    if last in tables:
+        return str(last)
+    return "campaign_daily" if "campaign_daily" in tables else tables[0]
+
+
+def chosen_table(ws: Workspace) -> str | None:
+    """The dashboard's table without drawing the dashboard (the model tab open): its picker's value,
+    kept while the dashboard tab is closed, else the table the dashboard would start with."""
+    tables = ws.tables()
+    if not tables:
+        return None
+    picked = st.session_state.get(TABLE_KEY)
+    return str(picked) if picked in tables else default_table(tables)
+
+
 def main() -> None:
-    tab_dashboard, tab_mmm = st.tabs(["Dashboard", "Marketing-mix model"])
-    with tab_dashboard:
-        table = dashboard(ws)
-    with tab_mmm:
-        render_mmm_tab(table)
+    # Lazy tabs: only the open tab runs (the dashboard alone draws about ten charts); the dashboard's
+    # widgets ("cmp-...") and the model's ("mmm-...") keep their values while their tab is closed.
+    tabs = lazy_tabs(TABS, TABS_KEY, keep={"Dashboard": ("cmp-",), "Marketing-mix model": ("mmm-",)})
+    if tabs["Dashboard"].open:
+        with tabs["Dashboard"]:
+            dashboard(ws)
+    elif tabs["Marketing-mix model"].open:
+        with tabs["Marketing-mix model"]:
+            render_mmm_tab(chosen_table(ws))
 
 
 # MMM tab: wired by pages/campaigns_mmm.py
@@ -478,3 +504,4 @@ def render_mmm_tab(table: str | None) -> None:
 
 
 main()
+warm_up()  # the other pages' libraries imported in the background once the app is idle (pages.common.warm_up)

@@ -21,8 +21,8 @@ from core.data.workspace import Workspace
 from core.errors import DataError
 from core.formatting import for_people, format_value, percent
 from core.wording import plural
-from pages.common import (can, cached_profile, download_buttons, job_runner, remember, result_store, role_note,
-                          session_workspace, settings_of_last_run, stored)
+from pages.common import (can, cached_profile, download_buttons, job_runner, kept_editor, remember, result_store,
+                          role_note, session_workspace, settings_of_last_run, stored)
 from pages.jobs_panel import job_progress
 
 KIND = "mmm"
@@ -327,7 +327,7 @@ def allocator(result: MMMResult, key: tuple, table: str) -> tuple[pd.DataFrame |
     defaults = pd.DataFrame({"channel": list(result.channels),
                              f"today per {period}": [format_value(v, "money") for v in result.current_spend],
                              "lowest (share)": 0.5, "highest (share)": 1.5})
-    edited = st.data_editor(
+    edited = kept_editor(  # its edits survive a visit to the dashboard tab
         defaults, hide_index=True, key=f"mmm-bounds-{table}-{'|'.join(result.channels)}", disabled=["channel", f"today per {period}"],
         column_config={"lowest (share)": st.column_config.NumberColumn(min_value=0.0, max_value=10.0, step=0.05,
                                                                        format="%.2f"),

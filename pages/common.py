@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core.errors import DataError
 from core.data.export import FORMATS, MIME, frame_to_bytes
@@ -24,8 +26,9 @@ FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 # plotly): 1.5-2 s on first use in a server process, most of its first render after a server start.
 # scikit-learn is left to the pages that use it (Segments warms up its own): two threads importing
 # scikit-learn at once is what the Segments page had to guard against.
+# The Campaigns page's core (its package imports SciPy and statsmodels, its charts plotly) comes last.
 HEAVY_MODULES = ("scipy.stats", "statsmodels.stats.multitest", "plotly.graph_objects", "core.experiments",
-                 "core.experiments.charts")
+                 "core.experiments.charts", "core.campaigns", "core.campaigns.charts")
 WARM_UP_GIVE_UP_S = 120.0  # a server whose scripts never pause for this long is not warmed up
 SCRIPT_THREAD = "ScriptRunner.scriptThread"  # the name Streamlit gives the thread of a script run
 
@@ -242,3 +245,87 @@ def settings_of_last_run(clicked: bool, state_key: str, table: str, version: int
     if ran_settings != settings:
         st.caption(f"Settings changed since the results below: click **{button}** to update them.")
     return ran_settings
+
+
+# ------------------------------------------------------------------ lazy tabs
+_PLAIN = (str, int, float, bool, dt.date, dt.time, dt.timedelta, type(None))
+
+
+def _plain(value: object) -> bool:
+    """A widget value that can be written back as is (not an upload, a data editor's edits or a frame)."""
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def keep_widget_values(keys: Sequence[str]) -> int:
+    """Keep the values of these widgets through a run that does not draw them; returns how many were kept.
+
+    Streamlit forgets a widget's value at the end of a run that did not draw the widget, so a closed
+    lazy tab's widgets would be back at their defaults when the user returns. Writing each value back
+    to session state, before the widget is drawn again, is Streamlit's documented way to keep it
+    ("Widget behavior": `st.session_state.key = st.session_state.key`). Only plain values (text,
+    numbers, dates, lists of them) are written back: uploads and data editors' edits are not
+    (see `kept_editor`). Widgets already drawn in this run (above the tabs) are left alone.
+    """
+    kept = 0
+    for key in keys:
+        value = st.session_state.get(key)
+        if key not in st.session_state or not _plain(value):
+            continue
+        with contextlib.suppress(StreamlitAPIException):  # drawn above the tabs in this run: kept anyway
+            st.session_state[key] = value
+            kept += 1
+    return kept
+
+
+def tab_of(key: str, keep: dict[str, tuple[str, ...]]) -> str | None:
+    """The tab whose widget `key` is: the one with the longest matching key prefix (None: no tab's)."""
+    best, length = None, 0
+    for name, prefixes in keep.items():
+        for prefix in prefixes:
+            if key.startswith(prefix) and len(prefix) > length:
+                best, length = name, len(prefix)
+    return best
+
+
+def lazy_tabs(names: Sequence[str], key: str, keep: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """Tabs whose content runs only while the tab is selected: name -> tab, and `tab.open` says which.
+
+    `st.tabs(..., on_change="rerun")`: a click on a tab reruns the page, and the page draws only the
+    open tab's content (`if tabs[name].open:`), so a first render computes and sends one tab, not all
+    of them (the Campaigns page's two tabs held about ten charts). `keep` maps a tab to the key
+    prefixes of its widgets (a key belongs to the tab of its longest matching prefix): while that tab
+    is closed their values are kept (`keep_widget_values`), so switching tabs and back shows the same
+    choices. Back from another page, the tab that was open last opens again (its running job or result
+    shows as before), kept under `<key>--open`.
+    """
+    last = f"{key}--open"
+    if key not in st.session_state and st.session_state.get(last) in names:
+        st.session_state[key] = st.session_state[last]  # back from another page: the tab that was open
+    tabs = dict(zip(names, st.tabs(list(names), key=key, on_change="rerun")))
+    opened = next((n for n, t in tabs.items() if t.open), None)
+    st.session_state[last] = opened
+    if keep:
+        closed = [k for k in list(st.session_state.keys())
+                  if isinstance(k, str) and k != key and tab_of(k, keep) not in (None, opened)]
+        keep_widget_values(closed)
+    return tabs
+
+
+def kept_editor(data: pd.DataFrame, key: str, **kwargs: Any) -> pd.DataFrame:
+    """`st.data_editor` whose edits survive runs that do not draw it (a closed lazy tab).
+
+    An editor's state is its edits against `data`; Streamlit drops it with the widget (and it cannot
+    be written back like a plain value), so the edited frame is kept under `<key>--kept` with the
+    `data` it was edited from. When the editor comes back without state on the same `data`, it starts
+    from the edited frame; other data starts afresh. Pop `key` and `<key>--kept` to reset it."""
+    kept = f"{key}--kept"
+    entry = st.session_state.get(kept)
+    start = data
+    if entry is not None and entry[0].equals(data):
+        # with state: the frame the edits were made on; without (dropped): the edited frame
+        start = entry[1] if key in st.session_state else entry[2]
+    out = st.data_editor(start, key=key, **kwargs)
+    st.session_state[kept] = (data, start, out)
+    return out

@@ -19,7 +19,7 @@ from core.data.ingest import IngestReport
 from core.data.load_job import KIND as LOAD_KIND, finish_load, load_job_mb, runs_as_job, submit_load
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import cached_profile, can, download_buttons, job_runner, page_start, warm_up
+from pages.common import cached_profile, can, download_buttons, job_runner, kept_editor, lazy_tabs, page_start, warm_up
 from pages.jobs_panel import job_progress
 
 TYPE_CHOICES = ["auto", "text", "integer", "number", "date", "timestamp", "boolean"]
@@ -33,6 +33,25 @@ ws = page_start("Data")
 
 
 # ------------------------------------------------------------------ load
+HELD_KEY = "upload-held"  # (spilled path, file name) of an upload the uploader dropped while its tab was closed
+
+
+def _held_upload() -> tuple[Path, str] | None:
+    """The file uploaded before another tab was opened: an uploader's file cannot be kept like other
+    widget values (Streamlit drops it with the widget), but its spilled copy can; Clear forgets it."""
+    held = st.session_state.get(HELD_KEY)
+    if not held or not Path(held[0]).exists():
+        st.session_state.pop(HELD_KEY, None)
+        return None
+    c1, c2 = st.columns([5, 1])
+    if c2.button("Clear", key="upload-clear", icon=":material/close:"):
+        st.session_state.pop(HELD_KEY, None)
+        st.rerun()  # the page without the file (nor this button)
+    c1.caption(f"Using **{held[1]}**, uploaded before another tab was opened. Upload a file above to load "
+               "another one instead.")
+    return Path(held[0]), str(held[1])
+
+
 def _source(ws: Workspace) -> tuple[Path, str] | None:
     """The file chosen by the user (spilled to the workspace temp folder) and its display name."""
     how = st.radio("Source", ["Upload from this computer", "File on the server"], horizontal=True,
@@ -43,7 +62,9 @@ def _source(ws: Workspace) -> tuple[Path, str] | None:
             key="upload",
         )
         if up is None:
-            return None
+            return _held_upload()
+        st.session_state.pop(HELD_KEY, None)
+        st.session_state["upload-name"] = up.name
         if st.session_state.get("upload-id") != up.file_id:
             old = st.session_state.get("upload-path")
             if old:
@@ -137,8 +158,8 @@ def _show_plan(plan: CsvPlan) -> dict[str, str]:
     st.markdown("**Column types**: change *load as* to override the detection.")
     types = pd.DataFrame({"column": list(d["columns"]), "detected": list(d["columns"].values()),
                           "load as": ["auto"] * len(d["columns"])})
-    edited = st.data_editor(
-        types, hide_index=True, width="stretch", key="types-editor", disabled=["column", "detected"],
+    edited = kept_editor(  # the overrides survive a visit to another tab
+        types, "types-editor", hide_index=True, width="stretch", disabled=["column", "detected"],
         column_config={"load as": st.column_config.SelectboxColumn(options=TYPE_CHOICES, required=True)},
     )
     return {r["column"]: r["load as"] for _, r in edited.iterrows() if r["load as"] != "auto"}
@@ -185,11 +206,20 @@ def _tabs(ws: Workspace) -> dict[str, object]:
     names = (["Load a CSV"] if can(ws, "load") else []) + ["Browse tables"]
     names += ["SQL console"] if can(ws, "sql") else []
     names += ["Audit log", "Backup and restore"] if can(ws, "audit") else []
-    return dict(zip(names, st.tabs(names)))
+    # Lazy tabs: only the open tab runs (Browse tables reads a preview and the column profile); each
+    # tab's widgets keep their values while it is closed.
+    return lazy_tabs(names, TABS_KEY, keep={
+        "Load a CSV": ("source-kind", "import-file", "opt-", "table-name-", "mode-"),
+        "Browse tables": ("browse-", "drop-", "export-"), "SQL console": ("sql-",), "Audit log": ("audit-",),
+        "Backup and restore": ("backup-", "restore-")})
 
 
+TABS_KEY = "tabs-data"  # st.session_state[TABS_KEY] = "SQL console" opens that tab
 tabs = _tabs(ws)
 tab_load = tabs.get("Load a CSV")
+if tab_load is not None and not tab_load.open and st.session_state.get("upload-path") and \
+        Path(st.session_state["upload-path"]).exists():  # the uploader drops its file while its tab is closed
+    st.session_state[HELD_KEY] = (st.session_state["upload-path"], st.session_state.get("upload-name", "the file"))
 
 
 def _load_tab() -> None:
@@ -317,13 +347,13 @@ def _load_job_section(ws: Workspace) -> bool:
     return True
 
 
-if tab_load is not None:
+if tab_load is not None and tab_load.open:
     with tab_load:
         _load_tab()
 
 
 # ------------------------------------------------------------------ browse
-with tabs["Browse tables"]:
+def _browse_tab() -> None:
     tables = ws.tables()
     if not tables:
         st.info("No tables yet: load a CSV above, or the demo data on the Home page.")
@@ -368,6 +398,11 @@ with tabs["Browse tables"]:
                         st.rerun()
 
 
+if tabs["Browse tables"].open:
+    with tabs["Browse tables"]:
+        _browse_tab()
+
+
 # ------------------------------------------------------------------ SQL
 def _run_console(ws: Workspace, query: str) -> None:
     """Run the query with a live elapsed time; leaving the page or pressing Cancel interrupts it."""
@@ -395,7 +430,7 @@ def _run_console(ws: Workspace, query: str) -> None:
         status.empty()
 
 
-if "SQL console" in tabs:
+if "SQL console" in tabs and tabs["SQL console"].open:
     with tabs["SQL console"]:
         st.caption("Read-only SQL (DuckDB dialect) over the workspace tables: one SELECT at a time, no "
                    f"file access, at most {config.sql_timeout_s():g} s per query (MW_SQL_TIMEOUT_S). "
@@ -483,9 +518,10 @@ def _backup_tab(ws: Workspace) -> None:
             st.success(f"Restored {plural(len(names), 'table')}: {', '.join(names) or 'none'}.")
 
 
-if "Audit log" in tabs:
+if "Audit log" in tabs and tabs["Audit log"].open:
     with tabs["Audit log"]:
         _audit_tab(ws)
+if "Backup and restore" in tabs and tabs["Backup and restore"].open:
     with tabs["Backup and restore"]:
         _backup_tab(ws)
 

@@ -20,7 +20,8 @@ from core.formatting import for_people, p_value
 from core.data.export import frame_to_bytes
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import can, cached_distinct, page_start, remember, result_store, role_note, stored, warm_up
+from pages.common import (can, cached_distinct, kept_editor, lazy_tabs, page_start, remember, result_store, role_note,
+                          stored, warm_up)
 
 CORRECTIONS = {"Holm (default)": "holm", "Bonferroni": "bonferroni", "Benjamini-Hochberg (false discovery rate)": "bh",
                "None": "none"}
@@ -29,6 +30,10 @@ CHANCE_NOTE = ("**Chance to beat control** is the probability, given these data,
                "the difference has a Gaussian posterior). It is not 1 − p: a p-value is how surprising the data would be "
                "if there were no difference. **Expected loss** is how much you give up on average, as a share of the "
                "control's value, if you ship the variant and it is in fact worse.")
+
+RESULTS, TIME, SEGMENTS, PLAN = "Results", "Over time", "By segment", "Planning"
+TABS_KEY = "tabs-experiments"  # st.session_state[TABS_KEY] = TIME opens that tab
+SETUP_KEY = "exp-test"  # the test picked on the Results tab (table, variant, metrics, options), for the others
 
 ws = page_start("Experiments",
                 "Read A/B and campaign tests correctly: lifts with intervals, corrected p-values, sample split "
@@ -39,11 +44,15 @@ analyst = can(ws, "analyze")
 if analyst:
     source = st.radio("Data", ["Per-user table from the workspace", "Totals per variant (typed in or uploaded)"],
                       horizontal=True, key="exp-source")
-    tab_results, tab_time, tab_segments, tab_plan = st.tabs(["Results", "Over time", "By segment", "Planning"])
+    # Lazy tabs: only the open tab runs; each tab's widgets keep their values while it is closed (a key
+    # belongs to the tab of its longest prefix: "exp-date-..." to Over time, other "exp-..." to Results).
+    tabs = lazy_tabs([RESULTS, TIME, SEGMENTS, PLAN], TABS_KEY,
+                     keep={RESULTS: ("exp-",), TIME: ("exp-date-", "exp-time-"), SEGMENTS: ("exp-by-",),
+                           PLAN: ("plan-",)})
 else:
     role_note(ws, "analyze", "analysing a test")
     source = ""
-    (tab_plan,) = st.tabs(["Planning"])
+    tabs = lazy_tabs([PLAN], TABS_KEY)
 
 
 def options_form(variants: list[str], key: str) -> dict:
@@ -149,198 +158,263 @@ def show_result(res: ExperimentResult, title: str, figures_extra: Callable[[], l
 
 
 # ------------------------------------------------------------------ per-user table
-def per_user(ws: Workspace) -> None:
-    tables = ws.tables()
-    with tab_results:
-        if not tables:
-            st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `email_campaign`).")
-            return
-        default = tables.index("email_campaign") if "email_campaign" in tables else 0
-        table = st.selectbox("Per-user table (one row per user)", tables, index=default, key="exp-table")
-        info = ws.info(table)
-        profile = cached_distinct(db, table, info.version)  # (not the full profile: 1 query, not 3+)
-        types = dict(zip(profile["column"], profile["type"]))
-        distinct = dict(zip(profile["column"], profile["distinct"]))
-        columns = list(types)
-        numeric = [c for c in columns if any(k in types[c].upper() for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "BOOL"))]
-        dates = [c for c in columns if "DATE" in types[c].upper() or "TIMESTAMP" in types[c].upper()]
-        roles = stored(("roles", db, table, info.version), lambda: guess_roles(ws.table(table)))
-        small = [c for c in roles.breakdowns if c in distinct]
-        dates.sort(key=lambda c: c != roles.date.column)  # the guessed date first
-        c1, c2 = st.columns(2)
-        v_default = roles.variant.column or next((c for c in columns if 2 <= (distinct.get(c) or 0) <= 20), columns[0])
-        variant = c1.selectbox("Variant column", columns, key=f"exp-variant-{table}", index=columns.index(v_default),
-                               help=f"Suggested: {v_default} ({roles.variant.reason})." if roles.variant else
-                               f"Nothing is named like a variant ({roles.variant.reason}): pick the column "
-                               "that says which version each user saw.")
-        if not roles.variant.column:  # say so rather than silently analyse a stand-in column
-            c1.warning(f"No column looks like the variant: {roles.variant.reason}. **{variant}** is only a first "
-                       "pick: choose the column that says which version each user saw.", icon=":material/help:")
-        metric_defaults = [c for c in roles.outcomes if c in numeric][:3]
-        metrics = c2.multiselect("Metrics", numeric, default=metric_defaults, key=f"exp-metrics-{table}")
-        c3, c4, c5 = st.columns(3)
-        mtype = c3.selectbox("Metric type", ["auto", "binary", "continuous"], key="exp-mtype",
-                             help="auto: 0/1 columns are conversions (binary), anything else continuous.")
-        cov_options = ["(none)"] + numeric
-        cov_guess = roles.covariate.column if roles.covariate.column in numeric else "(none)"
-        covariate = c4.selectbox("Pre-period covariate (CUPED)", cov_options, index=cov_options.index(cov_guess),
-                                 key=f"exp-cov-{table}")
-        winsor = c5.select_slider("Winsorise continuous metrics at", ["off", 0.95, 0.99, 0.995, 0.999], value="off",
-                                  key="exp-winsor", format_func=lambda v: v if v == "off" else f"{v:.1%} percentile")
-        with st.expander("Ratio metric (e.g. revenue per order = sum of revenue / sum of orders)"):
-            r1, r2 = st.columns(2)
-            numerator = r1.selectbox("Numerator", ["(none)"] + numeric, key=f"exp-num-{table}")
-            denominator = r2.selectbox("Denominator", ["(none)"] + numeric, key=f"exp-den-{table}")
+def per_user_setup(ws: Workspace, tables: list[str]) -> dict | None:
+    """The test as picked with the Results tab's widgets (table, variant, metrics, options), or None
+    after saying what is missing. The other tabs read it from session state (SETUP_KEY)."""
+    default = tables.index("email_campaign") if "email_campaign" in tables else 0
+    table = st.selectbox("Per-user table (one row per user)", tables, index=default, key="exp-table")
+    info = ws.info(table)
+    profile = cached_distinct(db, table, info.version)  # (not the full profile: 1 query, not 3+)
+    types = dict(zip(profile["column"], profile["type"]))
+    distinct = dict(zip(profile["column"], profile["distinct"]))
+    columns = list(types)
+    numeric = [c for c in columns if any(k in types[c].upper() for k in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "BOOL"))]
+    dates = [c for c in columns if "DATE" in types[c].upper() or "TIMESTAMP" in types[c].upper()]
+    roles = stored(("roles", db, table, info.version), lambda: guess_roles(ws.table(table)))
+    small = [c for c in roles.breakdowns if c in distinct]
+    dates.sort(key=lambda c: c != roles.date.column)  # the guessed date first
+    c1, c2 = st.columns(2)
+    v_default = roles.variant.column or next((c for c in columns if 2 <= (distinct.get(c) or 0) <= 20), columns[0])
+    variant = c1.selectbox("Variant column", columns, key=f"exp-variant-{table}", index=columns.index(v_default),
+                           help=f"Suggested: {v_default} ({roles.variant.reason})." if roles.variant else
+                           f"Nothing is named like a variant ({roles.variant.reason}): pick the column "
+                           "that says which version each user saw.")
+    if not roles.variant.column:  # say so rather than silently analyse a stand-in column
+        c1.warning(f"No column looks like the variant: {roles.variant.reason}. **{variant}** is only a first "
+                   "pick: choose the column that says which version each user saw.", icon=":material/help:")
+    metric_defaults = [c for c in roles.outcomes if c in numeric][:3]
+    metrics = c2.multiselect("Metrics", numeric, default=metric_defaults, key=f"exp-metrics-{table}")
+    c3, c4, c5 = st.columns(3)
+    mtype = c3.selectbox("Metric type", ["auto", "binary", "continuous"], key="exp-mtype",
+                         help="auto: 0/1 columns are conversions (binary), anything else continuous.")
+    cov_options = ["(none)"] + numeric
+    cov_guess = roles.covariate.column if roles.covariate.column in numeric else "(none)"
+    covariate = c4.selectbox("Pre-period covariate (CUPED)", cov_options, index=cov_options.index(cov_guess),
+                             key=f"exp-cov-{table}")
+    winsor = c5.select_slider("Winsorise continuous metrics at", ["off", 0.95, 0.99, 0.995, 0.999], value="off",
+                              key="exp-winsor", format_func=lambda v: v if v == "off" else f"{v:.1%} percentile")
+    with st.expander("Ratio metric (e.g. revenue per order = sum of revenue / sum of orders)"):
+        r1, r2 = st.columns(2)
+        numerator = r1.selectbox("Numerator", ["(none)"] + numeric, key=f"exp-num-{table}")
+        denominator = r2.selectbox("Denominator", ["(none)"] + numeric, key=f"exp-den-{table}")
+    try:
+        counts = stored(("variants", db, table, info.version, variant),
+                        lambda: variant_counts(ws.table(table), variant))
+        check_levels(counts, variant)  # the core's own message for 1 level (and variant_counts' for > 20)
+        variants = [str(v) for v in counts.index]
+    except DataError as e:
+        st.error(str(e))
+        return None
+    weights = planned_split(c1, variants, f"exp-{table}-v{info.version}")
+    if weights is None:
+        return None
+    u1, u2 = st.columns(2)
+    user_options = ["(none)"] + [c for c in columns if c != variant]
+    user_default = roles.id.column if roles.id.column in user_options else "(none)"
+    user_col = u1.selectbox("User id column (checks one row per user)", user_options,
+                            index=user_options.index(user_default), key=f"exp-user-{table}",
+                            help="Each user should appear once, in one variant. Repeated users are counted twice "
+                                 "and users in both arms blur the difference.")
+    user = None if user_col == "(none)" else user_col
+    time_col = dates[0] if dates else None
+    first_label = (f"first exposure per user (earliest {time_col})" if time_col
+                   else "first exposure per user (first row in the table)")
+    cleanings = {"keep every row": None, first_label: "first", "drop users seen in several variants": "drop_multi"}
+    check = None
+    if user:
         try:
-            counts = stored(("variants", db, table, info.version, variant),
-                            lambda: variant_counts(ws.table(table), variant))
-            check_levels(counts, variant)  # the core's own message for 1 level (and variant_counts' for > 20)
-            variants = [str(v) for v in counts.index]
+            check = stored(("assignment", db, table, info.version, variant, user),
+                           lambda: check_assignment(ws.table(table), variant, user))
         except DataError as e:
             st.error(str(e))
+            return None
+    cleaning_label = u2.radio("Repeated users", list(cleanings), key=f"exp-dedupe-{table}", horizontal=True,
+                              disabled=user is None or (check is not None and check.ok),
+                              help="First exposure: each user's earliest row decides the variant and the outcome. "
+                                   "Drop: users seen in more than one variant are left out entirely.")
+    dedupe = cleanings[cleaning_label] if user and check is not None and not check.ok else None
+    opts = options_form(variants, "exp")
+    opts["weights"] = dict(zip(variants, weights))
+    settings = {"table": table, "version": info.version, "variant": variant, "metrics": metrics, "mtype": mtype,
+                "user": user, "dedupe": dedupe, "time": time_col if dedupe == "first" else None,
+                "covariate": None if covariate == "(none)" else covariate,
+                "winsorize": None if winsor == "off" else float(winsor),
+                "numerator": None if numerator == "(none)" else numerator,
+                "denominator": None if denominator == "(none)" else denominator, **opts}
+    if not metrics and not (settings["numerator"] and settings["denominator"]):
+        st.info("Pick at least one metric.")
+        return None
+    return {"table": table, "version": info.version, "variant": variant, "metrics": metrics, "mtype": mtype,
+            "user": user, "dedupe": dedupe, "check": check, "opts": opts, "settings": settings, "types": types,
+            "distinct": distinct, "numeric": numeric, "dates": dates, "small": small}
+
+
+def analysis(ws: Workspace, test: dict) -> ExperimentResult | None:
+    """The read-out of the test picked on the Results tab, kept per table version and settings."""
+    settings, opts, table = test["settings"], test["opts"], test["table"]
+    key = ("experiment", db, json.dumps(settings, sort_keys=True, default=str))
+    res = result_store().get(key)
+    if res is not None:
+        return res
+    try:
+        with st.spinner("Aggregating per variant in the database ..."):
+            parts = []
+            common = dict(control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
+                          sequential_tuning=opts["sequential_tuning"], weights=opts["weights"], user=test["user"],
+                          dedupe=test["dedupe"], time=settings["time"])
+            if test["metrics"]:
+                parts.append(analyze(ws.table(table), test["variant"], test["metrics"], metric_type=test["mtype"],
+                                     covariate=settings["covariate"], winsorize=settings["winsorize"], **common))
+            if settings["numerator"] and settings["denominator"]:
+                parts.append(analyze(ws.table(table), test["variant"], settings["numerator"], metric_type="ratio",
+                                     denominator=settings["denominator"], **common))
+            res = parts[0] if len(parts) == 1 else combine(parts, alpha=opts["alpha"], correction=opts["correction"])
+        remember(key, res)
+    except DataError as e:
+        st.error(str(e))
+        return None
+    return res
+
+
+def analysed(ws: Workspace, test: dict) -> object:
+    """The table as analysed: with the chosen cleaning of repeated users (a lazy query in the database)."""
+    if not test["dedupe"] or not test["user"]:
+        return ws.table(test["table"])
+    return dedupe_users(ws.table(test["table"]), test["variant"], test["user"], test["dedupe"],
+                        time=test["settings"]["time"], check=test["check"])[0]
+
+
+def over_time(ws: Workspace, test: dict, metric: str, date: str) -> pd.DataFrame:
+    """Cumulative read-out by day, kept per table version and settings (charts and report share it)."""
+    opts, mtype = test["opts"], test["mtype"]
+    return stored(("timeline", db, test["table"], test["version"], test["variant"], metric, date, mtype,
+                   opts["control"], opts["alpha"], opts["sequential_tuning"], test["user"], test["dedupe"]),
+                  lambda: timeline(analysed(ws, test), test["variant"], metric, date, control=opts["control"],
+                                   alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"],
+                                   metric_type=mtype))
+
+
+def results_tab(ws: Workspace, tables: list[str]) -> None:
+    if not tables:
+        st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `email_campaign`).")
+        return
+    test = per_user_setup(ws, tables)
+    st.session_state[SETUP_KEY] = test  # what the Over time and By segment tabs read
+    if test is None:
+        return
+    res = analysis(ws, test)
+    if res is None:
+        return
+    dates, metrics = test["dates"], test["metrics"]
+
+    def report_figures() -> list:
+        """Over-time charts of the first metric for the report (built only when it is downloaded)."""
+        if not dates or not metrics:
+            return []
+        try:
+            tl = over_time(ws, test, metrics[0], dates[0])
+        except DataError:
+            return []
+        return list(charts.timeline_figures(tl, metrics[0], test["opts"]["control"]))
+
+    show_result(res, test["table"], report_figures, user=test["user"])
+
+
+def is_binary(res: ExperimentResult | None, test: dict, metric: str) -> bool:
+    binary = set(res.table.loc[res.table["metric_type"] == "binary", "metric"]) if res is not None else set()
+    return metric in binary or (metric in test["numeric"] and (test["distinct"].get(metric) or 0) <= 2)
+
+
+def time_tab(ws: Workspace, test: dict) -> None:
+    table, dates, metrics = test["table"], test["dates"], test["metrics"]
+    if not dates:
+        st.info(f"`{table}` has no date column: add the exposure date per user to see results over time.")
+        return
+    c1, c2 = st.columns(2)
+    date = c1.selectbox("Exposure date", dates, key=f"exp-date-{table}")
+    metric = c2.selectbox("Metric", metrics or test["numeric"], key=f"exp-time-metric-{table}")
+    try:
+        tl = over_time(ws, test, metric, date)
+        per_arm, lift = charts.timeline_figures(tl, metric, test["opts"]["control"])
+        st.plotly_chart(per_arm, key="exp-time-arms")
+        st.plotly_chart(lift, key="exp-time-lift")
+        st.caption("Early days swing: a lift that shrinks over time often is a novelty effect. Without "
+                   "sequential mode, stopping the first day the interval clears 0 inflates false positives.")
+        with st.expander("Numbers behind the charts"):
+            st.dataframe(charts.timeline_for_people(tl, is_binary(analysis(ws, test), test, metric)),
+                         hide_index=True)
+    except DataError as e:
+        st.error(str(e))
+
+
+def segments_tab(ws: Workspace, test: dict, tables: list[str]) -> None:
+    table, variant, metrics, types, opts = test["table"], test["variant"], test["metrics"], test["types"], test["opts"]
+    # attributes of the table itself, plus saved segments that share an id column with it
+    sources: dict[str, tuple[str | None, str | None, str]] = {c: (None, None, c) for c in test["small"]
+                                                              if c != variant}
+    for seg_table in (t for t in tables if t.endswith("_segments") and t != table):
+        seg_cols = ws.columns(seg_table)
+        shared = [c for c in seg_cols if c in types and c.lower().endswith("id")]
+        for col in ("segment_name", "rfm_segment"):
+            if shared and col in seg_cols:
+                sources[f"{col} from {seg_table} (joined on {shared[0]})"] = (seg_table, shared[0], col)
+    if not sources:
+        st.info("No attribute with 2 to 30 levels (such as device, channel or segment) to break results down "
+                "by; saved segments (Segments page) are offered here when they share an id column with the test.")
+        return
+    c1, c2 = st.columns(2)
+    label = c1.selectbox("Break down by", list(sources), key=f"exp-by-{table}")
+    metric = c2.selectbox("Metric", metrics or test["numeric"], key=f"exp-by-metric-{table}")
+    seg_table, key_col, by = sources[label]
+    try:
+        base = analysed(ws, test)
+        data = base if seg_table is None else with_segments(base, ws.table(seg_table), key_col)
+        bd = stored(("breakdown", db, table, test["version"], variant, metric, label, opts["control"], opts["alpha"],
+                     ws.version(seg_table) if seg_table else None, test["user"], test["dedupe"]),
+                    lambda: breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"]))
+        st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
+                   f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
+                   "significant by chance. Treat differences between segments as ideas to test, not results.",
+                   icon=":material/warning:")
+        st.plotly_chart(charts.breakdown_figure(bd, by), key="exp-breakdown")
+        st.dataframe(charts.breakdown_for_people(bd, by, is_binary(analysis(ws, test), test, metric), opts["alpha"]),
+                     hide_index=True)
+    except DataError as e:
+        st.error(str(e))
+
+
+def per_user(ws: Workspace) -> None:
+    """The per-user read-out: only the open tab runs; Over time and By segment use the Results tab's test."""
+    tables = ws.tables()
+    if tabs[RESULTS].open:
+        with tabs[RESULTS]:
+            results_tab(ws, tables)
+        return
+    name = TIME if tabs[TIME].open else SEGMENTS if tabs[SEGMENTS].open else None
+    if name is None:
+        return
+    with tabs[name]:
+        test = st.session_state.get(SETUP_KEY)
+        if not tables or test is None or not ws.exists(test["table"]) or ws.version(test["table"]) != test["version"]:
+            st.info("Pick the test on the **Results** tab first: the table, the variant column and the metrics.")
             return
-        weights = planned_split(c1, variants, f"exp-{table}-v{info.version}")
-        if weights is None:
-            return
-        u1, u2 = st.columns(2)
-        user_options = ["(none)"] + [c for c in columns if c != variant]
-        user_default = roles.id.column if roles.id.column in user_options else "(none)"
-        user_col = u1.selectbox("User id column (checks one row per user)", user_options,
-                                index=user_options.index(user_default), key=f"exp-user-{table}",
-                                help="Each user should appear once, in one variant. Repeated users are counted twice "
-                                     "and users in both arms blur the difference.")
-        user = None if user_col == "(none)" else user_col
-        time_col = dates[0] if dates else None
-        first_label = (f"first exposure per user (earliest {time_col})" if time_col
-                       else "first exposure per user (first row in the table)")
-        cleanings = {"keep every row": None, first_label: "first", "drop users seen in several variants": "drop_multi"}
-        check = None
-        if user:
-            try:
-                check = stored(("assignment", db, table, info.version, variant, user),
-                               lambda: check_assignment(ws.table(table), variant, user))
-            except DataError as e:
-                st.error(str(e))
-                return
-        cleaning_label = u2.radio("Repeated users", list(cleanings), key=f"exp-dedupe-{table}", horizontal=True,
-                                  disabled=user is None or (check is not None and check.ok),
-                                  help="First exposure: each user's earliest row decides the variant and the outcome. "
-                                       "Drop: users seen in more than one variant are left out entirely.")
-        dedupe = cleanings[cleaning_label] if user and check is not None and not check.ok else None
-        opts = options_form(variants, "exp")
-        opts["weights"] = dict(zip(variants, weights))
-        settings = {"table": table, "version": info.version, "variant": variant, "metrics": metrics, "mtype": mtype,
-                    "user": user, "dedupe": dedupe, "time": time_col if dedupe == "first" else None,
-                    "covariate": None if covariate == "(none)" else covariate,
-                    "winsorize": None if winsor == "off" else float(winsor),
-                    "numerator": None if numerator == "(none)" else numerator,
-                    "denominator": None if denominator == "(none)" else denominator, **opts}
-        if not metrics and not (settings["numerator"] and settings["denominator"]):
-            st.info("Pick at least one metric.")
-            return
-        key = ("experiment", db, json.dumps(settings, sort_keys=True, default=str))
-        res = result_store().get(key)
-        if res is None:
-            try:
-                with st.spinner("Aggregating per variant in the database ..."):
-                    parts = []
-                    common = dict(control=opts["control"], alpha=opts["alpha"], correction=opts["correction"],
-                                  sequential_tuning=opts["sequential_tuning"], weights=opts["weights"], user=user,
-                                  dedupe=dedupe, time=settings["time"])
-                    if metrics:
-                        parts.append(analyze(ws.table(table), variant, metrics, metric_type=mtype,
-                                             covariate=settings["covariate"], winsorize=settings["winsorize"], **common))
-                    if settings["numerator"] and settings["denominator"]:
-                        parts.append(analyze(ws.table(table), variant, settings["numerator"], metric_type="ratio",
-                                             denominator=settings["denominator"], **common))
-                    res = parts[0] if len(parts) == 1 else combine(parts, alpha=opts["alpha"], correction=opts["correction"])
-                remember(key, res)
-            except DataError as e:
-                st.error(str(e))
-                return
-        def report_figures() -> list:
-            """Over-time charts of the first metric for the report (built only when it is downloaded)."""
-            if not dates or not metrics:
-                return []
-            try:
-                tl = over_time(metrics[0], dates[0])
-            except DataError:
-                return []
-            return list(charts.timeline_figures(tl, metrics[0], opts["control"]))
-
-        show_result(res, table, report_figures, user=user)
-        binary_metrics = set(res.table.loc[res.table["metric_type"] == "binary", "metric"])
-
-    def is_binary(metric: str) -> bool:
-        return metric in binary_metrics or (metric in numeric and (distinct.get(metric) or 0) <= 2)
-
-    def analysed() -> object:
-        """The table as analysed: with the chosen cleaning of repeated users (a lazy query in the database)."""
-        if not dedupe or not user:
-            return ws.table(table)
-        return dedupe_users(ws.table(table), variant, user, dedupe, time=settings["time"], check=check)[0]
-
-    def over_time(metric: str, date: str) -> pd.DataFrame:
-        """Cumulative read-out by day, kept per table version and settings (charts and report share it)."""
-        return stored(("timeline", db, table, info.version, variant, metric, date, mtype, opts["control"],
-                       opts["alpha"], opts["sequential_tuning"], user, dedupe),
-                      lambda: timeline(analysed(), variant, metric, date, control=opts["control"],
-                                       alpha=opts["alpha"], sequential_tuning=opts["sequential_tuning"],
-                                       metric_type=mtype))
-    with tab_time:
-        if not dates:
-            st.info(f"`{table}` has no date column: add the exposure date per user to see results over time.")
+        if name == TIME:
+            time_tab(ws, test)
         else:
-            c1, c2 = st.columns(2)
-            date = c1.selectbox("Exposure date", dates, key=f"exp-date-{table}")
-            metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-time-metric-{table}")
-            try:
-                tl = over_time(metric, date)
-                per_arm, lift = charts.timeline_figures(tl, metric, opts["control"])
-                st.plotly_chart(per_arm, key="exp-time-arms")
-                st.plotly_chart(lift, key="exp-time-lift")
-                st.caption("Early days swing: a lift that shrinks over time often is a novelty effect. Without "
-                           "sequential mode, stopping the first day the interval clears 0 inflates false positives.")
-                with st.expander("Numbers behind the charts"):
-                    st.dataframe(charts.timeline_for_people(tl, is_binary(metric)), hide_index=True)
-            except DataError as e:
-                st.error(str(e))
-    with tab_segments:
-        # attributes of the table itself, plus saved segments that share an id column with it
-        sources: dict[str, tuple[str | None, str | None, str]] = {c: (None, None, c) for c in small if c != variant}
-        for seg_table in (t for t in tables if t.endswith("_segments") and t != table):
-            seg_cols = ws.columns(seg_table)
-            shared = [c for c in seg_cols if c in types and c.lower().endswith("id")]
-            for col in ("segment_name", "rfm_segment"):
-                if shared and col in seg_cols:
-                    sources[f"{col} from {seg_table} (joined on {shared[0]})"] = (seg_table, shared[0], col)
-        if not sources:
-            st.info("No attribute with 2 to 30 levels (such as device, channel or segment) to break results down "
-                    "by; saved segments (Segments page) are offered here when they share an id column with the test.")
-        else:
-            c1, c2 = st.columns(2)
-            label = c1.selectbox("Break down by", list(sources), key=f"exp-by-{table}")
-            metric = c2.selectbox("Metric", metrics or numeric, key=f"exp-by-metric-{table}")
-            seg_table, key_col, by = sources[label]
-            try:
-                base = analysed()
-                data = base if seg_table is None else with_segments(base, ws.table(seg_table), key_col)
-                bd = stored(("breakdown", db, table, info.version, variant, metric, label, opts["control"], opts["alpha"],
-                             ws.version(seg_table) if seg_table else None, user, dedupe),
-                            lambda: breakdown(data, variant, metric, by, control=opts["control"], alpha=opts["alpha"]))
-                st.warning(f"Looking at {bd['level'].nunique()} levels x {bd['variant'].nunique()} variants means "
-                           f"{len(bd)} extra comparisons: at a 5% level about {len(bd) * 0.05:.1f} of them can look "
-                           "significant by chance. Treat differences between segments as ideas to test, not results.",
-                           icon=":material/warning:")
-                st.plotly_chart(charts.breakdown_figure(bd, by), key="exp-breakdown")
-                st.dataframe(charts.breakdown_for_people(bd, by, is_binary(metric), opts["alpha"]), hide_index=True)
-            except DataError as e:
-                st.error(str(e))
+            segments_tab(ws, test, tables)
 
 
 # ------------------------------------------------------------------ summary input
 def summary_input(ws: Workspace) -> None:
-    with tab_results:
+    if tabs[TIME].open:
+        with tabs[TIME]:
+            st.info("Results over time need a per-user table with an exposure date.")
+    if tabs[SEGMENTS].open:
+        with tabs[SEGMENTS]:
+            st.info("Breakdowns need a per-user table with attributes such as device or segment.")
+    if not tabs[RESULTS].open:
+        return
+    with tabs[RESULTS]:
         kind = st.radio("Metric", ["Conversions (users and conversions)", "Mean and standard deviation per user"],
                         horizontal=True, key="exp-sum-kind")
         up = st.file_uploader("Upload a summary CSV (optional)", type=["csv"], key="exp-sum-upload",
@@ -360,7 +434,8 @@ def summary_input(ws: Workspace) -> None:
         else:
             base = pd.DataFrame({"variant": ["control", "variant_b"], "n": [5000, 5000], "mean": [24.0, 25.1],
                                  "std": [30.0, 31.0]})
-        summary = st.data_editor(base, num_rows="dynamic", hide_index=True, key=f"exp-sum-{kind[:4]}-{up.file_id if up else ''}")
+        summary = kept_editor(base, f"exp-sum-{kind[:4]}-{up.file_id if up else ''}", num_rows="dynamic",
+                              hide_index=True)  # the edits survive a visit to another tab
         summary = summary.dropna(subset=["variant"])
         variants = sorted(summary["variant"].astype(str))
         if len(variants) < 2:
@@ -380,10 +455,6 @@ def summary_input(ws: Workspace) -> None:
             st.error(str(e))
             return
         show_result(res, "summary")
-    with tab_time:
-        st.info("Results over time need a per-user table with an exposure date.")
-    with tab_segments:
-        st.info("Breakdowns need a per-user table with attributes such as device or segment.")
 
 
 if not analyst:
@@ -395,7 +466,7 @@ else:
 
 
 # ------------------------------------------------------------------ planning
-with tab_plan:
+def planning() -> None:
     st.subheader("How many users do I need?")
     c1, c2, c3 = st.columns(3)
     kind = c1.radio("Metric", ["Conversion rate", "Average per user (e.g. revenue)"], key="plan-kind")
@@ -444,5 +515,10 @@ with tab_plan:
                                  "detectable": "smallest detectable lift"}), hide_index=True)
     except DataError as e:
         st.error(str(e))
+
+
+if tabs[PLAN].open:
+    with tabs[PLAN]:
+        planning()
 
 warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)

@@ -22,8 +22,8 @@ from core.segments.preprocess import suggest_id_column
 from core.jobs import Job
 from core.models.training_job import SCORE_IN_PROCESS_ROWS, load_trained, score_job, train_job
 from core.wording import plural
-from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, page_start, remember,
-                          result_store, settings_of_last_run, stored, table_picker, warm_up)
+from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, lazy_tabs, page_start,
+                          remember, result_store, settings_of_last_run, stored, table_picker, warm_up)
 from pages.jobs_panel import job_progress
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
@@ -35,12 +35,14 @@ ws = page_start("Models",
 store = ws.model_store()
 db = str(ws.path)
 
+TRAIN, BOARD, SCORE = "Train", "Leaderboard and saved models", "Score customers"
+TABS_KEY = "tabs-models"  # st.session_state[TABS_KEY] = SCORE opens that tab
+# Lazy tabs: only the open tab runs; each tab's widgets keep their values while it is closed.
 if can(ws, "train"):
-    tab_train, tab_board, tab_score = st.tabs(["Train", "Leaderboard and saved models", "Score customers"])
+    tabs = lazy_tabs([TRAIN, BOARD, SCORE], TABS_KEY, keep={TRAIN: ("model-",), BOARD: ("board-",), SCORE: ("score-",)})
 else:
     role_note(ws, "train", "training and scoring")
-    (tab_board,) = st.tabs(["Leaderboard and saved models"])
-    tab_train = tab_score = None
+    tabs = lazy_tabs([BOARD], TABS_KEY)
 
 
 # ------------------------------------------------------------------ train
@@ -326,13 +328,13 @@ def _train_tab() -> None:
                             st.success(f"Saved as `{model_id}`. Use it on **Score customers**.")
 
 
-if tab_train is not None:
-    with tab_train:
+if TRAIN in tabs and tabs[TRAIN].open:
+    with tabs[TRAIN]:
         _train_tab()
 
 
 # ------------------------------------------------------------------ leaderboard and saved models
-with tab_board:
+def _board_tab() -> None:
     tables = ws.tables()
     board_table = st.selectbox("Runs on table", ["(all tables)"] + tables, key="board-table")
     runs = store.runs(None if board_table == "(all tables)" else board_table)
@@ -355,6 +357,11 @@ with tab_board:
             if c3.button("Delete model", key="board-delete", disabled=not sure):
                 store.delete(victim)
                 st.rerun()
+
+
+if tabs[BOARD].open:
+    with tabs[BOARD]:
+        _board_tab()
 
 
 # ------------------------------------------------------------------ scoring
@@ -481,8 +488,8 @@ def _score_tab() -> None:
                 download_buttons(lambda: scored, f"{score_table_name}_scores", "score-dl")
 
 
-if tab_score is not None:
-    with tab_score:
+if SCORE in tabs and tabs[SCORE].open:
+    with tabs[SCORE]:
         _score_tab()
 
 warm_up()  # SciPy and statsmodels imported in the background for the Experiments page (pages.common.warm_up)

@@ -24,8 +24,8 @@ from core.segments.suggest import feature_suggestions, suggest_id_column
 from core.formatting import for_people
 from core.wording import plural
 from core.data.workspace import Workspace
-from pages.common import (can, role_note, cached_distinct, cached_frame, download_buttons, job_runner, page_start,
-                          remember, result_store, settings_of_last_run, stored, table_picker)
+from pages.common import (can, role_note, cached_distinct, cached_frame, download_buttons, job_runner, kept_editor,
+                          lazy_tabs, page_start, remember, result_store, settings_of_last_run, stored, table_picker)
 from pages.jobs_panel import job_progress
 
 if TYPE_CHECKING:
@@ -219,7 +219,12 @@ def suggestions(_df: pd.DataFrame, db: str, table: str, version: int) -> tuple:
 
 id_guess, suggested, numeric_cols, categorical_cols, left_out = suggestions(df, db, table, info.version)
 
-tab_km, tab_rfm, tab_out = st.tabs(["K-means segments", "RFM segments", "Save and export"])
+KMEANS, RFM, SAVE = "K-means segments", "RFM segments", "Save and export"
+TABS_KEY = "tabs-segments"  # st.session_state[TABS_KEY] = RFM opens that tab
+# Lazy tabs: only the open tab runs (a closed tab's charts are neither computed nor sent); each tab's
+# widgets keep their values while it is closed.
+tabs = lazy_tabs([KMEANS, RFM, SAVE], TABS_KEY,
+                 keep={KMEANS: ("km-",), RFM: ("rfm-",), SAVE: ("seg-save-", "seg-export-")})
 
 
 # ------------------------------------------------------------------ K-means
@@ -346,8 +351,8 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
 
     st.subheader("Segments")
     table = res.segment_table().reset_index()
-    edited = st.data_editor(  # keyed by this result: names edited for another table or version never carry over
-        for_people(table, {"size": "integer", "share": "percent"}), key=f"km-names-{digest(result_key(settings))}",
+    edited = kept_editor(  # keyed by this result: names edited for another table or version never carry over
+        for_people(table, {"size": "integer", "share": "percent"}), f"km-names-{digest(result_key(settings))}",
         hide_index=True, disabled=["segment", "size", "share"],
         column_config={"name": st.column_config.TextColumn("name (edit me)", width="large"),
                        "size": st.column_config.TextColumn("customers"),
@@ -407,7 +412,7 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     return names
 
 
-with tab_km:
+def kmeans_tab() -> None:
     settings = settings_form()
     clicked = st.button("Find segments", type="primary", key="seg-run", icon=":material/play_arrow:")
     ran_settings = settings_of_last_run(clicked, "km-settings", table, info.version, settings, "Find segments")
@@ -424,6 +429,11 @@ with tab_km:
         st.caption("Pick features and click **Find segments**.")
 
 
+if tabs[KMEANS].open:
+    with tabs[KMEANS]:
+        kmeans_tab()
+
+
 # ------------------------------------------------------------------ RFM
 def default_column(patterns: list[str]) -> str | None:
     for p in patterns:
@@ -433,16 +443,49 @@ def default_column(patterns: list[str]) -> str | None:
     return None
 
 
-with tab_rfm:
+RFM_GUESSES = [("recency", ["recency_days", "recency", "days_since_last_purchase"]),
+               ("frequency", ["frequency", "orders", "n_orders", "purchases"]),
+               ("monetary", ["monetary", "total_spend", "spend", "revenue"])]
+
+
+def rfm_key(picks: dict[str, str], rules: pd.DataFrame) -> tuple:
+    """Where the RFM scores of this table version with these columns and rules are kept."""
+    return ("rfm", db, table, info.version, json.dumps(picks, sort_keys=True), rules.to_json())
+
+
+def rfm_of(picks: dict[str, str], rules: pd.DataFrame) -> pd.DataFrame:
+    """RFM scores (quintiles and named segments), computed once per table version, columns and rules."""
+    return stored(rfm_key(picks, rules), lambda: rfm_scores(df, recency=picks["recency"], frequency=picks["frequency"],
+                                                            monetary=picks["monetary"], rules=rules,
+                                                            customer=id_guess))
+
+
+def rfm_as_set() -> tuple | None:
+    """The RFM scores as the RFM tab has them set, without drawing it (the Save tab added them to the
+    segment table before the tabs were lazy): its picks and edited rules if it was opened, else the
+    defaults it starts with. None when the table has no numeric columns or the scores fail."""
+    if not numeric_cols:
+        return None
+    picks = {}
+    for role, guesses in RFM_GUESSES:
+        kept = st.session_state.get(f"rfm-{role}-{table}")
+        picks[role] = kept if kept in numeric_cols else (default_column(guesses) or numeric_cols[0])
+    edited = st.session_state.get("rfm-rules--kept")  # pages.common.kept_editor: (data, start, edited)
+    rules = edited[2] if edited is not None else st.session_state.get("rfm-rules-base", DEFAULT_RULES)
+    try:
+        rfm_of(picks, rules)
+    except DataError:
+        return None
+    return rfm_key(picks, rules)
+
+
+def rfm_tab() -> None:
     if not numeric_cols:
         st.info("RFM needs numeric recency, frequency and monetary columns; build a customer table from transactions.")
     else:
         c1, c2, c3 = st.columns(3)
         picks = {}
-        for col, (role, guesses) in zip((c1, c2, c3), [
-                ("recency", ["recency_days", "recency", "days_since_last_purchase"]),
-                ("frequency", ["frequency", "orders", "n_orders", "purchases"]),
-                ("monetary", ["monetary", "total_spend", "spend", "revenue"])]):
+        for col, (role, guesses) in zip((c1, c2, c3), RFM_GUESSES):
             guess = default_column(guesses)
             picks[role] = col.selectbox(f"{role.title()} column", numeric_cols, key=f"rfm-{role}-{table}",
                                         index=numeric_cols.index(guess) if guess else 0)
@@ -454,14 +497,14 @@ with tab_rfm:
         if st.button("Reset rules to the default table", key="rfm-reset"):
             st.session_state["rfm-rules-base"] = DEFAULT_RULES.copy()
             st.session_state.pop("rfm-rules", None)
-        rules = st.data_editor(st.session_state["rfm-rules-base"], num_rows="dynamic", key="rfm-rules",
-                               hide_index=True, column_config={
+            st.session_state.pop("rfm-rules--kept", None)
+        rules = kept_editor(st.session_state["rfm-rules-base"], "rfm-rules", num_rows="dynamic",  # edits kept
+                            hide_index=True, column_config={
                                    c: st.column_config.NumberColumn(c, min_value=1, max_value=5, step=1)
                                    for c in DEFAULT_RULES.columns[1:]})
-        key = ("rfm", db, table, info.version, json.dumps(picks, sort_keys=True), rules.to_json())
+        key = rfm_key(picks, rules)
         try:
-            scored = stored(key, lambda: rfm_scores(df, recency=picks["recency"], frequency=picks["frequency"],
-                                                    monetary=picks["monetary"], rules=rules, customer=id_guess))
+            scored = rfm_of(picks, rules)
         except DataError as e:
             st.error(str(e))
             scored = None
@@ -490,12 +533,39 @@ with tab_rfm:
             st.session_state.pop("rfm-current", None)
 
 
+if tabs[RFM].open:
+    with tabs[RFM]:
+        rfm_tab()
+
+
 # ------------------------------------------------------------------ save and export
-with tab_out:
-    current = st.session_state.get("seg-current")
+def of_this_table(key: tuple | None) -> tuple | None:
+    """A result key of the K-means or RFM tab if it belongs to the table picked now (the tabs are drawn
+    one at a time, so the key may still be of the table picked before)."""
+    return key if key and key[2] == table and key[3] == info.version else None
+
+
+def last_kmeans() -> tuple | None:
+    """The K-means result for the settings of the last "Find segments" on this table version: the one
+    the K-means tab shows (kept in memory, or a finished job's, read here), else None."""
+    ran = st.session_state.get("km-settings")
+    if not ran or ran["table"] != table or ran["version"] != info.version:
+        return None
+    settings = {k: v for k, v in ran.items() if k not in ("table", "version")}
+    key = result_key(settings)
+    if key not in result_store():
+        job = latest_segments(settings)
+        if job is None or job.state != "done":
+            return None
+        fit(settings, False)  # reads the finished job's result into memory
+    return key if key in result_store() else None
+
+
+def save_tab() -> None:
+    current = of_this_table(st.session_state.get("seg-current")) or last_kmeans()
     res: SegmentResult | None = result_store().get(current) if current else None  # sklearn is loaded then
-    rfm_key = st.session_state.get("rfm-current")
-    rfm = result_store().get(rfm_key) if rfm_key else None
+    rfm_current = of_this_table(st.session_state.get("rfm-current")) or rfm_as_set()
+    rfm = result_store().get(rfm_current) if rfm_current else None
     if res is None:
         st.info("Find K-means segments first (first tab); RFM scores are added when computed.")
     else:
@@ -514,7 +584,7 @@ with tab_out:
                                key=f"seg-save-rfm-{digest(current)}")
         from core.segments.kmeans import segment_assignments  # already loaded: a result exists
 
-        assigned = stored(("assignments", current, rfm_key if with_rfm else None, json.dumps(names, sort_keys=True)),
+        assigned = stored(("assignments", current, rfm_current if with_rfm else None, json.dumps(names, sort_keys=True)),
                           lambda: segment_assignments(frame, res, id_col, names=names, rfm=rfm if with_rfm else None))
         if st.button("Save segment table", key="seg-save", icon=":material/save:"):
             try:
@@ -554,3 +624,8 @@ with tab_out:
                    "downloads keep the raw values).")
         st.dataframe(for_people(export.head(200), {}), hide_index=True)
         download_buttons(lambda: export, f"{table}_segment_export", "seg-export")
+
+
+if tabs[SAVE].open:
+    with tabs[SAVE]:
+        save_tab()

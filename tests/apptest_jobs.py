@@ -26,3 +26,16 @@ def finish_jobs(at: AppTest, timeout: float = 180.0, poll: float = 0.25) -> AppT
         at.run()
     assert not at.exception, [e.value for e in at.exception]  # the page's traceback, if any, in the failure
     return at
+
+
+# the keys of the pages' lazy tabs (pages.common.lazy_tabs): only the open tab's content runs
+TAB_KEYS = {"data": "tabs-data", "segments": "tabs-segments", "models": "tabs-models",
+            "experiments": "tabs-experiments", "campaigns": "tabs-campaigns"}
+
+
+def open_tab(at: AppTest, page: str, name: str) -> AppTest:
+    """Open the tab `name` of `page` (a key of TAB_KEYS), as a click on it does, and run the page."""
+    at.session_state[TAB_KEYS[page]] = name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -94,6 +94,9 @@ def _open(at: AppTest | None = None) -> AppTest:
     at = at or AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("pages/campaigns.py").run()
     assert not at.exception, at.exception
+    at.session_state["tabs-campaigns"] = "Marketing-mix model"  # lazy tabs: the model tab runs once opened
+    at.run()
+    assert not at.exception, at.exception
     return at
 
 

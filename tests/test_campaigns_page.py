@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from core.auth import UsersFile
+from core.campaigns.mmm_job import EFFORT_LABELS
 from core.data.workspace import Workspace
 from tests.test_campaigns_kpis import campaign_table
 
@@ -65,10 +66,56 @@ def test_default_table_cards_and_tabs(app_env):
     assert ctr.value == f"{now.clicks.sum() / now.impressions.sum() * 100:.1f}%" and ctr.delta.endswith(" pts")
     roas = _metric(at, "ROAS")
     assert roas.value == f"{now.revenue.sum() / now.spend.sum():,.2f}x"
-    assert any("at least 52 weeks" in w.value for w in at.warning)  # the model tab: 120 days are too few
     assert at.get("plotly_chart")  # trend, per campaign, pacing, anomalies, incremental
     # pacing from the budget column, one line per campaign and channel
     assert any("spent" in m.value and "of the flight gone" in m.value for m in at.markdown)
+    at.session_state["tabs-campaigns"] = "Marketing-mix model"  # the model tab (lazy: runs once opened)
+    at.run()
+    assert not at.exception
+    assert any("at least 52 weeks" in w.value for w in at.warning)  # 120 days are too few
+
+
+def _keys(at: AppTest, prefix: str) -> set[str]:
+    """Keys of the widgets drawn in the last run that start with `prefix`."""
+    return {w.key for kind in ("selectbox", "multiselect", "radio", "number_input", "date_input", "slider", "toggle")
+            for w in at.get(kind) if w.key and w.key.startswith(prefix)}
+
+
+def test_lazy_tabs_run_only_the_open_tab_and_keep_its_choices(app_env):
+    ws = Workspace(app_env)
+    _fill(app_env)
+    ws.save_frame(campaign_table(400), "campaign_long")
+    at = _page()
+    assert _keys(at, "cmp-") and not _keys(at, "mmm-")  # the model tab's widgets are not drawn yet
+    charts_dashboard = len(at.get("plotly_chart"))
+    assert charts_dashboard >= 5
+    at.selectbox(key="cmp-table").select("campaign_long").run()
+    at.selectbox(key="cmp-trend-by").select("Channel").run()
+    at.radio(key="cmp-freq").set_value("M").run()
+    assert not at.exception and not at.error
+    at.session_state["tabs-campaigns"] = "Marketing-mix model"
+    at.run()
+    assert not at.exception
+    assert not _keys(at, "cmp-") and not at.metric  # the dashboard (cards, charts) is not computed
+    assert _keys(at, "mmm-") and all(k.endswith("-campaign_long") for k in _keys(at, "mmm-layout"))  # its table
+    effort = next(o for o in at.radio(key="mmm-effort-campaign_long").options
+                  if o != at.radio(key="mmm-effort-campaign_long").value)  # not the default
+    at.radio(key="mmm-effort-campaign_long").set_value(
+        next(k for k, v in EFFORT_LABELS.items() if v == effort)).run()
+    at.session_state["tabs-campaigns"] = "Dashboard"
+    at.run()
+    assert not at.exception and not _keys(at, "mmm-")
+    assert at.selectbox(key="cmp-table").value == "campaign_long"  # the choices made before the switch
+    assert at.selectbox(key="cmp-trend-by").value == "Channel"
+    assert at.radio(key="cmp-freq").value == "M"
+    at.session_state["tabs-campaigns"] = "Marketing-mix model"
+    at.run()
+    value = next(k for k, v in EFFORT_LABELS.items() if v == effort)
+    assert at.radio(key="mmm-effort-campaign_long").value == value
+    at.switch_page("pages/home.py").run()  # another page and back: the tab that was open, as it was
+    at.switch_page("pages/campaigns.py").run()
+    assert not at.exception and not _keys(at, "cmp-")
+    assert at.radio(key="mmm-effort-campaign_long").value == value
 
 
 def test_period_change_updates_the_cards(app_env):

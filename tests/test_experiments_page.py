@@ -116,3 +116,44 @@ def test_results_table_for_people_and_marketing_ab_slice(app_env):
     summary = at.info[0].value
     assert "only 5 conversions" in summary and "Read the absolute difference instead" in summary
     assert any("Read the **difference**" in c.value for c in at.caption)
+
+
+def _widget_keys(at: AppTest) -> set[str]:
+    return {w.key for kind in ("selectbox", "multiselect", "radio", "number_input", "toggle", "select_slider",
+                               "text_input") for w in at.get(kind) if w.key}
+
+
+def test_lazy_tabs_compute_only_the_open_tab_and_keep_the_choices(app_env):
+    n = 2000
+    rng = np.random.default_rng(3)
+    Workspace(app_env).save_frame(pd.DataFrame({
+        "user_id": np.arange(n), "variant": rng.choice(["control", "b"], n), "converted": rng.binomial(1, 0.2, n),
+        "revenue": rng.gamma(2, 10, n), "device": rng.choice(["mobile", "desktop"], n),
+        "exposed_at": pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 14, n), unit="D")}), "promo")
+    at = _page("promo")
+    keys = _widget_keys(at)
+    assert "exp-metrics-promo" in keys and "plan-kind" not in keys  # the Planning tab has not run
+    assert not any(k.startswith(("exp-date-", "exp-by-")) for k in keys)
+    assert len(at.get("plotly_chart")) == 1  # the forest plot only: no timeline or breakdown computed
+    at.multiselect(key="exp-metrics-promo").set_value(["revenue"]).run()
+    at.selectbox(key="exp-mtype").select("continuous").run()
+    at.select_slider(key="exp-winsor").set_value(0.99).run()
+    assert not at.exception and not at.error
+    at.session_state["tabs-experiments"] = "Over time"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "exp-metrics-promo" not in _widget_keys(at)  # the Results tab's widgets are not drawn
+    assert at.selectbox(key="exp-time-metric-promo").options == ["revenue"]  # its test: the metric picked there
+    at.session_state["tabs-experiments"] = "Planning"
+    at.run()
+    at.number_input(key="plan-daily").set_value(500).run()
+    at.session_state["tabs-experiments"] = "Results"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.multiselect(key="exp-metrics-promo").value == ["revenue"]  # as they were before the switches
+    assert at.selectbox(key="exp-mtype").value == "continuous"
+    assert at.select_slider(key="exp-winsor").value == 0.99
+    assert _results(at)["metric"].tolist() == ["revenue"]
+    at.session_state["tabs-experiments"] = "Planning"
+    at.run()
+    assert at.number_input(key="plan-daily").value == 500

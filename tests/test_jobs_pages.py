@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_jobs import finish_jobs, running_job
+from apptest_jobs import finish_jobs, open_tab, running_job
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -113,6 +113,7 @@ def test_scoring_a_large_table_runs_as_a_job(app_env, monkeypatch):
     at.selectbox(key="model-algorithm").select("linear").run()
     finish_jobs(at.button(key="model-train").click().run())
     at.button(key="model-save").click().run()
+    open_tab(at, "models", "Score customers")
     at.selectbox(key="score-table").select("customers").run()
     at.button(key="score-run").click().run()
     from pages.common import job_runner

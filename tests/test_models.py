@@ -10,7 +10,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 from scipy import stats
 from sklearn.model_selection import train_test_split
 
-from apptest_jobs import finish_jobs
+from apptest_jobs import finish_jobs, open_tab
 from core.errors import DataError
 from core.models import ModelStore, lift_table, load_model, score_table, train
 from core.models.prepare import detect_task, leakage_warnings, suggest_features
@@ -393,6 +393,7 @@ def test_models_page_results_follow_the_table_version_and_name_the_target(app_en
     lift = next(f for f in shown if "lift" in f.columns)
     assert lift["lift"].iloc[0].endswith("x") and lift["cumulative share of churners"].iloc[-1] == "100.0%"
     at.button(key="model-save").click().run()
+    open_tab(at, "models", "Score customers")
     at.selectbox(key="score-table").select("customers").run()
     finish_jobs(at.button(key="score-run").click().run())
     assert any("Scored 5,000 rows" in s.value for s in at.success)
@@ -401,7 +402,11 @@ def test_models_page_results_follow_the_table_version_and_name_the_target(app_en
     ws.save_frame(ws.read("customers").head(3000), "customers", mode="replace", source="new upload")
     at.run()
     assert not at.exception
-    assert not at.metric and not any("Scored" in s.value for s in at.success)
+    assert not any("Scored" in s.value for s in at.success)
+    open_tab(at, "models", "Train")
+    assert not at.metric and at.selectbox(key="model-table").value == "customers"
+    open_tab(at, "models", "Score customers")
+    assert not any("Scored" in s.value for s in at.success)
     finish_jobs(at.button(key="score-run").click().run())
     assert any("Scored 3,000 rows" in s.value for s in at.success)
 
@@ -419,7 +424,7 @@ def test_models_page_scores_carry_columns_and_segments_share_the_key(app_env):
     ws.save_frame(pd.DataFrame({"invoice": [1, 2], "segment": [0, 1]}), "invoices_segments", mode="create")
     ws.save_frame(customers[["customer_id"]].assign(segment=np.arange(len(customers)) % 3),
                   "customers_segments", mode="create")
-    at.run()
+    open_tab(at, "models", "Score customers")
     at.selectbox(key="score-table").select("orders").run()
     assert at.selectbox(key="score-id-orders").value == "(none)"
     assert at.multiselect(key=f"score-carry-orders-{ws.version('orders')}").value == ["order_ref"]

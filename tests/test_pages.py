@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_jobs import finish_jobs
+from apptest_jobs import finish_jobs, open_tab
 from test_segments_jobs import finish_segment_jobs
 from core.data.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/segments.py", "pages/models.py", "pages/experiments.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/segments.py", "pages/models.py", "pages/experiments.py",
+         "pages/campaigns.py"]
 
 
 def _app() -> AppTest:
@@ -49,6 +50,8 @@ def test_every_page_renders_on_sample_data(app_env, page):
 def test_data_page_browse_profile_and_exports(app_env):
     at = _with_demo()
     at.switch_page("pages/data.py").run()
+    assert not at.get("download_button") and not at.dataframe  # lazy tabs: Browse tables has not run yet
+    open_tab(at, "data", "Browse tables")
     at.selectbox(key="browse-table").select("customers").run()
     assert not at.exception
     labels = [b.label for b in at.get("download_button")]
@@ -85,9 +88,12 @@ def test_data_page_names_the_uploaded_file_and_counts_rows_in_words(app_env):
     done = [s.value for s in at.success]
     assert any("Loaded **1 row** into table **spring_promo** (2 columns)" in v for v in done), done
     assert Workspace(app_env).info("spring_promo").source == "Spring Promo.csv"
+    open_tab(at, "data", "Browse tables")  # the new table is the one shown there
+    assert at.selectbox(key="browse-table").value == "spring_promo"
     captions = [c.value for c in at.caption]
     assert "Source: Spring Promo.csv" in captions and not any("upload-" in c for c in captions)
     assert any("the only row" in m.value for m in at.markdown)
+    open_tab(at, "data", "Load a CSV")
     at.get("file_uploader")[0].upload("Spring Promo.csv", b"id,spend\n1,2.5\n2,3\n", "text/csv").run()
     at.radio(key="mode-Spring Promo.csv").set_value("replace").run()
     at.button(key="load-btn").click().run()
@@ -101,8 +107,10 @@ def test_data_page_shows_wide_integers(app_env):
     ws.ingest_csv(__import__("io").BytesIO(csv.encode()), "wide", types={"id": "HUGEINT"})
     at = _app().run()
     at.switch_page("pages/data.py").run()
+    open_tab(at, "data", "Browse tables")
     at.selectbox(key="browse-table").select("wide").run()
     assert not at.exception, at.exception
+    open_tab(at, "data", "SQL console")
     at.text_area(key="sql-text").set_value("SELECT id FROM wide").run()
     at.button(key="sql-run").click().run()
     assert not at.exception, at.exception
@@ -122,6 +130,7 @@ def test_data_page_bad_file_shows_message(app_env):
 def test_sql_console(app_env):
     at = _with_demo()
     at.switch_page("pages/data.py").run()
+    open_tab(at, "data", "SQL console")
     at.text_area(key="sql-text").set_value("SELECT channel, count(*) AS n FROM customers GROUP BY 1 ORDER BY 1").run()
     at.button(key="sql-run").click().run()
     assert not at.exception
@@ -136,6 +145,7 @@ def test_sql_console(app_env):
 def test_drop_table_from_page(app_env):
     at = _with_demo()
     at.switch_page("pages/data.py").run()
+    open_tab(at, "data", "Browse tables")
     at.selectbox(key="browse-table").select("campaign_daily").run()
     at.checkbox(key="drop-sure-campaign_daily").check().run()
     at.button(key="drop-campaign_daily").click().run()
@@ -162,6 +172,7 @@ def test_segments_page_builds_customers_then_segments(app_env):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert "ranks best" in at.info[0].value
+    open_tab(at, "segments", "Save and export")  # RFM scores are added though the RFM tab was not opened
     at.button(key="seg-save").click().run()
     saved = Workspace(app_env).read("transactions_customers_segments")
     assert list(saved.columns[:4]) == ["customer_id", "segment", "segment_name", "distance_to_centre"]
@@ -188,18 +199,23 @@ def test_segments_page_kmeans_views_rfm_and_export(app_env):
     at.radio(key="km-stat").set_value("median").run()
     assert not at.exception
     assert {k: id(v) for k, v in result_store().items() if k in before} == before
-    # the RFM tab scores with the default rules
+    labels = [b.label for b in at.get("download_button")]
+    # the RFM tab scores with the default rules (lazy tabs: once it is open)
+    assert not [k for k in result_store() if k[0] == "rfm"]
+    open_tab(at, "segments", "RFM segments")
+    labels += [b.label for b in at.get("download_button")]
     rfm_keys = [k for k in result_store() if k[0] == "rfm"]
     assert rfm_keys
     scored = result_store()[rfm_keys[-1]]
     assert set(scored["r_score"].dropna().unique()) == {1, 2, 3, 4, 5}
     # export only one segment with chosen columns
+    open_tab(at, "segments", "Save and export")
     at.multiselect(key="seg-export-segments").set_value([at.multiselect(key="seg-export-segments").options[0]]).run()
     at.multiselect(key="seg-export-columns").set_value(["customer_id", "segment", "total_spend"]).run()
     assert not at.exception
     export = at.dataframe[-1].value
     assert list(export.columns) == ["customer_id", "segment", "total_spend"] and set(export["segment"]) == {1}
-    labels = [b.label for b in at.get("download_button")]
+    labels += [b.label for b in at.get("download_button")]  # every tab's tables download (K-means, RFM, export)
     assert labels.count("Download Excel (.xlsx)") >= 3
 
 
@@ -234,12 +250,14 @@ def test_models_page_train_save_score(app_env):
     assert all(s["layout"].get("xaxis", {}).get("title", {}).get("text") for s in specs)
     at.button(key="model-save").click().run()
     assert "Saved as" in at.success[-1].value
+    open_tab(at, "models", "Score customers")
     at.selectbox(key="score-table").select("customers").run()
     finish_jobs(at.button(key="score-run").click().run())
     assert not at.exception and not at.error
     at.button(key="score-save").click().run()
     scores = Workspace(app_env).read("customers_scores")
     assert {"customer_id", "score", "decile"} <= set(scores.columns) and len(scores) == 5000
+    open_tab(at, "models", "Leaderboard and saved models")
     runs = at.dataframe  # leaderboard lists the run
     assert any("algorithm" in getattr(d.value, "columns", []) for d in runs)
 
@@ -273,10 +291,18 @@ def test_experiments_page_per_user_table(app_env):
     assert "Download report (HTML)" in labels and "Download results (CSV)" in labels
     at.toggle(key="exp-sequential").set_value(True).run()
     assert not at.exception and "Sequential mode" in at.info[0].value
-    specs = _plotly_specs(at)  # forest plot, timeline charts, breakdown, planning
-    assert len(specs) >= 4
+    assert not any(m.label == "Users per arm" for m in at.metric)  # lazy tabs: Planning not computed yet
+    specs = _plotly_specs(at)  # forest plot; then each tab's: timeline charts, breakdown, planning
+    for tab, charts in (("Over time", 2), ("By segment", 1), ("Planning", 1)):
+        open_tab(at, "experiments", tab)
+        assert not at.error, (tab, [e.value for e in at.error])
+        assert len(_plotly_specs(at)) == charts, tab
+        specs += _plotly_specs(at)
+    assert len(specs) >= 5
     assert all(s["layout"].get("xaxis", {}).get("title", {}).get("text") for s in specs)
     assert any(m.label == "Users per arm" for m in at.metric)
+    open_tab(at, "experiments", "Results")  # back: the toggle set before the switch is still on
+    assert at.toggle(key="exp-sequential").value and "Sequential mode" in at.info[0].value
 
 
 def test_experiments_page_summary_input_and_bad_values(app_env):
@@ -319,6 +345,7 @@ def test_experiments_breakdown_by_saved_segments(app_env):
     at = _app().run()
     at.switch_page("pages/experiments.py").run()
     at.selectbox(key="exp-table").select("promo_test").run()
+    open_tab(at, "experiments", "By segment")
     options = at.selectbox(key="exp-by-promo_test").options
     assert any(o.startswith("segment_name from customers_segments") for o in options)
     assert not at.exception and not at.error

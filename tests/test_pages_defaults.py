@@ -9,6 +9,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from core.data.workspace import Workspace, close_all
+from apptest_jobs import open_tab
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -52,6 +53,7 @@ def test_experiments_page_guesses_hillstrom(app_env):
     assert at.selectbox(key="exp-variant-hillstrom").value == "segment"
     assert at.selectbox(key="exp-control").value == "No E-Mail"
     assert at.multiselect(key="exp-metrics-hillstrom").value == ["visit", "conversion", "spend"]
+    open_tab(at, "experiments", "By segment")  # lazy tabs: the breakdown runs once its tab is open
     by = at.selectbox(key="exp-by-hillstrom")
     assert {"newbie", "history_segment", "channel"} <= set(by.options)
 

@@ -15,6 +15,7 @@ from core.errors import DataError
 from core.segments import (DEFAULT_RULES, customer_features, kmeans_segments, rf_grid, rfm_scores, rfm_summary,
                            segment_assignments, suggest_transaction_columns)
 from core.segments.rfm import quintile_score
+from apptest_jobs import open_tab
 from test_segments_jobs import finish_segment_jobs
 
 
@@ -573,14 +574,17 @@ def test_segments_page_export_starts_with_every_segment(app_env) -> None:
     at = _segments_page()
     finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
+    open_tab(at, "segments", "Save and export")
     chosen = at.multiselect(key="seg-export-segments")
     assert len(chosen.value) == 5 == len(chosen.options)
     assert _export_caption(at).startswith("5,000 customers")
     # a second segmentation (other k): its segments all start selected, not none
+    open_tab(at, "segments", "K-means segments")
     at.radio(key="km-mode").set_value("Choose k").run()
     at.slider(key="km-k").set_value(3).run()
     finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
+    open_tab(at, "segments", "Save and export")
     chosen = at.multiselect(key="seg-export-segments")
     assert len(chosen.value) == 3 == len(chosen.options) and all(v.startswith(("1:", "2:", "3:")) for v in chosen.value)
     assert _export_caption(at).startswith("5,000 customers")
@@ -610,23 +614,32 @@ def test_segments_page_results_belong_to_one_table_version(app_env, tmp_path) ->
     at.run()
     assert not at.exception, at.exception
     assert not at.metric  # nothing from the previous file
+    open_tab(at, "segments", "Save and export")
     assert any("Find K-means segments first" in i.value for i in at.info)
+    open_tab(at, "segments", "K-means segments")
     assert at.multiselect(key="km-features-customers").value == ["orders", "total_spend", "visits"]
     finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
     assert at.metric[1].value == "300"
     new_keys = {k for k in result_store() if k[0] == "kmeans"} - old_keys
     assert len(new_keys) == 1 and next(iter(new_keys))[3] == Workspace(app_env).info("customers").version
-    assert _export_caption(at).startswith("300 customers")
     assert _names_editor_key(at) != old_editor  # names edited for the old file do not carry over
+    open_tab(at, "segments", "Save and export")
+    assert _export_caption(at).startswith("300 customers")
+    open_tab(at, "segments", "RFM segments")
     rfm_key = at.session_state["rfm-current"]
     assert rfm_key[3] == Workspace(app_env).info("customers").version
+    open_tab(at, "segments", "Save and export")
     at.text_input(key="seg-save-name-customers").input("my_segments").run()
     # another table shows nothing of this one, and saving it does not reuse the name typed for this one
     at.selectbox(key="seg-table").select("campaign_daily").run()
     assert not at.exception and not at.metric
+    assert any("Find K-means segments first" in i.value for i in at.info)  # not the other table's segments
+    open_tab(at, "segments", "K-means segments")
+    assert not at.metric
     finish_segment_jobs(at.button(key="seg-run").click().run())
     assert not at.exception, at.exception
+    open_tab(at, "segments", "Save and export")
     assert at.text_input(key="seg-save-name-campaign_daily").value == "campaign_daily_segments"
 
 
@@ -643,12 +656,13 @@ def test_segments_page_tables_are_formatted_for_people(app_env) -> None:
     spend = profile.set_index("feature").loc["total_spend", "all customers"]
     raw = pd.read_csv(SAMPLE_DIR / "customers.csv")["total_spend"].mean()
     assert float(spend.replace(",", "")) == pytest.approx(raw, rel=5e-3)  # 3 significant digits
-    rfm = _frame_with(at, "RFM segment", "customers", "share", "share of spend")
-    assert rfm["share"].str.endswith("%").all() and rfm["share of spend"].str.endswith("%").all()
     rules = _frame_with(at, "rule", "covers (of segment)", "precision")
     assert rules["precision"].str.endswith("%").all()
     left_out = _frame_with(at, "column", "reason")
     assert set(left_out["column"]) == {"churned", "purchased_next_30d"}
+    open_tab(at, "segments", "RFM segments")  # lazy tabs: RFM runs once its tab is open
+    rfm = _frame_with(at, "RFM segment", "customers", "share", "share of spend")
+    assert rfm["share"].str.endswith("%").all() and rfm["share of spend"].str.endswith("%").all()
     # the stored results (what downloads are made from) keep raw numbers
     from pages.common import result_store
     res = next(v for k, v in result_store().items() if k[0] == "kmeans")
