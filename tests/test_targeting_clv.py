@@ -273,6 +273,11 @@ def test_summary_text_dates_and_ibis_input_give_the_same():
     assert got.attrs == want.attrs
     got_text = clv.customer_summary(con.create_table("tx_text", text), "cust", "when", "spend", calibration_end="2024-02-10")
     pd.testing.assert_frame_equal(got_text, want)
+    # whole numbers written YYYYMMDD (as in the CDNOW files)
+    numbers = SMALL.assign(when=SMALL["when"].dt.strftime("%Y%m%d").astype("int64"))
+    pd.testing.assert_frame_equal(clv.customer_summary(numbers, "cust", "when", "spend", calibration_end="2024-02-10"), want)
+    with pytest.raises(DataError, match="not dates"):
+        clv.customer_summary(SMALL.assign(when=np.arange(len(SMALL))), "cust", "when", "spend")
 
 
 # ---------------------------------------------------------------- bad input

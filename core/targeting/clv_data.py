@@ -75,7 +75,8 @@ def to_date(value: Any, name: str) -> _dt.date:
     return ts.date()
 
 
-def _day(col: Any, name: str) -> Any:
+def _day(col: Any, name: str, backend: Any) -> Any:
+    """The column as a date: dates, timestamps (cut to the day), text, or whole numbers written YYYYMMDD."""
     typ = col.type()
     if typ.is_date():
         return col
@@ -83,7 +84,13 @@ def _day(col: Any, name: str) -> Any:
         return col.date()
     if typ.is_string():
         return col.try_cast(dt.timestamp).date()
-    raise DataError(f"The date column '{name}' holds {typ}, not dates. Pick the column with the purchase date.")
+    if typ.is_integer():
+        # 19970101: how CDNOW and other exports write dates; anything else is not a date
+        span = execute(col.name("v").as_table().aggregate(lo=col.min(), hi=col.max()), backend).iloc[0]
+        if pd.notna(span["lo"]) and 19000101 <= int(span["lo"]) and int(span["hi"]) <= 21001231:
+            return col.cast("string").as_date("%Y%m%d")
+    raise DataError(f"The date column '{name}' holds {typ}, not dates (nor whole numbers written YYYYMMDD). "
+                    "Pick the column with the purchase date.")
 
 
 def _materialise(expr: Any, backend: Any) -> tuple[Any, str | None]:
@@ -123,7 +130,7 @@ def prepare(transactions: pd.DataFrame | ibis.Table, customer: str, date: str, a
     amt = t[amount]
     if not amt.type().is_numeric() or amt.type().is_boolean():
         raise DataError(f"The amount column '{amount}' holds {amt.type()}, not numbers. Pick the spend column.")
-    base = t.select(__c=t[customer], __d=_day(t[date], date), __a=amt.cast("float64"))
+    base = t.select(__c=t[customer], __d=_day(t[date], date, backend), __a=amt.cast("float64"))
     no_c, no_d, no_a = base.__c.isnull(), base.__d.isnull(), base.__a.isnull()
     usable = ~no_c & ~no_d & ~no_a & (base.__a >= 0)
     stats = execute(base.aggregate(
