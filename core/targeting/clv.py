@@ -369,7 +369,7 @@ def _customer_values(prep: Prepared, *, calibration_end: Any, freq: str, horizon
     if holdout and prep.last_date > cal_end:
         step(0.85, "Checking the hold-out period")
         check = _holdout(prep, summary, bgnbd, prep.last_date)
-    notes = _notes(counts, spend) + list(bgnbd.notes)
+    notes = _notes(counts, spend) + list(bgnbd.notes) + list(gg.notes)
     if check is not None:
         notes.append(check.message)
     step(1.0, "Done")

@@ -68,6 +68,7 @@ class GammaGamma:
     n_customers: int = 0
     excluded: int = 0  # customers given but not used (no repeat purchase, or mean spend <= 0 / missing)
     iterations: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def params(self) -> dict[str, float]:
@@ -139,7 +140,11 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any) -> GammaGamma:
     if q <= 1:
         raise DataError(f"The Gamma-Gamma fit gives q = {q:.2f} <= 1: spend is so heavy-tailed that the mean "
                         "spend is not defined. Check for extreme amounts (e.g. wholesale orders) and exclude them.")
+    notes: list[str] = []
+    if q > 1000:  # nu ~ Gamma(q, v) has a coefficient of variation 1/sqrt(q): customers hardly differ
+        notes.append(f"Spend per purchase hardly differs between customers (Gamma-Gamma q = {q:,.0f}): everyone's "
+                     "expected spend is close to the average; the customers' own means carry little information.")
     model = GammaGamma(float(p), float(q), float(v_scaled / scale), n_customers=n, excluded=int(len(x) - n),
-                       iterations=int(res.nit))
+                       iterations=int(res.nit), notes=tuple(notes))
     ll = float(np.sum(gamma_gamma_log_likelihood(model.params, xu, mu)))
     return GammaGamma(**{**model.__dict__, "log_likelihood": ll})
