@@ -176,7 +176,7 @@ def summarise(prep: Prepared, calibration_end: Any, freq: str) -> pd.DataFrame:
         __repeat_total=agg.__total - agg.__first_amount,
     )
     later = days.filter(days.__d > end_lit)
-    after = execute(later.aggregate(days=later.count(), customers=later.__c.nunique()), prep.backend).iloc[0]
+    after = execute(later.aggregate(days=later.count()), prep.backend).iloc[0]
     out = execute(agg.order_by("__c"), prep.backend)
     unit = UNIT_DAYS[freq]
     n = out["__n"].to_numpy(dtype="int64")
