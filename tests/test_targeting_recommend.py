@@ -350,3 +350,18 @@ def test_online_retail_beats_popularity() -> None:
     assert check.customers_evaluated > 2_000
     assert check.hit_rate > 1.2 * check.popular_hit_rate
     assert check.ndcg > 1.5 * check.popular_ndcg
+
+
+def test_customers_subset_equals_the_full_run() -> None:
+    df = random_lines(seed=8)
+    full = recommend(df, "CustomerID", "StockCode", k=4, weight="Quantity", min_count=2)
+    some = [1003, 1010, 1011, 99999]  # 99999 bought nothing: no rows
+    got = recommend(df, "CustomerID", "StockCode", k=4, weight="Quantity", min_count=2, customers=some)
+    want = full[full["CustomerID"].isin(some)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    con = ibis.duckdb.connect(threads=1)
+    on_ibis = recommend(con.create_table("lines", df), "CustomerID", "StockCode", k=4, weight="Quantity",
+                        min_count=2, customers=np.array(some))
+    pd.testing.assert_frame_equal(on_ibis, want)
+    with pytest.raises(DataError, match="list of customer ids"):
+        recommend(df, "CustomerID", "StockCode", customers="1003")

@@ -27,7 +27,7 @@ Defaults (cosine, min_count=3, neighbours=50, sum) were chosen on Online Retail 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import ibis
 import pandas as pd
@@ -82,7 +82,8 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
                        measure: Measure = DEFAULT_MEASURE, min_count: int = DEFAULT_MIN_COUNT,
                        neighbours: int = DEFAULT_NEIGHBOURS, max_items: int = DEFAULT_MAX_ITEMS,
                        aggregate: Aggregate = "sum", exclude: tuple[str, str] | None = None,
-                       date: str | None = None, drop_duplicates: bool = False) -> Recommendations:
+                       date: str | None = None, drop_duplicates: bool = False,
+                       customers: Sequence[Any] | pd.Series | None = None) -> Recommendations:
     """Each customer's top-k items with the reason, plus the data counts (see the module docstring).
 
     transactions: pandas DataFrame or Ibis table of purchase lines. weight: quantity or spend column
@@ -90,7 +91,8 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
     exclude: (column, prefix) leaves out lines whose column starts with the prefix, e.g.
     ('InvoiceNo', 'C') for cancellation invoices. date: the order time, used only to tell duplicate
     lines (same customer, item, time, weight) from repeat purchases; drop_duplicates=True uses such lines
-    once. exclude_bought=False lets bought items be recommended again (replenishment).
+    once. exclude_bought=False lets bought items be recommended again (replenishment). customers: only
+    these customers get recommendations (e.g. an audience); the co-occurrence still uses everyone.
     """
     data.check_settings(k, min_count, neighbours, max_items, measure, aggregate)
     t, backend = data.inputs(transactions, customer, item, weight=weight, label=label, date=date,
@@ -101,7 +103,8 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
                            max_items=max_items)
         counts = data.data_counts(t, fitted, scratch, max_items)
         texts = steps.item_texts(lines, fitted.items, label is not None)
-        expr = steps.recommendations(fitted, texts, k=k, aggregate=aggregate, exclude_bought=exclude_bought)
+        expr = steps.recommendations(fitted, texts, scratch, k=k, aggregate=aggregate,
+                                     exclude_bought=exclude_bought, customers=data.customer_list(customers, t))
         frame = scratch.execute(expr)
     frame = frame.sort_values(["c", "rank"], kind="stable").reset_index(drop=True)
     table = pd.DataFrame({customer: frame["c"], item: frame["i"], "rank": frame["rank"].astype("int64"),
@@ -118,7 +121,7 @@ def recommend(transactions: pd.DataFrame | ibis.Table, customer: str, item: str,
     """Each customer's top-k products: columns (customer, item, rank, score, reason), the input's names.
 
     See `next_best_products` for the options (label, measure, min_count, neighbours, max_items,
-    aggregate, exclude, date, drop_duplicates) and for the data counts, which this leaves out.
+    aggregate, exclude, date, drop_duplicates, customers) and for the data counts, which this leaves out.
     """
     return next_best_products(transactions, customer, item, k=k, weight=weight, exclude_bought=exclude_bought,
                               **options).table

@@ -110,7 +110,7 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
         counts = data.data_counts(t, fitted, scratch, max_items)
         who = hidden.select(tc="c").distinct()
         texts = steps.item_texts(fit, fitted.items, False)
-        recs = steps.recommendations(fitted, texts, k=k, aggregate=aggregate, exclude_bought=True,
+        recs = steps.recommendations(fitted, texts, scratch, k=k, aggregate=aggregate, exclude_bought=True,
                                      customers=who)
         recs_df = scratch.execute(recs.select("c", "i", "rank"))
         popular_df = scratch.execute(_popular(fitted, who, k))

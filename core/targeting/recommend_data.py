@@ -4,7 +4,7 @@ lines left out (missing customer or item, returns, zero weight, the exclude filt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import ibis
 import pandas as pd
@@ -90,6 +90,19 @@ def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *,
     if exclude:
         cols["x"] = t[exclude[0]].cast("string").startswith(str(exclude[1]))
     return t.select(**cols), backend
+
+
+def customer_list(customers: Sequence[Any] | pd.Series | None, t: ibis.Table) -> ibis.Table | None:
+    """The chosen customers as a one-column table (tc) of the customer column's type, or None for all."""
+    if customers is None:
+        return None
+    if isinstance(customers, (str, bytes)) or not hasattr(customers, "__iter__"):
+        raise DataError("customers must be a list of customer ids (or left out for everyone).")
+    values = pd.Series(list(customers)).dropna().drop_duplicates()
+    if values.empty:
+        raise DataError("The list of customers is empty; pick at least one customer or leave it out.")
+    table = ibis.memtable(pd.DataFrame({"tc": values.reset_index(drop=True)}))
+    return table.select(tc=table.tc.cast(t.c.type()))
 
 
 def check_settings(k: int, min_count: int, neighbours: int, max_items: int, measure: str,

@@ -180,7 +180,7 @@ def cooccurrence(ids: ibis.Table, *, min_count: int) -> ibis.Table:
     Items with fewer than `min_count` buyers cannot reach the threshold and stay out of the join; the
     self-join counts each unordered pair once (a < b) and mirrors the result."""
     buyers = ids.group_by("iid").aggregate(n_i=ids.count())
-    n_all = ids.aggregate(n=ids.cid.nunique())
+    n_all = ids.aggregate(n=ids.cid.nunique())  # customers (the cap keeps every customer)
     common = buyers.filter(buyers.n_i >= min_count).select(ci="iid")
     kept = ids.semi_join(common, ids.iid == common.ci).select("cid", "iid")
     left = kept.select(c1="cid", a="iid")
@@ -212,27 +212,33 @@ def similarity(co: ibis.Table, *, measure: Measure, neighbours: int) -> ibis.Tab
 
 def scores(pairs: ibis.Table, own: ibis.Table, sim: ibis.Table, *, k: int, aggregate: Aggregate,
            exclude_bought: bool) -> ibis.Table:
-    """Top-k items from co-occurrence for the customers in `pairs` (cid, iid, s); `own` = all their pairs.
+    """(cid, b, r, score, best): top-k items from co-occurrence for the customers in `pairs` (cid, iid, s).
 
-    score = sum (or max) over the items the customer bought of strength x similarity; `via` = the item
-    with the largest single contribution (ties: item order), `share` = its buyers' share who also bought
-    the candidate; rank 1 = best (ties: item order)."""
-    contrib = pairs.join(sim, pairs.iid == sim.a).select(
-        "cid", "b", via=sim.a, share=sim.share, v=pairs.s * sim.sim)
-    if exclude_bought:
-        mine = own.select(c2="cid", o2="iid")
-        contrib = contrib.anti_join(mine, [contrib.cid == mine.c2, contrib.b == mine.o2]).select(
-            contrib.columns)
+    score = sum (or max) over the items the customer bought of strength x similarity, best = the largest
+    single contribution; `own` = the pairs whose items are not recommended (exclude_bought); r = 0 for
+    the best (ties: item order). The bought items are removed after the sum, on the smaller table."""
+    contrib = pairs.join(sim, pairs.iid == sim.a).select("cid", "b", v=pairs.s * sim.sim)
     agg = contrib.v.sum() if aggregate == "sum" else contrib.v.max()
     grouped = contrib.group_by(["cid", "b"]).aggregate(score=agg, best=contrib.v.max())
+    if exclude_bought:
+        mine = own.select(c2="cid", o2="iid")
+        grouped = grouped.anti_join(mine, [grouped.cid == mine.c2, grouped.b == mine.o2]).select(
+            grouped.columns)
     order = [ibis.desc(grouped.score.round(9)), "b"]
     top = grouped.mutate(r=ibis.row_number().over(group_by="cid", order_by=order))
-    top = top.filter(top.r < k)
-    chosen = top.select(tc="cid", tb="b", tbest="best")
-    best = contrib.join(chosen, [contrib.cid == chosen.tc, contrib.b == chosen.tb])
-    best = best.select("cid", "b", "via", "share", "v", "tbest").filter(lambda s: s.v == s.tbest)
+    return top.filter(top.r < k)
+
+
+def reasons(top: ibis.Table, pairs: ibis.Table, sim: ibis.Table) -> ibis.Table:
+    """(cid, b, rank, score, via, share) for `top` (from `scores`): via = the bought item with the largest
+    contribution (ties: item order), share = its buyers' share who also bought b. Recomputes the
+    contributions of the k recommended items only (k x items bought rows, not items x neighbours)."""
+    j = top.join(pairs, top.cid == pairs.cid).select("cid", "b", "best", "iid", "s")
+    j = j.join(sim, [j.iid == sim.a, j.b == sim.b]).select(
+        "cid", "b", "best", via=j.iid, share=sim.share, v=j.s * sim.sim)
+    j = j.filter(j.v == j.best)
     first = ibis.row_number().over(group_by=["cid", "b"], order_by="via")
-    best = best.mutate(q=first).filter(lambda s: s.q == 0).select(bc="cid", bb="b", via="via", share="share")
+    best = j.mutate(q=first).filter(lambda t: t.q == 0).select(bc="cid", bb="b", via="via", share="share")
     out = top.join(best, [top.cid == best.bc, top.b == best.bb])
     return out.select("cid", "b", rank=out.r + 1, score="score", via="via", share="share")
 
@@ -281,15 +287,19 @@ def item_texts(lines: ibis.Table, items: ibis.Table, has_label: bool) -> ibis.Ta
     return joined.select("iid", "i", text=ibis.coalesce(joined.lbl, joined.i.cast("string")))
 
 
-def recommendations(fitted: Fitted, texts: ibis.Table, *, k: int, aggregate: Aggregate,
+def recommendations(fitted: Fitted, texts: ibis.Table, scratch: Scratch, *, k: int, aggregate: Aggregate,
                     exclude_bought: bool, customers: ibis.Table | None = None) -> ibis.Table:
     """(c, i, rank, score, via_text, share, buyers) for all customers, or those in `customers` (tc = c):
     co-occurrence items first, then popular items up to k (via_text null, buyers set)."""
     who = fitted.customers
     if customers is not None:
         who = who.semi_join(customers, who.c == customers.tc).select(who.columns)
-    pairs = fitted.pairs.semi_join(who, fitted.pairs.cid == who.cid).select(fitted.pairs.columns)
-    top = scores(pairs, pairs, fitted.sim, k=k, aggregate=aggregate, exclude_bought=exclude_bought)
+    pairs = fitted.pairs
+    if customers is not None:
+        pairs = scratch.keep(pairs.semi_join(who, pairs.cid == who.cid).select(pairs.columns))
+    ranked = scratch.keep(scores(pairs, pairs, fitted.sim, k=k, aggregate=aggregate,
+                                 exclude_bought=exclude_bought))
+    top = scratch.keep(reasons(ranked, pairs, fitted.sim))
     fill = popular_fill(who, pairs, fitted.items, top, k=k, exclude_bought=exclude_bought)
     via = texts.select(viid="iid", via_text="text")
     co = top.join(via, top.via == via.viid).select("cid", "b", "rank", "score", "via_text", "share",
