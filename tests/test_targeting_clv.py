@@ -513,3 +513,30 @@ def test_fit_that_does_not_converge_says_so(monkeypatch):
         clv.fit_bgnbd(summary)
     with pytest.raises(DataError, match="Gamma-Gamma fit did not converge"):
         clv.fit_gamma_gamma(np.arange(1, 101), np.linspace(5, 50, 100))
+
+
+def test_term_for_customers_without_repeats_when_a_plus_b_is_below_one():
+    """C = a + b - 1 <= 0 (x = 0, a + b < 1: fitted on data with little drop-out) is the analytic
+    continuation of 2F1, not its series: against scipy's hyp2f1 (which continues it) and a Monte Carlo
+    of the BG process, E[X(t)] = E[(1 - exp(-lambda p t)) / p] for a fresh customer."""
+    from scipy.special import hyp2f1
+
+    from core.targeting.clv_math import hyp2f1_term
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        r, a, z = rng.uniform(0.2, 2), rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6)
+        b = rng.uniform(0.05, 0.99 - a)
+        got = float(hyp2f1_term(r, b, a + b - 1, z))
+        assert got == pytest.approx((1 - z) ** r * hyp2f1(r, b, a + b - 1, z), rel=1e-9, abs=1e-12)
+    r, alpha, a, b, T, t = 0.8, 3.0, 0.3, 0.4, 10.0, 20.0
+    model = BetaGeo(r=r, alpha=alpha, a=a, b=b)
+    expected = float(model.expected_purchases(t, 0, 0, T))
+    lam, p = rng.gamma(r, 1 / (alpha + T), 400_000), rng.beta(a, b, 400_000)
+    simulated = np.mean(-np.expm1(-lam * p * t) / p)
+    assert expected == pytest.approx(simulated, rel=0.01)
+    # and CLV over many customers goes through (it raised "needs C > 0" before)
+    summary = pd.DataFrame({"frequency": [0, 0, 3], "recency": [0.0, 0.0, 20.0], "T": [30.0, 5.0, 40.0],
+                            "monetary_value": [0.0, 0.0, 25.0]})
+    values = GammaGamma(p=6.0, q=4.0, v=15.0).clv(model, summary, horizon=12, freq="M", time_unit="W")
+    assert np.isfinite(values).all() and (values >= 0).all()

@@ -104,7 +104,7 @@ def _log_series(A: np.ndarray, B: np.ndarray, C: np.ndarray, z: np.ndarray, max_
 
 
 def hyp2f1_term(A: Any, B: Any, C: Any, z: Any, *, max_terms: int = 1_000_000) -> np.ndarray:
-    """(1-z)^A 2F1(A, B; C; z) for A, B, C > 0 and 0 <= z < 1, without the overflow of Hardie's note 027.
+    """(1-z)^A 2F1(A, B; C; z) for A, B > 0 and 0 <= z < 1, without the overflow of Hardie's note 027.
 
     In the BG/NBD A = r+x and B = b+x grow with the customer's purchases, so (1-z)^A underflows while
     2F1(A, B; C; z) overflows (Excel's #NUM!). Euler's transformation turns the product into
@@ -113,20 +113,60 @@ def hyp2f1_term(A: Any, B: Any, C: Any, z: Any, *, max_terms: int = 1_000_000) -
     digits to cancellation (C-A well below 0, i.e. r much larger than a+b-1), the original series is summed
     in log space instead (all its terms are positive). No scipy hyp2f1: its transformations for z > 1/2 were
     off by orders of magnitude on some BG/NBD arguments. Equal argument rows are computed once.
+    C <= 0 (customers without a repeat purchase when a + b < 1) goes to _no_repeat_term.
     """
     A, B, C, z = _arrays(A, B, C, z)
     shape = A.shape
-    if np.any((z < 0) | (z >= 1)) or np.any((A <= 0) | (B <= 0) | (C <= 0)):
-        raise DataError("The hypergeometric term needs A, B, C > 0 and 0 <= z < 1.")
+    # C <= 0 happens for x = 0 when a + b < 1 (C = a + b - 1): allowed when a = C - B + 1 > 0 (see _no_repeat_term)
+    if np.any((z < 0) | (z >= 1)) or np.any((A <= 0) | (B <= 0) | (C - B + 1 <= 0)):
+        raise DataError("The hypergeometric term needs A, B > 0, C > B - 1 and 0 <= z < 1.")
     codes, (ua, ub, uc, uz) = dedupe(A.ravel(), B.ravel(), C.ravel(), z.ravel())
+    out = np.empty(len(ua))
+    low = uc <= 0
+    if low.any():
+        out[low] = _no_repeat_term(ua[low], ub[low], uc[low], uz[low])
+    high = ~low
+    ua, ub, uc, uz = ua[high], ub[high], uc[high], uz[high]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         series, biggest = _euler_series(uc - ua, uc - ub, uc, uz, max_terms)
         prefactor = np.exp((uc - ub) * np.log1p(-uz))
-        out = prefactor * series
-        bad = ~np.isfinite(out) | (prefactor * biggest * 1e-16 * 1e3 > 1e-12) | (out <= 0)
+        part = prefactor * series
+        bad = ~np.isfinite(part) | (prefactor * biggest * 1e-16 * 1e3 > 1e-12) | (part <= 0)
         if bad.any():
-            out[bad] = _log_series(ua[bad], ub[bad], uc[bad], uz[bad], max_terms)
+            part[bad] = _log_series(ua[bad], ub[bad], uc[bad], uz[bad], max_terms)
+    out[high] = part
     return out[codes].reshape(shape)
+
+
+_JACOBI_POINTS = 64
+_NEAR_ZERO_C = 1e-9
+
+
+def _no_repeat_term(A: np.ndarray, B: np.ndarray, C: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The term for C <= 0, which only a customer without repeat purchases meets (x = 0, a + b < 1).
+
+    Then A = r, B = b, C = a + b - 1, and the series of 2F1 with a lower parameter <= 0 is not the
+    function (its analytic continuation is). The BG/NBD gives the expectation it stands for directly:
+    for x = 0 the customer is alive, so E[X(t)] = E_p[(1 - (1 + p u)^-r) / p] with p ~ Beta(a, b) and
+    u = t / (alpha + T) = z / (1 - z) (Fader, Hardie and Lee 2005, eq. 7 before integrating over p),
+    a smooth integrand against the Beta weight, summed by Gauss-Jacobi quadrature. The term is then
+    1 - E (a - 1) / C, so that the callers' (C / (a - 1)) (1 - term) is E. C within 1e-9 of 0 is moved
+    to -1e-9 (E is continuous there; the term is not defined at C = 0 itself).
+    """
+    from scipy.special import roots_jacobi
+
+    C = np.where(np.abs(C) < _NEAR_ZERO_C, -_NEAR_ZERO_C, C)
+    a, b, r = C - B + 1, B, A
+    u = z / (1 - z)
+    out = np.empty(len(A))
+    for i in range(len(A)):
+        # weight (1 - x)^(b - 1) (1 + x)^(a - 1) on [-1, 1], p = (1 + x) / 2
+        x, w = roots_jacobi(_JACOBI_POINTS, b[i] - 1, a[i] - 1)
+        p = (1 + x) / 2
+        h = -np.expm1(-r[i] * np.log1p(p * u[i])) / p
+        expectation = float(np.sum(w * h) / np.sum(w))
+        out[i] = 1 - expectation * (a[i] - 1) / C[i]
+    return out
 
 
 def _minimise(fun: Any, start: np.ndarray, args: tuple[Any, ...]) -> Any:
