@@ -365,3 +365,13 @@ def test_customers_subset_equals_the_full_run() -> None:
     pd.testing.assert_frame_equal(on_ibis, want)
     with pytest.raises(DataError, match="list of customer ids"):
         recommend(df, "CustomerID", "StockCode", customers="1003")
+
+
+def test_default_min_count_depends_on_the_measure() -> None:
+    df = planted(seed=2, customers=800)
+    assert next_best_products(df, "cust", "sku").min_count == 3
+    lift = next_best_products(df, "cust", "sku", measure="lift")
+    assert lift.min_count == 8  # 1% of 800 customers
+    sim = item_similarity(df, "cust", "sku", measure="lift", neighbours=1000)
+    assert sim["customers_both"].min() >= 8 and (sim["lift"] > 1).all()
+    assert offline_check(df, "cust", "sku", "day", measure="lift").min_count == 8

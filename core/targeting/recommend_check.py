@@ -77,7 +77,7 @@ def _metrics(recs: pd.DataFrame, hidden: pd.DataFrame, k: int) -> tuple[float, f
 
 def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, date: str, *,
                   k: int = 10, weight: str | None = None, measure: Measure = DEFAULT_MEASURE,
-                  min_count: int = DEFAULT_MIN_COUNT, neighbours: int = DEFAULT_NEIGHBOURS,
+                  min_count: int | None = DEFAULT_MIN_COUNT, neighbours: int = DEFAULT_NEIGHBOURS,
                   max_items: int = DEFAULT_MAX_ITEMS, aggregate: Aggregate = "sum",
                   exclude: tuple[str, str] | None = None) -> RecommendationCheck:
     """Hide each customer's last purchase day, recommend from the rest, and compare with popularity.
@@ -119,7 +119,7 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
     hit, ndcg, recall = _metrics(recs_df, hidden_df, k)
     p_hit, p_ndcg, p_recall = _metrics(popular_df, hidden_df, k)
     return RecommendationCheck(
-        k=k, measure=measure, min_count=min_count, customers=customers, customers_evaluated=evaluated,
+        k=k, measure=measure, min_count=fitted.min_count, customers=customers, customers_evaluated=evaluated,
         skipped_single_date=single, skipped_only_repeats=customers - single - evaluated,
         hidden_items=len(hidden_df), hit_rate=hit, ndcg=ndcg, recall=recall, popular_hit_rate=p_hit,
         popular_ndcg=p_ndcg, popular_recall=p_recall, counts=counts)

@@ -105,10 +105,11 @@ def customer_list(customers: Sequence[Any] | pd.Series | None, t: ibis.Table) ->
     return table.select(tc=table.tc.cast(t.c.type()))
 
 
-def check_settings(k: int, min_count: int, neighbours: int, max_items: int, measure: str,
-                    aggregate: str) -> None:
-    for name, value, low in (("k", k, 1), ("min_count", min_count, 1), ("neighbours", neighbours, 1),
-                             ("max_items", max_items, 2)):
+def check_settings(k: int, min_count: int | None, neighbours: int, max_items: int, measure: str,
+                   aggregate: str) -> None:
+    """Raise DataError for a setting out of range (min_count None means the measure's default)."""
+    for name, value, low in (("k", k, 1), ("min_count", 3 if min_count is None else min_count, 1),
+                             ("neighbours", neighbours, 1), ("max_items", max_items, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise DataError(f"{name} must be a whole number of at least {low} (got {value!r}).")
     if measure not in ("lift", "cosine"):
