@@ -21,7 +21,8 @@ from core.experiments.data import variant_counts
 from core.formatting import Format, for_people, format_value, money, percent, points
 from core.data.workspace import Workspace
 from core.wording import plural
-from pages.common import can, cached_profile, download_buttons, lazy_tabs, page_start, role_note, stored, warm_up
+from pages.common import (can, cached_profile, download_buttons, lazy_expander, lazy_tabs, page_start, role_note,
+                          stored, warm_up)
 
 NONE = "(none)"
 OPTIONAL = ("impressions", "clicks", "conversions", "revenue")
@@ -187,10 +188,13 @@ def trends(ws: Workspace, table: str, version: int, args: dict, groups: dict[str
     if freq != "D":
         st.caption(f"Each point is a {FREQ_LABELS[freq]}, dated by its first day; the first and last can hold fewer "
                    "days than a whole one (see the numbers behind the chart: rows).")
-    with st.expander(f"The numbers behind the chart ({plural(len(frame), 'row')})"):
-        fmt = {**formats(frame), **{v: KPI_INFO[k].format for k, v in sums.items()}}
-        st.dataframe(for_people(shown_dates(frame), fmt, labels_for(frame, sums)), hide_index=True)
-        download_buttons(lambda: frame, f"{table}_kpis_by_{FREQ_LABELS[freq].split()[0]}", key="cmp-dl-trend")
+    numbers = lazy_expander("The numbers behind the chart", "cmp-x-trend")  # (a fixed label: it stays open)
+    if numbers.open:
+        with numbers:
+            st.caption(f"{plural(len(frame), 'row')}.")
+            fmt = {**formats(frame), **{v: KPI_INFO[k].format for k, v in sums.items()}}
+            st.dataframe(for_people(shown_dates(frame), fmt, labels_for(frame, sums)), hide_index=True)
+            download_buttons(lambda: frame, f"{table}_kpis_by_{FREQ_LABELS[freq].split()[0]}", key="cmp-dl-trend")
 
 
 def per_campaign(ws: Workspace, table: str, version: int, args: dict, groups: dict[str, list[str]],
@@ -274,11 +278,13 @@ def pacing_section(ws: Workspace, table: str, version: int, chosen: dict, groups
         st.markdown(f"- {line}")
     fmt: dict[str, Format] = {"budget": "money", "spend": "money", "expected_spend": "money", "projected_spend": "money",
                               "elapsed_share": "percent", "pace": "percent"}
-    with st.expander("Pacing table"):
-        st.dataframe(for_people(result.table.drop(columns="explanation"), fmt,
-                                {"expected_spend": "expected to date", "projected_spend": "at this pace",
-                                 "elapsed_share": "flight gone"}), hide_index=True)
-        download_buttons(lambda: result.table, f"{table}_pacing", key="cmp-dl-pace")
+    numbers = lazy_expander("Pacing table", "cmp-x-pace")
+    if numbers.open:
+        with numbers:
+            st.dataframe(for_people(result.table.drop(columns="explanation"), fmt,
+                                    {"expected_spend": "expected to date", "projected_spend": "at this pace",
+                                     "elapsed_share": "flight gone"}), hide_index=True)
+            download_buttons(lambda: result.table, f"{table}_pacing", key="cmp-dl-pace")
 
 
 def anomaly_section(ws: Workspace, table: str, version: int, args: dict, groups: dict[str, list[str]],
@@ -318,10 +324,12 @@ def anomaly_section(ws: Workspace, table: str, version: int, args: dict, groups:
         group = list(values.iloc[0]) if len(values) else []
     if not result.scores.empty:
         st.plotly_chart(charts.anomaly_figure(result, metric, group), key="cmp-anom-chart")
-    with st.expander("Flagged days (table)"):
-        st.dataframe(for_people(shown_dates(flags.drop(columns="explanation")), {"deviation": "number"}),
-                     hide_index=True)
-        download_buttons(lambda: flags, f"{table}_unusual_days", key="cmp-dl-anom")
+    numbers = lazy_expander("Flagged days (table)", "cmp-x-anom")
+    if numbers.open:
+        with numbers:
+            st.dataframe(for_people(shown_dates(flags.drop(columns="explanation")), {"deviation": "number"}),
+                         hide_index=True)
+            download_buttons(lambda: flags, f"{table}_unusual_days", key="cmp-dl-anom")
 
 
 def incremental_section(ws: Workspace, args: dict, spend_by: dict[str, float]) -> None:

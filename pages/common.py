@@ -329,3 +329,10 @@ def kept_editor(data: pd.DataFrame, key: str, **kwargs: Any) -> pd.DataFrame:
     out = st.data_editor(start, key=key, **kwargs)
     st.session_state[kept] = (data, start, out)
     return out
+
+
+def lazy_expander(label: str, key: str, expanded: bool = False) -> Any:
+    """An expander whose content runs only while it is open: `box = lazy_expander(...); if box.open:
+    with box: ...` (st.expander with on_change="rerun"). For tables behind a chart: a collapsed
+    expander's dataframe and download buttons were built and sent on every run, read or not."""
+    return st.expander(label, expanded=expanded, key=key, on_change="rerun")

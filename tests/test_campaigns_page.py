@@ -210,3 +210,21 @@ def test_a_viewer_sees_the_dashboard(viewer):
     assert not at.exception and not at.error
     assert _metric(at, "Spend")
     assert any("reading a test needs the analyst role" in i.value for i in at.info)  # the test read-out only
+
+
+def test_tables_behind_the_charts_are_built_once_opened(app_env):
+    _fill(app_env)
+    at = _page()
+    closed = len(at.dataframe), len(at.get("download_button"))
+    at.session_state["cmp-x-trend"] = True  # as a click on "The numbers behind the chart" does
+    at.run()
+    assert not at.exception
+    assert (len(at.dataframe), len(at.get("download_button"))) == (closed[0] + 1, closed[1] + 3)
+    trend = next(d.value for d in at.dataframe if "from" in d.value.columns)  # the trend's numbers, by week
+    at.radio(key="cmp-freq").set_value("M").run()  # another setting: the expander stays open, by month now
+    assert at.session_state["cmp-x-trend"] and len(at.dataframe) == closed[0] + 1
+    assert len(next(d.value for d in at.dataframe if "from" in d.value.columns)) < len(trend)
+    for key in ("cmp-x-pace", "cmp-x-anom"):
+        at.session_state[key] = True
+    at.run()
+    assert not at.exception and len(at.dataframe) == closed[0] + 3
