@@ -10,8 +10,9 @@ from pages.common import get_workspace, warm_up
 st.title("Marketing Workbench")
 st.markdown(
     "An analytics workbench for marketing teams: load customer-behaviour data, find **customer "
-    "segments**, train **propensity and churn models**, and read **A/B and campaign tests** with "
-    "correct statistics, all in the browser, on data that stays in your workspace."
+    "segments**, train **propensity and churn models**, read **A/B and campaign tests** with "
+    "correct statistics, measure **campaigns and the marketing mix**, and build **targeted audiences** "
+    "(customer value, uplift, next-best products), all in the browser, on data that stays in your workspace."
 )
 
 c1, c2, c3 = st.columns(3)
@@ -25,6 +26,10 @@ st.page_link("pages/models.py", label="Models: propensity, churn and spend model
              icon=":material/model_training:")
 st.page_link("pages/experiments.py", label="Experiments: A/B test read-outs, sample size planning",
              icon=":material/science:")
+st.page_link("pages/campaigns.py", label="Campaigns: KPIs, pacing, unusual days, marketing-mix model and budget advice",
+             icon=":material/campaign:")
+st.page_link("pages/targeting.py", label="Targeting: customer lifetime value, uplift, next-best products, audiences",
+             icon=":material/target:")
 
 ws = get_workspace()
 if ws is not None:
@@ -46,7 +51,8 @@ if ws is not None:
     with right:
         st.subheader("Demo data")
         st.caption(
-            "Generated customers, order lines, a randomised e-mail test and daily campaign results: "
+            "Generated customers, transactions and their order lines, a randomised e-mail test, a discount-offer "
+            "test and daily campaign results: "
             + ", ".join(f"`{t}`" for t in DEMO_TABLES) + ". Reloading replaces those tables."
         )
         if ws.role == "viewer":
