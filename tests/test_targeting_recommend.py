@@ -375,3 +375,28 @@ def test_default_min_count_depends_on_the_measure() -> None:
     sim = item_similarity(df, "cust", "sku", measure="lift", neighbours=1000)
     assert sim["customers_both"].min() >= 8 and (sim["lift"] > 1).all()
     assert offline_check(df, "cust", "sku", "day", measure="lift").min_count == 8
+
+
+def test_pair_budget_counts_every_mth_customer() -> None:
+    df = random_lines(seed=9, customers=90, lines=900)
+    x, _ = by_hand_matrix(df)
+    d = x.sum(axis=1).to_numpy()
+    total = int((d * (d - 1) // 2).sum())
+    budget = total // 3 + 1  # needs every 3rd customer
+    res = next_best_products(df, "CustomerID", "StockCode", min_count=2, max_pairs=budget)
+    c = res.counts
+    assert (c.item_pairs, c.sample_every) == (total, 3)
+    assert c.cooccurrence_customers == len(x.index[::3])
+    assert "uses 1 in 3 customers" in " ".join(c.lines())
+    assert res.table["CustomerID"].nunique() == len(x)  # everyone still gets recommendations
+    # the sampled counts equal a by-hand count on customers 0, 3, 6, ... in customer order
+    sample = df[df["CustomerID"].isin(x.index[::3])]
+    xs, both = by_hand_matrix(sample)
+    items = list(xs.columns)
+    got = item_similarity(df, "CustomerID", "StockCode", min_count=2, max_pairs=budget, neighbours=1000)
+    want = {(items[a], items[b]): both[a, b] for a in range(len(items)) for b in range(len(items))
+            if a != b and both[a, b] >= 2}
+    assert dict(zip(zip(got["StockCode"], got["other_StockCode"]), got["customers_both"])) == want
+    assert got["lift"].to_numpy() == pytest.approx((got["customers_both"] * len(xs)
+                                                    / (got["customers_item"] * got["customers_other"])).to_numpy())
+    assert next_best_products(df, "CustomerID", "StockCode", max_pairs=None).counts.sample_every == 1

@@ -23,7 +23,7 @@ from core.targeting import recommend_data as data
 from core.targeting import recommend_steps as steps
 from core.targeting.recommend_data import DataCounts
 from core.targeting.recommend_steps import (DEFAULT_MAX_ITEMS, DEFAULT_MEASURE, DEFAULT_MIN_COUNT,
-                                            DEFAULT_NEIGHBOURS, Aggregate, Measure)
+                                            DEFAULT_NEIGHBOURS, DEFAULT_MAX_PAIRS, Aggregate, Measure)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ def _metrics(recs: pd.DataFrame, hidden: pd.DataFrame, k: int) -> tuple[float, f
 def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, date: str, *,
                   k: int = 10, weight: str | None = None, measure: Measure = DEFAULT_MEASURE,
                   min_count: int | None = DEFAULT_MIN_COUNT, neighbours: int = DEFAULT_NEIGHBOURS,
-                  max_items: int = DEFAULT_MAX_ITEMS, aggregate: Aggregate = "sum",
+                  max_items: int = DEFAULT_MAX_ITEMS, max_pairs: int | None = DEFAULT_MAX_PAIRS,
+                  aggregate: Aggregate = "sum",
                   exclude: tuple[str, str] | None = None) -> RecommendationCheck:
     """Hide each customer's last purchase day, recommend from the rest, and compare with popularity.
 
@@ -86,10 +87,11 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
     purchase day cannot be evaluated, nor can customers whose last day only repeats earlier items (the
     recommendations never repeat a bought item); both are counted. The options are `recommend`'s.
     """
-    data.check_settings(k, min_count, neighbours, max_items, measure, aggregate)
+    data.check_settings(k, min_count, neighbours, max_items, measure, aggregate, max_pairs)
     t, backend = data.inputs(transactions, customer, item, weight=weight, date=date, exclude=exclude)
-    lines = steps.clean(t)
     with steps.Scratch(backend, t) as scratch:
+        t = scratch.source(t)
+        lines = steps.clean(t)
         span = lines.group_by("c").aggregate(first=lines.d.min(), last=lines.d.max()).rename(sc="c")
         dated = lines.join(span, lines.c == span.sc).select(*lines.columns, "first", "last")
         held = (dated.d == dated.last) & (dated.first < dated.last)
@@ -106,7 +108,7 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
                             "purchase only repeats items they bought before. The check needs customers "
                             "with new items on a later date.")
         fitted = steps.fit(fit, scratch, measure=measure, min_count=min_count, neighbours=neighbours,
-                           max_items=max_items)
+                           max_items=max_items, max_pairs=max_pairs)
         counts = data.data_counts(t, fitted, scratch, max_items)
         who = hidden.select(tc="c").distinct()
         texts = steps.item_texts(fit, fitted.items, False)

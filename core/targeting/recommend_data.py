@@ -33,6 +33,9 @@ class DataCounts:
     heavy_customers: int
     pairs_left_out_by_cap: int
     max_items: int
+    item_pairs: int = 0
+    sample_every: int = 1
+    cooccurrence_customers: int = 0
 
     def lines(self) -> list[str]:
         """Plain sentences for the page, only for the counts that are not zero."""
@@ -56,6 +59,10 @@ class DataCounts:
             out.append(f"{self.heavy_customers:,} customers bought more than {self.max_items:,} items: "
                        f"their {self.max_items:,} most-bought items enter the co-occurrence "
                        f"({self.pairs_left_out_by_cap:,} customer-item pairs left out of it).")
+        if self.sample_every > 1:
+            out.append(f"{self.item_pairs:,} item pairs were too many to count: the co-occurrence uses 1 in "
+                       f"{self.sample_every} customers ({self.cooccurrence_customers:,} of {self.customers:,}); "
+                       "every customer still gets recommendations.")
         return out
 
 
@@ -106,10 +113,12 @@ def customer_list(customers: Sequence[Any] | pd.Series | None, t: ibis.Table) ->
 
 
 def check_settings(k: int, min_count: int | None, neighbours: int, max_items: int, measure: str,
-                   aggregate: str) -> None:
-    """Raise DataError for a setting out of range (min_count None means the measure's default)."""
+                   aggregate: str, max_pairs: int | None = None) -> None:
+    """Raise DataError for a setting out of range (min_count None means the measure's default,
+    max_pairs None no budget)."""
     for name, value, low in (("k", k, 1), ("min_count", 3 if min_count is None else min_count, 1),
-                             ("neighbours", neighbours, 1), ("max_items", max_items, 2)):
+                             ("neighbours", neighbours, 1), ("max_items", max_items, 2),
+                             ("max_pairs", 1 if max_pairs is None else max_pairs, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise DataError(f"{name} must be a whole number of at least {low} (got {value!r}).")
     if measure not in ("lift", "cosine"):
@@ -136,4 +145,6 @@ def data_counts(t: ibis.Table, fitted: steps.Fitted, scratch: steps.Scratch, max
         duplicate_lines=get(dup, "duplicate_lines"), duplicates_with_date="d" in t.columns,
         rows_used=get(row, "rows_used"), customers=get(cap, "customers"), items=items,
         customer_item_pairs=get(cap, "customer_item_pairs"), heavy_customers=get(cap, "heavy_customers"),
-        pairs_left_out_by_cap=get(cap, "pairs_left_out_by_cap"), max_items=max_items)
+        pairs_left_out_by_cap=get(cap, "pairs_left_out_by_cap"), max_items=max_items,
+        item_pairs=fitted.item_pairs, sample_every=fitted.sample_every,
+        cooccurrence_customers=fitted.cooccurrence_customers)

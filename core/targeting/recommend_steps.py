@@ -8,12 +8,14 @@ query where the data lives (DuckDB here; a distributed engine later). Items get 
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
+import pandas as pd
 
 from core.errors import DataError
 
@@ -25,6 +27,10 @@ DEFAULT_MEASURE: Measure = "cosine"
 DEFAULT_MIN_COUNT: int | None = None  # see default_min_count
 DEFAULT_NEIGHBOURS = 20
 DEFAULT_MAX_ITEMS = 300
+# Item pairs the self-join may count (sum over customers of d(d-1)/2 after the cap); above it the
+# co-occurrence is counted on every m-th customer. 10M synthetic lines need ~106M (30 s of CPU for the
+# join alone on this 2-core machine); Online Retail 16M.
+DEFAULT_MAX_PAIRS = 40_000_000
 LIFT_MIN_SHARE = 0.01
 
 
@@ -112,8 +118,14 @@ class Scratch:
     """
 
     def __init__(self, backend: Any, table: ibis.Table) -> None:
+        self.local = backend is not None
         self.backend = backend if backend is not None else table.get_backend()
         self.names: list[str] = []
+
+    def source(self, table: ibis.Table) -> ibis.Table:
+        """pandas input copied once into a table of its DuckDB (a pandas frame is otherwise re-read on
+        every query: Online Retail took 23-34 s instead of 6 s); an Ibis table as it is."""
+        return self.keep(table) if self.local else table
 
     def keep(self, expr: ibis.Table) -> ibis.Table:
         name = f"_mw_recommend_{uuid.uuid4().hex[:16]}"
@@ -149,12 +161,19 @@ class Fitted:
     customers: ibis.Table
     sim: ibis.Table
     min_count: int
+    item_pairs: int
+    sample_every: int
+    cooccurrence_customers: int
 
 
 def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int | None, neighbours: int,
-        max_items: int) -> Fitted:
+        max_items: int, max_pairs: int | None = DEFAULT_MAX_PAIRS) -> Fitted:
     """Customer-item pairs with integer ids, co-occurrence and each item's nearest items, stored.
-    min_count None: `default_min_count` for the measure and the number of customers."""
+
+    min_count None: `default_min_count` for the measure and the customers in the co-occurrence. When
+    the self-join would count more than `max_pairs` item pairs, the co-occurrence uses every m-th
+    customer (customer order; m = the smallest that fits the budget); counts, shares, lift and cosine
+    are then those of the sample, and every customer still gets recommendations."""
     raw = scratch.keep(customer_items(lines))
     items = scratch.keep(raw.group_by("i").aggregate(buyers=raw.count()).mutate(
         iid=ibis.row_number().over(order_by="i"),
@@ -163,11 +182,25 @@ def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int
         cid=ibis.row_number().over(order_by="c")))
     j = raw.join(items, raw.i == items.i).join(customers, raw.c == customers.c)
     pairs = scratch.keep(j.select(cid=customers.cid, iid=items.iid, lines=raw.lines, s=raw.s))
+    kept = ibis.least(customers.d, max_items)
+    total = scratch.execute(customers.aggregate(n=(kept * (kept - 1) / 2).sum().cast("int64")))
+    item_pairs = int(total.iloc[0]["n"]) if not total.empty and not pd.isna(total.iloc[0]["n"]) else 0
+    every = max(1, math.ceil(item_pairs / max_pairs)) if max_pairs else 1
+    ids = capped(pairs, customers, max_items)
+    sampled = customers
+    if every > 1:
+        ids = ids.filter(ids.cid % every == 0)
+        sampled = customers.filter(customers.cid % every == 0)
+    ids = scratch.keep(ids)
+    n_sampled = int(scratch.execute(sampled.count()))
     if min_count is None:
-        min_count = default_min_count(measure, int(scratch.execute(customers.count())))
-    co = scratch.keep(cooccurrence(capped(pairs, customers, max_items), min_count=min_count))
-    sim = scratch.keep(similarity(co, measure=measure, neighbours=neighbours))
-    return Fitted(pairs=pairs, items=items, customers=customers, sim=sim, min_count=min_count)
+        min_count = default_min_count(measure, n_sampled)
+    buyers = scratch.keep(ids.group_by("iid").aggregate(n_i=ids.count()))
+    both = scratch.keep(pair_counts(ids, buyers, min_count=min_count))
+    sim = scratch.keep(similarity(cooccurrence(both, buyers, sampled), measure=measure,
+                                  neighbours=neighbours))
+    return Fitted(pairs=pairs, items=items, customers=customers, sim=sim, min_count=min_count,
+                  item_pairs=item_pairs, sample_every=every, cooccurrence_customers=n_sampled)
 
 
 def capped(pairs: ibis.Table, customers: ibis.Table, max_items: int) -> ibis.Table:
@@ -188,23 +221,26 @@ def cap_counts(customers: ibis.Table, max_items: int) -> ibis.Table:
                                pairs_left_out_by_cap=ibis.greatest(customers.d - max_items, 0).sum())
 
 
-def cooccurrence(ids: ibis.Table, *, min_count: int) -> ibis.Table:
-    """Item pairs (a, b), both directions, bought by at least `min_count` same customers: n_ab (customers
-    who bought both), n_a, n_b (customers who bought each) and n (customers), on `ids` (cid, iid).
-    Items with fewer than `min_count` buyers cannot reach the threshold and stay out of the join; the
-    self-join counts each unordered pair once (a < b) and mirrors the result."""
-    buyers = ids.group_by("iid").aggregate(n_i=ids.count())
-    n_all = ids.aggregate(n=ids.cid.nunique())  # customers (the cap keeps every customer)
+def pair_counts(ids: ibis.Table, buyers: ibis.Table, *, min_count: int) -> ibis.Table:
+    """(a, b, n_ab), a < b: item pairs bought by at least `min_count` same customers, from `ids`
+    (cid, iid) and `buyers` (iid, n_i). Items with fewer than `min_count` buyers cannot reach the
+    threshold and stay out of the self-join, which counts each unordered pair once."""
     common = buyers.filter(buyers.n_i >= min_count).select(ci="iid")
     kept = ids.semi_join(common, ids.iid == common.ci).select("cid", "iid")
     left = kept.select(c1="cid", a="iid")
     right = kept.select(c2="cid", b="iid")
     joined = left.join(right, [left.c1 == right.c2, left.a < right.b])
     both = joined.group_by(["a", "b"]).aggregate(n_ab=joined.count())
-    both = both.filter(both.n_ab >= min_count)
+    return both.filter(both.n_ab >= min_count)
+
+
+def cooccurrence(both: ibis.Table, buyers: ibis.Table, customers: ibis.Table) -> ibis.Table:
+    """(a, b, n_ab, n_a, n_b, n): the pairs of `pair_counts` in both directions with each item's buyers
+    and the number of customers n (the cap keeps every customer)."""
     mirrored = both.union(both.select(a="b", b="a", n_ab="n_ab"))
     na = buyers.select(ia="iid", n_a="n_i")
     nb = buyers.select(ib="iid", n_b="n_i")
+    n_all = customers.aggregate(n=customers.count())
     out = mirrored.join(na, mirrored.a == na.ia).join(nb, mirrored.b == nb.ib).cross_join(n_all)
     return out.select("a", "b", "n_ab", "n_a", "n_b", "n")
 
