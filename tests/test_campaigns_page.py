@@ -51,7 +51,9 @@ def test_default_table_cards_and_tabs(app_env):
     df = _fill(app_env)
     at = _page()
     assert at.selectbox(key="cmp-table").value == "campaign_daily"
-    assert [t.label for t in at.tabs] == ["Dashboard", "Marketing-mix model"]
+    assert {"Dashboard", "Marketing-mix model"} <= {t.label for t in at.tabs}
+    assert [t.label for t in at.tabs if t.label not in ("Dashboard", "Marketing-mix model")] == [
+        "Over time", "Per campaign", "Pacing against budget", "Unusual days", "Incremental return"]
     for role in ("date", "spend", "impressions", "clicks", "conversions", "revenue", "campaign", "channel", "budget"):
         assert at.selectbox(key=f"cmp-col-{role}-campaign_daily").value == role
     assert not at.error
@@ -66,13 +68,24 @@ def test_default_table_cards_and_tabs(app_env):
     assert ctr.value == f"{now.clicks.sum() / now.impressions.sum() * 100:.1f}%" and ctr.delta.endswith(" pts")
     roas = _metric(at, "ROAS")
     assert roas.value == f"{now.revenue.sum() / now.spend.sum():,.2f}x"
-    assert at.get("plotly_chart")  # trend, per campaign, pacing, anomalies, incremental
-    # pacing from the budget column, one line per campaign and channel
-    assert any("spent" in m.value and "of the flight gone" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1  # the trend; each other section draws its chart once opened
+    for name in ("Per campaign", "Pacing against budget", "Unusual days", "Incremental return"):
+        _section(at, name)
+        assert not at.exception and not at.error, (name, [e.value for e in at.error])
+        assert len(at.get("plotly_chart")) == 1, name
+        if name == "Pacing against budget":  # from the budget column, one line per campaign and channel
+            assert any("spent" in m.value and "of the flight gone" in m.value for m in at.markdown)
     at.session_state["tabs-campaigns"] = "Marketing-mix model"  # the model tab (lazy: runs once opened)
     at.run()
     assert not at.exception
     assert any("at least 52 weeks" in w.value for w in at.warning)  # 120 days are too few
+
+
+def _section(at: AppTest, name: str) -> AppTest:
+    """Open a section of the dashboard (its lazy tabs below the KPI cards), as a click on it does."""
+    at.session_state["tabs-campaigns-dashboard"] = name
+    at.run()
+    return at
 
 
 def _keys(at: AppTest, prefix: str) -> set[str]:
@@ -87,8 +100,8 @@ def test_lazy_tabs_run_only_the_open_tab_and_keep_its_choices(app_env):
     ws.save_frame(campaign_table(400), "campaign_long")
     at = _page()
     assert _keys(at, "cmp-") and not _keys(at, "mmm-")  # the model tab's widgets are not drawn yet
-    charts_dashboard = len(at.get("plotly_chart"))
-    assert charts_dashboard >= 5
+    assert len(at.get("plotly_chart")) == 1  # the trend only: the other sections run once opened
+    assert not _keys(at, "cmp-pace-") and not _keys(at, "cmp-inc-")
     at.selectbox(key="cmp-table").select("campaign_long").run()
     at.selectbox(key="cmp-trend-by").select("Channel").run()
     at.radio(key="cmp-freq").set_value("M").run()
@@ -108,6 +121,12 @@ def test_lazy_tabs_run_only_the_open_tab_and_keep_its_choices(app_env):
     assert at.selectbox(key="cmp-table").value == "campaign_long"  # the choices made before the switch
     assert at.selectbox(key="cmp-trend-by").value == "Channel"
     assert at.radio(key="cmp-freq").value == "M"
+    _section(at, "Unusual days")  # a section and back: its choices too
+    at.slider(key="cmp-anom-threshold").set_value(5.0).run()
+    _section(at, "Over time")
+    assert at.radio(key="cmp-freq").value == "M" and at.selectbox(key="cmp-trend-by").value == "Channel"
+    _section(at, "Unusual days")
+    assert at.slider(key="cmp-anom-threshold").value == 5.0
     at.session_state["tabs-campaigns"] = "Marketing-mix model"
     at.run()
     value = next(k for k, v in EFFORT_LABELS.items() if v == effort)
@@ -149,6 +168,7 @@ def test_by_channel(app_env):
     df = _fill(app_env)
     at = _page()
     at.selectbox(key="cmp-trend-by").select("Channel").run()
+    _section(at, "Per campaign")
     at.selectbox(key="cmp-table-by").select("Channel").run()
     assert not at.exception and not at.error
     per = next(d.value for d in at.dataframe if "channel" in d.value.columns and "ROAS" in d.value.columns
@@ -186,6 +206,7 @@ def test_picking_a_text_column_as_spend_or_a_table_without_dates(app_env):
 def test_incremental_return_section(app_env):
     _fill(app_env)
     at = _page()
+    _section(at, "Incremental return")
     at.number_input(key=next(n.key for n in at.number_input if n.key.startswith("cmp-inc-spend"))).set_value(10_000.0).run()
     assert not at.exception and not at.error
     assert _metric(at, "Treated users").value == "3,000"
@@ -209,6 +230,7 @@ def test_a_viewer_sees_the_dashboard(viewer):
     at.switch_page("pages/campaigns.py").run()
     assert not at.exception and not at.error
     assert _metric(at, "Spend")
+    _section(at, "Incremental return")
     assert any("reading a test needs the analyst role" in i.value for i in at.info)  # the test read-out only
 
 
@@ -224,7 +246,9 @@ def test_tables_behind_the_charts_are_built_once_opened(app_env):
     at.radio(key="cmp-freq").set_value("M").run()  # another setting: the expander stays open, by month now
     assert at.session_state["cmp-x-trend"] and len(at.dataframe) == closed[0] + 1
     assert len(next(d.value for d in at.dataframe if "from" in d.value.columns)) < len(trend)
-    for key in ("cmp-x-pace", "cmp-x-anom"):
+    for section, key in (("Pacing against budget", "cmp-x-pace"), ("Unusual days", "cmp-x-anom")):
+        _section(at, section)
+        shown = len(at.dataframe)
         at.session_state[key] = True
-    at.run()
-    assert not at.exception and len(at.dataframe) == closed[0] + 3
+        at.run()
+        assert not at.exception and len(at.dataframe) == shown + 1, section
