@@ -329,6 +329,10 @@ def test_bad_weight_date_and_input_type() -> None:
         offline_check(df, "CustomerID", "StockCode", "Quantity")
     with pytest.raises(DataError, match="pandas DataFrame or an Ibis table"):
         recommend(df.to_dict(), "CustomerID", "StockCode")
+    with pytest.raises(DataError, match="'CustomerID' is empty"):
+        recommend(df.assign(CustomerID=None), "CustomerID", "StockCode")
+    with pytest.raises(DataError, match="No line can be used.*returns"):
+        recommend(df.assign(Quantity=-1), "CustomerID", "StockCode", weight="Quantity")
     one_day = df.assign(day=pd.Timestamp("2024-01-01"))
     with pytest.raises(DataError, match="No customer can be evaluated"):
         offline_check(one_day, "CustomerID", "StockCode", "day")
@@ -400,3 +404,17 @@ def test_pair_budget_counts_every_mth_customer() -> None:
     assert got["lift"].to_numpy() == pytest.approx((got["customers_both"] * len(xs)
                                                     / (got["customers_item"] * got["customers_other"])).to_numpy())
     assert next_best_products(df, "CustomerID", "StockCode", max_pairs=None).counts.sample_every == 1
+
+
+def test_charts() -> None:
+    from core.targeting.recommend_charts import bought_together_chart, check_chart
+
+    df = planted(seed=3)
+    fig = check_chart(offline_check(df, "cust", "sku", "day", k=5))
+    assert [tr.name for tr in fig.data] == ["co-occurrence (cosine)", "popular items"]
+    assert list(fig.data[0].x) == ["hit rate@5", "nDCG@5", "recall@5"]
+    sim = item_similarity(df.assign(name="N" + df["sku"]), "cust", "sku", label="name")
+    bars = bought_together_chart(sim, "item001", item_column="sku", label="name", top=5)
+    assert len(bars.data[0].y) == 5 and bars.layout.title.text == "Bought with Nitem001"
+    # the most similar item at the top of the chart (plotly draws the last bar on top)
+    assert bars.data[0].x[-1] == sim[sim["sku"] == "item001"]["share"].iloc[0]

@@ -112,6 +112,7 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
         fitted = steps.fit(lines, scratch, measure=measure, min_count=min_count, neighbours=neighbours,
                            max_items=max_items, max_pairs=max_pairs)
         counts = data.data_counts(t, fitted, scratch, max_items)
+        data.require_lines(counts)
         texts = steps.item_texts(lines, fitted.items, label is not None)
         expr = steps.recommendations(fitted, texts, scratch, k=k, aggregate=aggregate,
                                      exclude_bought=exclude_bought, customers=data.customer_list(customers, t))

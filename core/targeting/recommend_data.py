@@ -83,6 +83,9 @@ def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *,
         raise DataError("exclude must be (column, prefix), e.g. ('InvoiceNo', 'C') for cancellations.")
     wanted = [customer, item] + [c for c in (weight, label, date) if c] + ([exclude[0]] if exclude else [])
     t, backend = as_ibis(transactions, list(dict.fromkeys(wanted)))
+    for name, role in ((customer, "customer"), (item, "item")):
+        if t[name].type().is_null():
+            raise DataError(f"The column '{name}' is empty (no values at all); pick the {role} column.")
     cols: dict[str, Any] = {"c": t[customer], "i": t[item]}
     if weight:
         if not t[weight].type().is_numeric():
@@ -97,6 +100,14 @@ def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *,
     if exclude:
         cols["x"] = t[exclude[0]].cast("string").startswith(str(exclude[1]))
     return t.select(**cols), backend
+
+
+def require_lines(counts: DataCounts) -> None:
+    """Raise DataError when no line can be used, saying why the lines were left out."""
+    if counts.rows_used == 0:
+        reasons = " ".join(counts.lines()[1:]) or "The table has no lines."
+        raise DataError(f"No line can be used for recommendations. {reasons} Check the customer, item and "
+                        "weight columns (the weight must be a positive quantity or spend).")
 
 
 def customer_list(customers: Sequence[Any] | pd.Series | None, t: ibis.Table) -> ibis.Table | None:
