@@ -1,9 +1,10 @@
 """The Ibis steps behind core.targeting.recommend: clean lines, customer-item pairs, co-occurrence, scores.
 
 Every step takes and returns an Ibis expression with short internal column names (c = customer,
-i = item, w = weight, lbl = label, d = date, x = the exclude column), so the whole chain runs as one
-query where the data lives (DuckDB here; a distributed engine later). Items get dense integer ids
-(`iid`, in item order) before the self-join, which keeps the join and the pair counts on integers.
+i = item, w = weight, lbl = label, d = day, ts = the date as given, x = the exclude flag), so it runs
+where the data lives (DuckDB here; a distributed engine later). Steps used more than once are kept as
+temporary tables (`Scratch`), so shared parts are computed once. Customers and items get dense integer
+ids (`cid`, `iid`, in value order) before the self-join, which keeps the join and the counts on integers.
 """
 
 from __future__ import annotations
