@@ -73,14 +73,19 @@ def _save(page, table: str, button: str = "Save as a table") -> None:
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label`; opens the list again if a rerun closed it."""
-    for _ in range(3):
+    """Pick `option` in the selectbox labelled `label` (scrolled into view first; tries again if the list closed)."""
+    for attempt in range(3):
         _idle(page)
-        page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first.click()
+        box = page.get_by_test_id("stSelectbox").filter(has_text=label).locator("visible=true").first
+        box.scroll_into_view_if_needed()  # the list closes when the click first has to scroll the page
+        page.wait_for_timeout(500)
+        box.locator("input").first.click()
         choice = page.get_by_role("option", name=option, exact=True)
         try:
-            choice.wait_for(timeout=10_000)
+            choice.wait_for(timeout=5_000)
             choice.click()
+            if attempt:
+                print(f"  ({label!r}: the list opened on try {attempt + 1})")
             break
         except Exception:  # noqa: BLE001 - the list closed under a rerun: open it again
             page.keyboard.press("Escape")
@@ -133,6 +138,7 @@ def test_demo_data_to_an_exported_audience(browser, app_url):
     _run_job(page, "Fit the uplift model", "Score customers")
     qini = page.get_by_test_id("stMetric").filter(has_text="Qini AUC").first
     assert float(qini.get_by_test_id("stMetricValue").inner_text()) > 0
+    page.get_by_text("5,000 customers scored").wait_for(timeout=120_000)  # the test table, scored on its own
     steps.done("uplift (fit)")
     _choose(page, "Table to score", "customers")
     assert _picked(page, "Table to score") == "customers"
