@@ -37,7 +37,8 @@ def _with_demo() -> AppTest:
 def test_demo_button_loads_all_tables(app_env):
     at = _with_demo()
     assert "customers" in at.success[0].value and "campaign_daily" in at.success[0].value
-    assert set(Workspace(app_env).tables()) == {"customers", "transactions", "email_campaign", "campaign_daily"}
+    assert set(Workspace(app_env).tables()) == {"customers", "transactions", "order_lines", "email_campaign",
+                                                "offer_test", "campaign_daily"}
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -12,13 +12,9 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-import apptest_jobs
 from apptest_jobs import finish_jobs
 from core.data.workspace import Workspace
 from core.demo import load_demo
-
-# the Targeting tabs' Cancel keys (to move into apptest_jobs.CANCEL_KEYS)
-apptest_jobs.CANCEL_KEYS = (*apptest_jobs.CANCEL_KEYS, "clv-cancel", "upl-cancel", "prd-cancel")
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TAB = "tgt-tab"
