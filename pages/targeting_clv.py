@@ -15,12 +15,10 @@ import streamlit as st
 
 from core.data.workspace import Workspace
 from core.formatting import for_people, format_value
-from core.targeting import clv_charts
-from core.targeting.clv_data import UNIT_NAMES
 from core.targeting.guess import default_holdout_start, transaction_columns
 from core.targeting.jobs import ClvResult, ClvSettings, clv_job
 from pages.common import can, download_buttons, role_note, settings_of_last_run, stored
-from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, run_job, save_table
+from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, pick_table, run_job, save_table
 
 KIND = "clv"
 STATE = "clv-settings"
@@ -88,6 +86,8 @@ def settings_form(ws: Workspace, table: str) -> ClvSettings | None:
 
 
 def holdout_section(result: ClvResult, unit: str) -> None:
+    from core.targeting import clv_charts
+
     h = result.holdout
     if h is None:
         if result.check_error:
@@ -113,8 +113,9 @@ def render(ws: Workspace) -> None:
     if not tables:
         st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `transactions`).")
         return
-    default = "transactions" if "transactions" in tables else tables[0]
-    table = pick("Transactions (one row per purchase)", tables, "clv-table", default)
+    table = pick_table(ws, "Transactions (one row per purchase)", "clv-table", "clv", "transactions", tables)
+    if table is None:
+        return
     if not can(ws, "train"):
         role_note(ws, "train", "computing customer values")
         return
@@ -133,6 +134,10 @@ def render(ws: Workspace) -> None:
                      expected=ClvResult)
     if result is None:
         return
+    # the charts and unit names import SciPy: only once there is a result (the form's render stays light)
+    from core.targeting import clv_charts
+    from core.targeting.clv_data import UNIT_NAMES
+
     v = result.values
     unit = UNIT_NAMES.get(v.freq, v.freq)
     table_ = v.table
@@ -145,7 +150,8 @@ def render(ws: Workspace) -> None:
                 help=f"Discounted at {v.discount_rate:.1%} a month.", border=True)
     {"correlated": st.warning, "weak": st.info}.get(v.spend_check.level, st.caption)(v.spend_check.message)
     for note in v.notes:
-        st.caption(note)
+        if note != v.spend_check.message:  # shown just above, as a warning when it matters
+            st.caption(note)
     b, g = v.bgnbd, v.gamma_gamma
     st.caption(f"BG/NBD (time in {unit}): r = {b.r:.3f}, α = {b.alpha:.3f}, a = {b.a:.3f}, b = {b.b:.3f}, "
                f"log-likelihood {b.log_likelihood:,.1f}. Gamma-Gamma: p = {g.p:.2f}, q = {g.q:.2f}, "

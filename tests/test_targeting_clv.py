@@ -540,3 +540,19 @@ def test_term_for_customers_without_repeats_when_a_plus_b_is_below_one():
                             "monetary_value": [0.0, 0.0, 25.0]})
     values = GammaGamma(p=6.0, q=4.0, v=15.0).clv(model, summary, horizon=12, freq="M", time_unit="W")
     assert np.isfinite(values).all() and (values >= 0).all()
+
+
+def test_a_fit_that_sees_no_drop_out_says_so():
+    """Customers who all keep buying (Poisson purchases all year, nobody leaves): a goes to ~0 and every
+    P(alive) to ~1, which the page must not present as a finding about who is still a customer."""
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-01-01")
+    rows = [(i, start + pd.Timedelta(days=int(d)), 20.0 + rng.gamma(4, 5))
+            for i in range(1500) for d in np.unique(rng.integers(0, 365, rng.poisson(6) + 1))]
+    data = pd.DataFrame(rows, columns=["id", "day", "amount"])
+    result = clv.customer_values(data, "id", "day", "amount", holdout=False)
+    assert result.table["p_alive"].mean() >= clv.ALL_ALIVE
+    assert any(n.startswith("Almost no customer looks gone") for n in result.notes), result.notes
+    churny = clv.customer_values(_transactions(3000, 11), "id", "day", "amount", holdout=False)
+    assert churny.table["p_alive"].mean() < clv.ALL_ALIVE
+    assert not any(n.startswith("Almost no customer looks gone") for n in churny.notes)

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 Progress = Callable[[float, str], None]
+ALL_ALIVE = 0.97  # mean P(alive) at or above this: the data show (almost) no drop-out; the page says so
 FREQUENCY_GROUPS = 7  # hold-out groups 0, 1, ..., 6, "7+" as in Fader, Hardie and Lee's figure
 
 
@@ -374,6 +375,12 @@ def _customer_values(prep: Prepared, *, calibration_end: Any, freq: str, horizon
         step(0.85, "Checking the hold-out period")
         check = _holdout(prep, summary, bgnbd, prep.last_date)
     notes = _notes(counts, spend) + list(bgnbd.notes) + list(gg.notes)
+    alive = float(table["p_alive"].mean()) if len(table) else float("nan")
+    if alive >= ALL_ALIVE:
+        notes.append(f"Almost no customer looks gone (mean P(alive) {alive:.0%}; the drop-out parameter a = "
+                     f"{bgnbd.a:.3g}): these purchases show little sign of customers leaving, so each CLV rests "
+                     "on the customer's purchase rate alone. A longer history, or a hold-out check, tells "
+                     "whether that holds.")
     if check is not None:
         notes.append(check.message)
     step(1.0, "Done")
