@@ -26,9 +26,12 @@ FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel (.xlsx)"}
 # plotly): 1.5-2 s on first use in a server process, most of its first render after a server start.
 # scikit-learn is left to the pages that use it (Segments warms up its own): two threads importing
 # scikit-learn at once is what the Segments page had to guard against.
-# The Campaigns page's core (its package imports SciPy and statsmodels, its charts plotly) comes last.
+# The Campaigns page's core (its package imports SciPy and statsmodels, its charts plotly) comes next,
+# then Targeting's (SciPy; its uplift model, which needs scikit-learn, is left to the Uplift tab).
 HEAVY_MODULES = ("scipy.stats", "statsmodels.stats.multitest", "plotly.graph_objects", "core.experiments",
-                 "core.experiments.charts", "core.campaigns", "core.campaigns.charts")
+                 "core.experiments.charts", "core.campaigns", "core.campaigns.charts", "core.targeting.clv",
+                 "core.targeting.clv_charts", "core.targeting.uplift_charts", "core.targeting.recommend",
+                 "core.targeting.audience")
 WARM_UP_GIVE_UP_S = 120.0  # a server whose scripts never pause for this long is not warmed up
 SCRIPT_THREAD = "ScriptRunner.scriptThread"  # the name Streamlit gives the thread of a script run
 

@@ -15,9 +15,9 @@ from core.formatting import for_people, format_value
 from core.targeting.audience import Audience, AudienceFilters, AudienceSources, audience_summary, build_audience
 from core.targeting.audience import export_audience, save_audience
 from core.targeting.guess import guess_sources, result_tables
-from core.targeting.uplift import GROUPS
+from core.targeting.uplift_report import GROUPS
 from pages.common import FORMAT_LABELS, can, stored
-from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, table_columns
+from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, pick_table, table_columns
 
 SLOTS = {"segments": "Segments (Segments page: Save)", "clv": "Customer value (Customer value tab)",
          "uplift": "Uplift scores (Uplift tab)", "propensity": "Propensity scores (Models page: Score customers)",
@@ -35,10 +35,15 @@ def sources_form(ws: Workspace, tables: dict[str, list[str]]) -> tuple[AudienceS
     names = list(tables)
     st.markdown("**Who**")
     c1, c2, c3 = st.columns(3)
-    base_default = "customers" if "customers" in names else names[0]
-    base = pick("Customer table (everyone the audience is drawn from)", names, "aud-base", base_default, c1)
+    base = pick_table(ws, "Customer table (everyone the audience is drawn from)", "aud-base", "audience",
+                      "customers", names, c1)
+    if base is None:
+        return None
     tc = TableColumns(ws, base)
     id_column = pick("Customer id column", tc.columns, f"aud-id-{base}", tc.roles.id.column, c2)
+    if id_column is None:
+        st.warning(f"Pick the column of `{base}` that identifies a customer.")
+        return None
     carry = keep(f"aud-carry-{base}", c3.multiselect(
         "Columns to carry (e-mail, name …)", [c for c in tc.columns if c != id_column],
         default=[c for c in kept(f"aud-carry-{base}", []) if c in tc.columns], key=f"aud-carry-{base}"))

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.columns import ColumnRoles, guess_roles
+from core.targeting.guess import Tab, first_fitting
 from core.data.workspace import Workspace
 from core.errors import DataError
 from pages.common import cached_profile, job_runner, remember, result_store, stored
@@ -30,15 +31,16 @@ def keep(key: str, value: Any) -> Any:
     return value
 
 
-def index_of(options: list, value: Any, fallback: int = 0) -> int:
-    return options.index(value) if value in options else fallback
-
-
 def pick(label: str, options: list, key: str, default: Any, container: Any = st, **kw: Any) -> Any:
-    """A selectbox whose value is kept across page visits (default: the guess)."""
+    """A selectbox whose value is kept across page visits (default: the guess). With no guess (default
+    None, or not among the options) nothing is preselected: the user picks, rather than getting the
+    first column as if it had been guessed."""
     if not options:
         return None
-    return keep(key, container.selectbox(label, options, index=index_of(options, kept(key, default)), key=key, **kw))
+    value = kept(key, default)
+    index = options.index(value) if value in options else None
+    return keep(key, container.selectbox(label, options, index=index, key=key,
+                                         placeholder=kw.pop("placeholder", "Pick one"), **kw))
 
 
 def optional(value: str) -> str | None:
@@ -72,6 +74,30 @@ class TableColumns:
     @property
     def labels(self) -> list[str]:
         return [c for c in self.columns if c not in self.numeric and c not in self.dates]
+
+
+def describe(ws: Workspace) -> Callable[[str], tuple[ColumnRoles, list[str]]]:
+    """name -> (role guesses, columns) for core.targeting.guess, cached by table version."""
+    db = str(ws.path)
+
+    def one(name: str) -> tuple[ColumnRoles, list[str]]:
+        version = ws.info(name).version
+        roles = stored(("roles", db, name, version), lambda: guess_roles(ws.table(name)))
+        return roles, stored(("columns", db, name, version), lambda: list(ws.columns(name)))
+    return one
+
+
+def pick_table(ws: Workspace, label: str, key: str, tab: Tab, preferred: str, tables: list[str],
+               container: Any = st) -> str | None:
+    """The tab's input table: kept from the last visit, else the demo's table, else the first table
+    whose columns fit the tab (core.targeting.guess.first_fitting), else none preselected."""
+    default = kept(key, None)
+    if default not in tables:
+        default = first_fitting(tab, tables, describe(ws), preferred=preferred)
+    table = pick(label, tables, key, default, container, placeholder="Pick a table")
+    if table is None:
+        container.caption("No table here looks like it fits: pick the one to use.")
+    return table
 
 
 def table_columns(ws: Workspace) -> dict[str, list[str]]:

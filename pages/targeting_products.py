@@ -17,7 +17,7 @@ from core.targeting.guess import product_columns
 from core.targeting.jobs import ProductResult, ProductSettings, products_job
 from core.targeting.recommend import settings_note
 from pages.common import can, download_buttons, role_note, settings_of_last_run
-from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, run_job, save_table
+from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, pick_table, run_job, save_table
 
 KIND = "products"
 STATE = "products-settings"
@@ -48,6 +48,10 @@ def settings_form(ws: Workspace, table: str) -> ProductSettings | None:
                                                               kept(f"prd-expre-{t}", ""), key=f"prd-expre-{t}"))
     if customer is None or item is None or customer == item:
         st.warning("Pick a customer column and a different product column.")
+        return None
+    if item in tc.dates:
+        st.warning(f"`{item}` holds dates, not products: pick the column that names what was bought "
+                   "(a product name, SKU or stock code).")
         return None
     return ProductSettings(customer, item, optional(label), optional(weight), optional(date), int(k),
                            optional(exclude_column), exclude_prefix.strip() or None)
@@ -102,8 +106,10 @@ def render(ws: Workspace) -> None:
     if not tables:
         st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `order_lines`).")
         return
-    default = "order_lines" if "order_lines" in tables else tables[0]
-    table = pick("Purchase lines (one row per product bought)", tables, "prd-table", default)
+    table = pick_table(ws, "Purchase lines (one row per product bought)", "prd-table", "products", "order_lines",
+                       tables)
+    if table is None:
+        return
     if not can(ws, "train"):
         role_note(ws, "train", "computing recommendations")
         return

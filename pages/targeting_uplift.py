@@ -8,6 +8,8 @@ Logic: core.targeting.uplift (the model), core.targeting.jobs (the job), core.ta
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,12 +17,14 @@ import streamlit as st
 from core.data.workspace import Workspace
 from core.errors import DataError
 from core.formatting import for_people
-from core.targeting import uplift_charts
-from core.targeting.guess import test_columns
+from core.targeting.guess import flag_columns, test_columns
 from core.targeting.jobs import UpliftSettings, uplift_job
-from core.targeting.uplift import GROUP_TEXT, UpliftModel, readout_text, uplift_scores
+from core.targeting.uplift_report import GROUP_TEXT, readout_text
 from pages.common import can, download_buttons, role_note, settings_of_last_run, stored
-from pages.targeting_common import TableColumns, keep, kept, pick, run_job, save_table
+from pages.targeting_common import TableColumns, keep, kept, pick, pick_table, run_job, save_table
+
+if TYPE_CHECKING:
+    from core.targeting.uplift import UpliftModel
 
 KIND = "uplift"
 STATE = "uplift-settings"
@@ -39,14 +43,30 @@ def _levels(ws: Workspace, table: str, version: int, column: str) -> list:
     return stored(("levels", str(ws.path), table, version, column), read)
 
 
+def _rates(ws: Workspace, table: str, version: int, columns: list[str]) -> dict[str, float]:
+    """Each 0/1 column's share of ones (one query, kept by table version): steers the outcome guess."""
+    def read() -> dict[str, float]:
+        if not columns:
+            return {}
+        t = ws.table(table)
+        row = t.aggregate([t[c].cast("float64").mean().name(c) for c in columns]).execute().iloc[0]
+        return {c: float(row[c]) for c in columns if pd.notna(row[c])}
+    return stored(("rates", str(ws.path), table, version, tuple(columns)), read)
+
+
 def settings_form(ws: Workspace, table: str) -> UpliftSettings | None:
     tc = TableColumns(ws, table)
-    guess = test_columns(tc.roles, tc.columns).columns
+    rates = _rates(ws, table, tc.version, flag_columns(tc.roles, tc.columns))
+    pick_ = test_columns(tc.roles, tc.columns, rates)
+    guess = pick_.columns
     t = table
     c1, c2, c3 = st.columns(3)
     treatment = pick("Treatment column (the arm each customer was randomised to)", tc.columns, f"upl-treat-{t}",
                      guess["treatment"], c1)
     levels = _levels(ws, table, tc.version, treatment) if treatment else []
+    if treatment is None:
+        st.warning("Pick the treatment column: the one that says which arm each customer was randomised to.")
+        return None
     if len(levels) < 2:
         st.warning(f"`{treatment}` has fewer than two values: pick the column that says who got the campaign.")
         return None
@@ -60,6 +80,8 @@ def settings_form(ws: Workspace, table: str) -> UpliftSettings | None:
     if outcome is None:
         st.warning("The test table has no number column for the outcome (converted 0/1, or revenue).")
         return None
+    if pick_.reasons and guess["treatment"] == treatment:
+        st.caption("Guessed: " + " ".join(pick_.reasons))
     arms = [v for v in levels if v != control]
     treated = keep(f"upl-arms-{t}-{treatment}", st.multiselect(
         "Treated arms (one model per arm against the control; an arm is never folded into the control)", arms,
@@ -85,6 +107,8 @@ def settings_form(ws: Workspace, table: str) -> UpliftSettings | None:
 
 
 def holdout_section(model: UpliftModel, arm: object) -> None:
+    from core.targeting import uplift_charts
+
     report = model.reports[arm]
     binary = model.outcome_kind == "binary"
     m = st.columns(3)
@@ -144,6 +168,8 @@ def scoring_section(ws: Workspace, model: UpliftModel, test_table: str) -> None:
     key = ("uplift-scores", str(ws.path), table, tc.version, id_column, id(model))
     try:
         with st.spinner(f"Scoring {table}"):
+            from core.targeting.uplift import uplift_scores
+
             scores = stored(key, lambda: uplift_scores(model, ws.table(table), id_column))
     except DataError as e:
         st.error(str(e))
@@ -166,8 +192,9 @@ def render(ws: Workspace) -> None:
     if not tables:
         st.info("The workspace has no tables yet. Load the demo data on **Home** (it has `offer_test`).")
         return
-    default = "offer_test" if "offer_test" in tables else tables[0]
-    table = pick("Test table (one row per customer)", tables, "upl-table", default)
+    table = pick_table(ws, "Test table (one row per customer)", "upl-table", "uplift", "offer_test", tables)
+    if table is None:
+        return
     if not can(ws, "train"):
         role_note(ws, "train", "fitting uplift models")
         return
@@ -185,6 +212,9 @@ def render(ws: Workspace) -> None:
     def make_input() -> pd.DataFrame:
         t = ws.table(table)
         return (t.select(columns) if columns else t).execute()
+
+    # the model's module imports scikit-learn: only once a fit was asked for (the form stays light)
+    from core.targeting.uplift import UpliftModel
 
     model = run_job(ws, kind=KIND, func=uplift_job, make_input=make_input, table=table, version=version, ran=ran,
                     clicked=clicked, button=BUTTON, label=f":material/target: Fitting the uplift model on `{table}`",

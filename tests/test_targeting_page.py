@@ -134,3 +134,50 @@ def test_a_viewer_reads_why_fitting_is_not_offered(app_env, tmp_path, monkeypatc
         at = _open(tab, at)
         assert not [b for b in at.button if b.key == key]
         assert any("role (viewer)" in i.value for i in at.info)
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def test_each_tab_opens_on_a_table_that_fits_it_whatever_the_names(app_env):
+    """Own names, in an order where the first table fits no tab: each tab opens on the table its guesses
+    fit (not simply the first), with the guessed columns; the uplift outcome says why it was chosen."""
+    ws = Workspace()
+    ws.save_frame(pd.DataFrame({"session": range(60), "started": pd.date_range("2024-01-01", periods=60),
+                                "pages": [i % 7 for i in range(60)]}), "web_sessions")
+    for name, file in (("people", "customers"), ("purchases", "transactions"), ("lines", "order_lines"),
+                       ("promo", "offer_test")):
+        ws.save_frame(pd.read_csv(SAMPLE / f"{file}.csv"), name)
+    at = _open("Customer value")
+    # the first in the workspace's (sorted) list that fits: order lines carry customer, date and amount too
+    clv_table = at.selectbox(key="clv-table").value
+    assert clv_table == "lines"
+    assert at.selectbox(key=f"clv-date-{clv_table}").value == "order_date"
+    at = _open("Uplift", at)
+    assert at.selectbox(key="upl-table").value == "promo"
+    assert at.selectbox(key="upl-outcome-promo").value == "converted"
+    assert any(c.value.startswith("Guessed: Treatment: group") for c in at.caption)
+    at = _open("Next-best products", at)
+    assert at.selectbox(key="prd-table").value == "lines"
+    assert at.selectbox(key="prd-item-lines").value == "product"
+    at = _open("Audience", at)
+    assert at.selectbox(key="aud-base").value == "people"
+
+
+def test_nothing_is_preselected_that_was_not_guessed(app_env):
+    ws = Workspace()
+    ws.save_frame(pd.DataFrame({"session": range(60), "started": pd.date_range("2024-01-01", periods=60),
+                                "pages": [i % 7 for i in range(60)]}), "web_sessions")
+    for tab, key in (("Customer value", "clv-table"), ("Uplift", "upl-table"), ("Next-best products", "prd-table")):
+        at = _open(tab)
+        assert at.selectbox(key=key).value is None, tab
+        assert any(c.value.startswith("No table here looks like it fits") for c in at.caption), tab
+        assert not [b for b in at.button if b.key.endswith("-fit")], tab  # no button until a table is picked
+    # picked by hand: the product column is not guessed, so it is not preselected; a date is refused
+    at = _open("Next-best products")
+    at.selectbox(key="prd-table").set_value("web_sessions").run()
+    assert at.selectbox(key="prd-item-web_sessions").value is None
+    at.selectbox(key="prd-item-web_sessions").set_value("started").run()
+    assert not at.exception
+    at.selectbox(key="prd-customer-web_sessions").set_value("session").run()
+    assert any("holds dates, not products" in w.value for w in at.warning), [w.value for w in at.warning]

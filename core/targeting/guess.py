@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 from core.columns import ColumnRoles, is_control_name, looks_like_customer
 
 ResultKind = Literal["clv", "uplift", "propensity", "segments", "products"]
+Tab = Literal["clv", "uplift", "products", "audience"]
 RESULT_KINDS: tuple[ResultKind, ...] = ("segments", "clv", "uplift", "propensity", "products")
 HOLDOUT_SHARE = 0.25  # the hold-out check's default: the last quarter of the data's days
 _LABEL_WORDS = ("description", "desc", "product_name", "item_name", "title", "name")
+MIN_OUTCOME_RATE = 0.02  # a 0/1 outcome rarer than this leaves too few events per arm to rank customers
+ONE_ROW_PER_CUSTOMER = 0.99  # a base table's id: at least this share of its values unique
 
 
 def result_kind(columns: Sequence[str]) -> ResultKind | None:
@@ -109,22 +112,98 @@ def product_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPick:
                       tuple(reasons))
 
 
-def test_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPick:
-    """treatment column, control value and outcome of a randomised test (for uplift)."""
+def test_columns(roles: ColumnRoles, columns: Sequence[str], rates: Mapping[str, float] | None = None) -> ColumnPick:
+    """treatment column, control value and outcome of a randomised test (for uplift).
+
+    `rates` (each 0/1 column's share of ones, when the page has read them) steers the outcome away from
+    one too rare to model: Hillstrom's `conversion` (0.9%) gives about 190 conversions per arm, too few
+    to rank 21,000 customers by; `visit` (14.7%) is the campaign's response that can be modelled."""
     treatment = _column(roles.variant, columns)
     control = roles.control.column if treatment else None
     # the target guess first (converted, churned, visit ...): roles.outcomes also lists metrics measured
     # before a test (orders, avg_order_value), which are features of an uplift model, not its outcome
     target = _column(roles.target, columns)
-    outcome = target if target != treatment else None
-    outcome = outcome or next((c for c in roles.outcomes if c in columns and c != treatment), None)
-    reasons = [f"Treatment: {treatment} ({roles.variant.reason})"] if treatment else []
+    candidates = list(dict.fromkeys(c for c in [target, *roles.outcomes] if c and c in columns and c != treatment))
+    outcome = next(iter(candidates), None)
+    reasons = [f"Treatment: {treatment} ({roles.variant.reason})."] if treatment else []
     if control is not None:
-        reasons.append(f"Control: {control} ({roles.control.reason})")
+        reasons.append(f"Control: {control} ({roles.control.reason}).")
+    rare = ""
+    if outcome and rates and rates.get(outcome, 1.0) < MIN_OUTCOME_RATE:
+        usable = next((c for c in candidates if c in rates and rates[c] >= MIN_OUTCOME_RATE), None)
+        rare = f"Not {outcome}: it is 1 for only {rates[outcome]:.1%} of customers, too rare to rank them by"
+        if usable:
+            rare += f"; {usable} ({rates[usable]:.1%}) is a response that can be modelled"
+            outcome = usable
     if outcome:
-        reasons.append(f"Outcome: {outcome}")
+        rate = f", 1 for {rates[outcome]:.1%} of customers" if rates and outcome in rates else ""
+        reasons.append(f"Outcome: {outcome} ({'the target guess' if outcome == target else 'a measured result'}"
+                       f"{rate}).")
+    if rare:
+        reasons.append(rare + ".")
     return ColumnPick({"treatment": treatment, "control": control, "outcome": outcome, "id": _column(roles.id, columns)},
                       tuple(reasons))
+
+
+def flag_columns(roles: ColumnRoles, columns: Sequence[str]) -> list[str]:
+    """The 0/1 columns among a test's possible outcomes (their rates steer `test_columns`)."""
+    names = {c for c in [roles.target.column, *roles.outcomes] if c in columns}
+    return [f.name for f in roles.facts if f.name in names and f.kind == "flag"]
+
+
+def fits(tab: Tab, roles: ColumnRoles, columns: Sequence[str]) -> bool:
+    """Whether a table can be what a Targeting tab reads, by the same guesses the tab makes:
+    CLV: transactions (several rows per customer, with a date and an amount); uplift: a test (treatment and outcome); products:
+    purchase lines (customer and a product that is not a date); audience: one row per customer and
+    not a result table the workbench wrote."""
+    if result_kind(columns) is not None and tab != "audience":
+        return False
+    if tab == "clv":
+        c = transaction_columns(roles, columns).columns
+        return roles.is_transactions and bool(c["customer"] and c["date"] and c["amount"])
+    if tab == "uplift":
+        c = test_columns(roles, columns).columns
+        return bool(c["treatment"] and c["outcome"])
+    if tab == "products":
+        c = product_columns(roles, columns).columns
+        item = roles.fact(c["item"]) if c["item"] else None
+        return bool(c["customer"] and c["item"]) and c["customer"] != c["item"] and \
+            (item is None or item.kind != "date")
+    if result_kind(columns) is not None or roles.is_transactions:
+        return False
+    key = roles.fact(roles.id.column) if roles.id.column else None
+    return key is not None and key.unique_share >= ONE_ROW_PER_CUSTOMER
+
+
+_PRODUCT_WORDS = ("product", "item", "sku", "stock", "article", "asin")
+
+
+def _strength(tab: Tab, roles: ColumnRoles, columns: Sequence[str]) -> int:
+    """How well a fitting table fits: 2 = as well as can be, 1 = it will do (purchase lines whose
+    product guess is a category, such as transactions' `category`, lose to lines of products)."""
+    if tab != "products":
+        return 2
+    item = str(product_columns(roles, columns).columns["item"] or "").lower()
+    return 2 if any(w in item for w in _PRODUCT_WORDS) else 1
+
+
+def first_fitting(tab: Tab, tables: Sequence[str], describe: Callable[[str], tuple[ColumnRoles, Sequence[str]]],
+                  preferred: str | None = None) -> str | None:
+    """The table a tab opens on: `preferred` (the demo's name for it) when present, else the first of
+    `tables` that fits the tab best (describe(name) -> its roles and columns, asked in order until a
+    table fits as well as can be), else None (the page then asks the user to pick)."""
+    if preferred in tables:
+        return preferred
+    best: tuple[int, str | None] = (0, None)
+    for name in tables:
+        roles, columns = describe(name)
+        if fits(tab, roles, columns):
+            strength = _strength(tab, roles, columns)
+            if strength > best[0]:
+                best = (strength, name)
+            if strength == 2:
+                break
+    return best[1]
 
 
 def control_levels(levels: Sequence[Any]) -> list[Any]:

@@ -12,16 +12,19 @@ the page shows and, on the user's click, saves to the workspace.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import pandas as pd
 
 from core.errors import DataError
 from core.jobs import Progress
-from core.targeting.clv import CustomerValues, HoldoutCheck, customer_values, holdout_check
-from core.targeting.recommend import Recommendations, item_similarity, next_best_products
-from core.targeting.recommend_check import RecommendationCheck, offline_check
-from core.targeting.uplift import UpliftModel, fit_uplift
+
+if TYPE_CHECKING:  # the models are imported by the job that runs them: a page that only shows its
+    # settings form (or the jobs panel that unpickles a settings dict) does not pay for SciPy and sklearn
+    from core.targeting.clv import CustomerValues, HoldoutCheck
+    from core.targeting.recommend import Recommendations
+    from core.targeting.recommend_check import RecommendationCheck
+    from core.targeting.uplift import UpliftModel
 
 Freq = Literal["D", "W", "M"]
 Method = Literal["two_model", "class_transformation"]
@@ -85,6 +88,8 @@ def line_amounts(transactions: pd.DataFrame, settings: ClvSettings) -> pd.DataFr
 
 def clv_job(transactions: pd.DataFrame, settings: Mapping[str, Any], *, progress: Progress) -> ClvResult:
     """customer_values on every day (horizon in months), then the hold-out check calibrated to holdout_from."""
+    from core.targeting.clv import customer_values, holdout_check
+
     s = ClvSettings.from_dict(settings)
     data = line_amounts(transactions, s)
 
@@ -135,6 +140,8 @@ class UpliftSettings:
 
 def uplift_job(test: pd.DataFrame, settings: Mapping[str, Any], *, progress: Progress) -> UpliftModel:
     """fit_uplift on the test table with the page's settings."""
+    from core.targeting.uplift import fit_uplift
+
     s = UpliftSettings.from_dict(settings)
     progress(0.05, f"Fitting the {s.method.replace('_', '-')} uplift model on {len(test):,} customers")
     treated: Any = list(s.treated) if len(s.treated) > 1 else (s.treated[0] if s.treated else None)
@@ -189,6 +196,9 @@ class ProductResult:
 
 def products_job(lines: pd.DataFrame, settings: Mapping[str, Any], *, progress: Progress) -> ProductResult:
     """next_best_products, then (with a date column) offline_check: hide each customer's last purchase."""
+    from core.targeting.recommend import item_similarity, next_best_products
+    from core.targeting.recommend_check import offline_check
+
     s = ProductSettings.from_dict(settings)
     progress(0.05, f"Counting products bought together in {len(lines):,} lines")
     recs = next_best_products(lines, s.customer, s.item, k=int(s.k), weight=s.weight, label=s.label,
