@@ -19,7 +19,7 @@ from core.errors import DataError
 from core.formatting import for_people
 from core.targeting.guess import flag_columns, test_columns
 from core.targeting.jobs import UpliftSettings, uplift_job
-from core.targeting.uplift_report import GROUP_TEXT, readout_text
+from core.targeting.uplift_report import GROUP_TEXT, GROUPS_CAUTION, counts_text, ranks_customers, readout_text
 from pages.common import can, download_buttons, role_note, settings_of_last_run, stored
 from pages.targeting_common import TableColumns, keep, kept, pick, pick_table, run_job, save_table
 
@@ -142,6 +142,8 @@ def holdout_section(model: UpliftModel, arm: object) -> None:
 def groups_section(model: UpliftModel) -> None:
     st.markdown("**The four groups** (from the predicted outcome with and without the campaign)")
     g = model.groups
+    if len(g) and not ranks_customers(model):
+        st.warning(GROUPS_CAUTION, icon=":material/warning:")
     if len(g):
         st.dataframe(for_people(g, {"customers": "integer", "share": "percent"}), hide_index=True)
     else:
@@ -224,9 +226,9 @@ def render(ws: Workspace) -> None:
     for w in model.warnings:
         st.warning(w)
     for line in readout_text(model):
-        st.markdown(line)
-    c = model.counts
-    st.caption(", ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in c.items()))
+        if line != GROUPS_CAUTION:  # shown as a warning above the groups
+            st.markdown(line)
+    st.caption(counts_text(model.counts))
     arm = model.arms[0]
     if len(model.arms) > 1:
         arm = st.radio("Arm", list(model.arms), horizontal=True, key="upl-arm")

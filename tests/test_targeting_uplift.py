@@ -435,3 +435,64 @@ def test_charts_accept_empty_tables():
         assert fig.layout.annotations and fig.layout.xaxis.title.text
     with pytest.raises(DataError, match="selects no row"):
         uplift_at_k([0, 1, 1], [0.1, 0.2, 0.3], [0, 1, 0], k=0.1)
+
+
+def test_counts_read_as_a_sentence_and_say_what_was_left_out():
+    from core.targeting.uplift_report import counts_text
+
+    counts = {"rows": 1000, "dropped_treatment_missing": 3, "dropped_outcome_missing": 0, "dropped_other_arms": 40,
+              "used": 957, "rows: control": 480, "rows: offer": 477, "training": 670, "hold_out": 287}
+    assert counts_text(counts) == ("957 customers used of 1,000 rows (control 480, offer 477): 670 to fit, 287 held "
+                                   "out to check. Left out: 3 without a treatment value, 40 in arms not chosen.")
+    assert counts_text({"rows": 1, "used": 1}) == "1 customer used of 1 row."
+
+
+def test_groups_carry_a_caution_when_the_model_ranks_no_better_than_random():
+    from core.targeting.uplift_report import GROUPS_CAUTION, ranks_customers
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    noise = pd.DataFrame({"treated": rng.integers(0, 2, n), "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    noise["bought"] = (rng.random(n) < 0.3).astype(int)  # no effect, no heterogeneity: nothing to rank by
+    m = fit_uplift(noise, "treated", "bought", features=["x1", "x2"], learner="logistic")
+    report = m.reports[m.arms[0]]
+    # a Qini AUC of a few hundredths on 1,200 hold-out rows is what random rankings give: the p-value says so
+    assert report.qini_p >= 0.05 and not ranks_customers(m), (report.qini, report.qini_p)
+    assert "no better than random rankings often do" in readout_text(m)[0]
+    assert readout_text(m)[-1] == GROUPS_CAUTION
+    good = fit_uplift(planted(3000), "treated", "bought", features=["x1", "x2", "colour"])
+    assert ranks_customers(good) and GROUPS_CAUTION not in readout_text(good)
+
+
+def test_qini_p_value_is_the_share_of_random_rankings_at_least_as_good():
+    from core.targeting.uplift_metrics import qini_p_value
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    t = rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 0.2 + 0.3 * t * (x > 0)).astype(float)  # treated with x > 0 respond more
+    u = x + rng.normal(scale=0.5, size=n)
+    # reference: the same permutations scored with qini_auc itself
+    ref_rng = np.random.default_rng(7)
+    observed = qini_auc(y, u, t)
+    null = [qini_auc(y, u[ref_rng.permutation(n)], t) for _ in range(99)]
+    want = (1 + sum(q >= observed - 1e-12 for q in null)) / 100
+    assert qini_p_value(y, u, t, permutations=99, random_state=7) == pytest.approx(want)
+    assert qini_p_value(y, u, t) < 0.01  # a real ranking
+    assert qini_p_value(y, -u, t) > 0.95  # the reverse of it
+
+
+def test_qini_p_value_rejects_about_five_percent_of_random_rankings():
+    """Calibration: with scores unrelated to the outcome, p < 0.05 in about 5% of data sets (binomial
+    bounds for 300 data sets: 6 to 26 rejections, about 99.9%)."""
+    from core.targeting.uplift_metrics import qini_p_value
+
+    rng = np.random.default_rng(11)
+    rejections = 0
+    for i in range(300):
+        n = 300
+        t = rng.integers(0, 2, n)
+        y = (rng.random(n) < 0.3 + 0.1 * t).astype(float)
+        rejections += qini_p_value(y, rng.normal(size=n), t, permutations=99, random_state=i) < 0.05
+    assert 6 <= rejections <= 26, rejections

@@ -368,14 +368,14 @@ def fit_uplift(data: Any, treatment: str, outcome: str, *, features: Sequence[st
     for j, arm in enumerate(prep.arms, start=1):
         sel = (arm_codes[test_idx] == j) | (arm_codes[test_idx] == 0)
         y_h, t_h, u_h = y_all[test_idx][sel], (arm_codes[test_idx][sel] == j).astype(int), u_test[sel, j - 1]
-        q, at_k, notes = evaluate(y_h, u_h, t_h, k)
+        q, q_p, at_k, notes = evaluate(y_h, u_h, t_h, k)
         warnings += [f"Arm '{arm}': {n}" for n in notes]
         curve = qini_curve(y_h, u_h, t_h, max_points=CURVE_POINTS) if t_h.min() != t_h.max() else pd.DataFrame()
         deciles = uplift_by_decile(y_h, u_h, t_h, bins=min(10, len(y_h))) if t_h.min() != t_h.max() else \
             pd.DataFrame()
         ate = float(y_h[t_h == 1].mean() - y_h[t_h == 0].mean()) if t_h.min() != t_h.max() else float("nan")
         reports[arm] = ArmReport(arm=arm, qini=q, uplift_at_k=at_k, ate=ate, holdout_rows=int(sel.sum()),
-                                 curve=curve, deciles=deciles, importance=importance[arm])
+                                 curve=curve, deciles=deciles, importance=importance[arm], qini_p=q_p)
     counts = dict(prep.counts)
     counts.update({"training": int(train.sum()), "hold_out": int(test.sum())})
     scored = _score_rows(draft, X)

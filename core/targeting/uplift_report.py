@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.targeting.uplift_metrics import qini_auc, uplift_at_k
+from core.formatting import p_value
+from core.wording import plural
+from core.targeting.uplift_metrics import qini_auc, qini_p_value, uplift_at_k
 
 GROUPS = ("persuadable", "sure thing", "lost cause", "do not disturb")
 GROUP_TEXT = {
@@ -56,6 +58,7 @@ class ArmReport:
     curve: pd.DataFrame = field(repr=False)  # qini_curve(): line, customers, share, incremental
     deciles: pd.DataFrame = field(repr=False)  # uplift_by_decile()
     importance: pd.DataFrame = field(repr=False)  # feature, importance, share, direction
+    qini_p: float = float("nan")  # permutation p-value of the Qini AUC (uplift_metrics.qini_p_value)
 
 
 def permutation_importance(predict: Callable[[pd.DataFrame], np.ndarray], X: pd.DataFrame, arms: Sequence[Any],
@@ -92,19 +95,39 @@ def permutation_importance(predict: Callable[[pd.DataFrame], np.ndarray], X: pd.
     return out
 
 
-def evaluate(y: np.ndarray, u: np.ndarray, t: np.ndarray, k: float | int) -> tuple[float, float, list[str]]:
-    """(Qini AUC, uplift@k, notes): NaN with a note where a metric is undefined on these rows."""
+def evaluate(y: np.ndarray, u: np.ndarray, t: np.ndarray, k: float | int) -> tuple[float, float, float, list[str]]:
+    """(Qini AUC, its permutation p-value, uplift@k, notes): NaN with a note where a metric is undefined."""
     notes = []
     try:
         q = qini_auc(y, u, t)
+        p = qini_p_value(y, u, t) if np.isfinite(q) else float("nan")
     except DataError as exc:
-        q, notes = float("nan"), [f"Qini AUC not computed: {exc}"]
+        q, p, notes = float("nan"), float("nan"), [f"Qini AUC not computed: {exc}"]
     try:
         at_k = uplift_at_k(y, u, t, k)
     except DataError as exc:
         at_k = float("nan")
         notes.append(f"uplift@k not computed: {exc}")
-    return q, at_k, notes
+    return q, p, at_k, notes
+
+
+SIGNIFICANT = 0.05  # the Qini p-value below which a ranking counts as better than chance
+
+
+def _verdict(qini: float, p: float) -> str:
+    """What a hold-out Qini AUC says, read with its p-value (without one, by size alone)."""
+    better = p < SIGNIFICANT if np.isfinite(p) else qini > RANKS_BETTER_THAN_RANDOM
+    worse = p > 1 - SIGNIFICANT if np.isfinite(p) else qini < -RANKS_BETTER_THAN_RANDOM
+    if better and qini > RANKS_BETTER_THAN_RANDOM:
+        return "ranks customers far better than random" if qini >= 0.2 else "ranks customers better than random"
+    if worse and qini < -RANKS_BETTER_THAN_RANDOM:
+        return "ranks customers worse than random: do not use it for targeting"
+    return "ranks customers no better than random rankings often do: target everyone or no one"
+
+
+def _p(value: float) -> str:
+    text = p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _amount(x: float, binary: bool) -> str:
@@ -121,16 +144,43 @@ def readout_text(model: Any) -> list[str]:
         if not np.isfinite(r.qini):
             lines.append(f"{arm}: the hold-out could not rank customers (no Qini AUC).")
             continue
-        verdict = ("ranks customers far better than random" if r.qini >= 0.2 else
-                   "ranks customers better than random" if r.qini > 0.02 else
-                   "ranks customers no better than random: target everyone or no one" if r.qini > -0.02 else
-                   "ranks customers worse than random: do not use it for targeting")
+        verdict = _verdict(r.qini, r.qini_p)
         at_k = "" if not np.isfinite(r.uplift_at_k) else \
             f"; {top} by predicted uplift gained {_amount(r.uplift_at_k, binary)} of {model.outcome}"
-        lines.append(f"{arm} vs {model.control}: the model {verdict} (Qini AUC {r.qini:.3f} on "
+        p = f", {_p(r.qini_p)} against random rankings" if np.isfinite(r.qini_p) else ""
+        lines.append(f"{arm} vs {model.control}: the model {verdict} (Qini AUC {r.qini:.3f}{p}, on "
                      f"{r.holdout_rows:,} hold-out customers){at_k}, against {_amount(r.ate, binary)} on average.")
     g = model.groups
     if len(g):
         parts = [f"{row.group}s {row.share:.0%}" for row in g.itertuples()]
         lines.append("Groups among the test's customers: " + ", ".join(parts) + ".")
+        if not ranks_customers(model):
+            lines.append(GROUPS_CAUTION)
     return lines
+
+
+RANKS_BETTER_THAN_RANDOM = 0.02  # a Qini AUC at or below this is too small to act on, whatever its p
+GROUPS_CAUTION = ("The groups come from the model's predictions, and on the hold-out those rank customers no "
+                  "better than random: read the groups as noise, not as who to target.")
+
+
+def ranks_customers(model: Any) -> bool:
+    """Whether any arm's hold-out ranking is better than random: Qini AUC above 0.02 and, where it was
+    computed, a permutation p-value below 0.05 (a Qini of 0.03 on a small hold-out is often noise)."""
+    return any(np.isfinite(r.qini) and r.qini > RANKS_BETTER_THAN_RANDOM and
+               (not np.isfinite(r.qini_p) or r.qini_p < SIGNIFICANT) for r in model.reports.values())
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """The rows an uplift fit used, as a sentence: how many, per arm, fit and hold-out, and what was left
+    out and why (nothing dropped silently)."""
+    arms = [f"{k.removeprefix('rows: ')} {v:,}" for k, v in counts.items() if k.startswith("rows: ")]
+    text = f"{plural(counts.get('used', 0), 'customer')} used of {plural(counts.get('rows', 0), 'row')}"
+    if arms:
+        text += f" ({', '.join(arms)})"
+    if "training" in counts:
+        text += f": {counts['training']:,} to fit, {counts.get('hold_out', 0):,} held out to check"
+    why = {"dropped_treatment_missing": "without a treatment value", "dropped_outcome_missing": "without an outcome",
+           "dropped_other_arms": "in arms not chosen"}
+    left = [f"{counts[k]:,} {what}" for k, what in why.items() if counts.get(k)]
+    return text + (f". Left out: {', '.join(left)}." if left else ".")
