@@ -145,6 +145,9 @@ def groups_section(model: UpliftModel) -> None:
     if len(g) and not ranks_customers(model):
         st.warning(GROUPS_CAUTION, icon=":material/warning:")
     if len(g):
+        if len(model.arms) > 1:
+            st.caption("With several arms each customer's group is for their best arm (the one with the highest "
+                       "predicted uplift for them).")
         st.dataframe(for_people(g, {"customers": "integer", "share": "percent"}), hide_index=True)
     else:
         for line in GROUP_TEXT.values():

@@ -97,6 +97,7 @@ def test_each_tab_opens_on_the_first_table_that_fits_it():
     # the demo's own name wins when it is there; nothing that fits gives None (the page asks)
     assert guess.first_fitting("clv", order, describe, preferred="order_lines") == "order_lines"
     assert guess.first_fitting("products", ["web_sessions"], describe) is None
+    assert guess.test_columns(*describe("transactions")).columns["outcome"] is None  # no test, no outcome
     assert guess.first_fitting("uplift", ["web_sessions", "transactions"], describe) is None
     # a result table the workbench wrote is never the input of a model, though it has one row per customer
     frames["offer_test_uplift"] = pd.DataFrame({"customer_id": range(10), "uplift": 0.1, "uplift_decile": 1})

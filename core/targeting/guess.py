@@ -123,7 +123,9 @@ def test_columns(roles: ColumnRoles, columns: Sequence[str], rates: Mapping[str,
     # the target guess first (converted, churned, visit ...): roles.outcomes also lists metrics measured
     # before a test (orders, avg_order_value), which are features of an uplift model, not its outcome
     target = _column(roles.target, columns)
-    candidates = list(dict.fromkeys(c for c in [target, *roles.outcomes] if c and c in columns and c != treatment))
+    # no treatment column, no test: an outcome guessed on its own (Online Retail's Country) would mislead
+    candidates = [] if treatment is None else \
+        list(dict.fromkeys(c for c in [target, *roles.outcomes] if c and c in columns and c != treatment))
     outcome = next(iter(candidates), None)
     reasons = [f"Treatment: {treatment} ({roles.variant.reason})."] if treatment else []
     if control is not None:
