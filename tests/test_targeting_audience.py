@@ -227,10 +227,31 @@ def test_top_products_joined_and_ranked_by_score_without_rank():
 
 def test_products_item_column_must_be_clear():
     with pytest.raises(DataError, match="products_item"):
-        build_audience(sources(products=PRODUCTS.assign(Description="x")), AudienceFilters())
-    a = build_audience(sources(products=PRODUCTS.assign(Description="x"), products_item="Description"),
+        build_audience(sources(products=PRODUCTS.assign(category="x")), AudienceFilters())
+    a = build_audience(sources(products=PRODUCTS.assign(category="x"), products_item="category"),
                        AudienceFilters(), top_products=1)
     assert indexed(a).loc[1, "product_1"] == "x"
+
+
+def test_a_description_beside_the_code_is_carried_as_the_products_name():
+    """Next-best products saved with a description (Online Retail's Description beside StockCode): the
+    audience carries product_i (the code, for the shop's links) and product_i_name (for the e-mail text)."""
+    described = PRODUCTS.assign(Description=PRODUCTS["StockCode"].map(lambda c: f"name of {c}"))
+    a = build_audience(sources(products=described), AudienceFilters(), top_products=2)
+    c = indexed(a)
+    assert a.product_columns == ("product_1", "product_1_name", "product_2", "product_2_name")
+    assert c.loc[1, ["product_1", "product_1_name", "product_2", "product_2_name"]].tolist() == \
+        ["A", "name of A", "B", "name of B"]
+    assert pd.isna(c.loc[5, "product_2_name"]) and pd.isna(c.loc[2, "product_1_name"])
+    joined = indexed(build_audience(sources(products=described), AudienceFilters(), products_format="joined",
+                                    top_products=3))
+    assert joined.loc[1, "products"] == "A; B; C" and joined.loc[1, "product_names"] == "name of A; name of B; name of C"
+    # named explicitly, or with the item named and the description found
+    again = build_audience(sources(products=described.rename(columns={"Description": "blurb"}),
+                                   products_item="StockCode", products_label="blurb"), AudienceFilters(), top_products=1)
+    assert indexed(again).loc[1, "product_1_name"] == "name of A"
+    with pytest.raises(DataError, match="description column"):
+        build_audience(sources(products=described, products_label="nope"), AudienceFilters())
 
 
 # ---------------------------------------------------------------- expected figures

@@ -198,7 +198,10 @@ def test_reason_text_with_label_and_popular_fallback() -> None:
     })
     res = next_best_products(df, "cust", "code", k=2, label="desc", min_count=2)
     t = res.table
-    assert list(t.columns) == ["cust", "code", "rank", "score", "reason"]
+    assert list(t.columns) == ["cust", "code", "desc", "rank", "score", "reason"]
+    # each product's most frequent description ("Mug", not the stray "Mug ")
+    names = {"A": "Mug", "B": "Tea", "C": "Pot", "D": "Jar", "E": "Box"}
+    assert all(names[c] == d for c, d in zip(t["code"], t["desc"])) and len(t)
     four = t[t["cust"] == 4]
     # 2 of Mug's 4 buyers also bought Tea
     assert four.iloc[0]["code"] == "B"

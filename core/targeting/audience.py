@@ -25,7 +25,9 @@ Design decisions (documented for the page and the e-mail tool):
 - A filter on a customer without a row in its table removes them (no CLV row: not "CLV >= 100"), and
   the funnel says how many. Customers absent from the assignment table are not in the control group.
 - Products come as columns product_1 .. product_n (best first), the form e-mail tools take as merge
-  fields ({{product_1}}); products_format="joined" gives one `products` text column "A; B; C" instead.
+  fields ({{product_1}}), each followed by product_i_name when the products table has a description
+  (the code is for the shop's links, the name for the e-mail's text); products_format="joined" gives
+  one `products` text column "A; B; C" instead (and `product_names` "Mug; Tea; Pot").
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ class AudienceSources:
     `base_columns` are base-table columns carried into the audience right after the id (e.g.
     email, first_name: what the e-mail tool sends to). The control table is an assignment: `control_column` holds the variant, `control_values` the
     value(s) of the control group. `products_item` names the item column (default: the one column
-    besides the id, rank, score and reason).
+    besides the id, rank, score, reason and a description), `products_label` the description column
+    (default: the one other column named like one, e.g. Description), which the audience carries as
+    product_1_name ...
     """
 
     id_column: str = "customer_id"
@@ -106,6 +110,7 @@ class AudienceSources:
     products: TableLike | None = None
     products_id: str | None = None
     products_item: str | None = None
+    products_label: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "control_values", _values(self.control_values, "Control values") or ())
@@ -301,11 +306,13 @@ def _customers(audience: Any, brought: list[str], tables: dict[str, KeyedTable],
         expr = expr.mutate(in_control=expr["in_control"].fill_null(False))
     customers = _integers(run(expr, backend).reset_index(drop=True), expr.schema())
     if product_cols and products_format == "joined":
-        joined = customers[product_cols].apply(
-            lambda r: PRODUCT_SEPARATOR.join(str(v) for v in r if v is not None and not pd.isna(v)), axis=1)
-        customers = customers.drop(columns=product_cols).assign(
-            products=joined.astype("object") if len(joined) else pd.Series([], dtype="object"))
-        product_cols = ["products"]
+        codes = [c for c in product_cols if not c.endswith("_name")]
+        names = [c for c in product_cols if c.endswith("_name")]
+        joined = {"products": _joined(customers, codes)}
+        if names:
+            joined["product_names"] = _joined(customers, names)
+        customers = customers.drop(columns=product_cols).assign(**joined)
+        product_cols = list(joined)
     if product_cols and len(customers):
         none = int(customers[product_cols[0]].isna().sum() if products_format == "columns"
                    else (customers["products"] == "").sum())
@@ -313,6 +320,15 @@ def _customers(audience: Any, brought: list[str], tables: dict[str, KeyedTable],
             messages.append(f"{plural(none, 'audience customer')} {'has' if none == 1 else 'have'} no product "
                             "recommendation (the product columns are empty).")
     return customers, product_cols
+
+
+def _joined(customers: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each row's values of `columns`, missing ones skipped, as one text "A; B; C"."""
+    if not len(customers):
+        return pd.Series([], dtype="object")
+    return customers[columns].apply(
+        lambda r: PRODUCT_SEPARATOR.join(str(v) for v in r if v is not None and not pd.isna(v)), axis=1
+    ).astype("object")
 
 
 def _expected(customers: pd.DataFrame, has_uplift: bool, outcome: UpliftOutcome, value: float | None,

@@ -13,6 +13,7 @@ import ibis
 import pandas as pd
 
 from core.errors import DataError
+from core.targeting.guess import looks_like_label
 from core.targeting.audience_query import KeyedTable, bool_sum, require_columns, run
 from core.wording import plural
 
@@ -194,30 +195,50 @@ def control_selection(t: KeyedTable, sources: AudienceSources, backend: Any, mes
 
 
 def product_item(t: KeyedTable, sources: AudienceSources) -> str:
-    """The products table's item column: products_item, else the one column besides id, rank, score, reason."""
+    """The products table's item column: products_item, else the one column besides id, rank, score,
+    reason and a description (a column named like one, e.g. the Targeting tab's Description)."""
+    return product_columns_of(t, sources)[0]
+
+
+def product_columns_of(t: KeyedTable, sources: AudienceSources) -> tuple[str, str | None]:
+    """(item column, description column or None) of the products table. The description is
+    products_label, else the one other column named like a description (Description, product_name)."""
+    others = [str(c) for c in t.table.columns if c not in (t.key, t.id_column, "rank", "score", "reason")]
+    if sources.products_label:
+        require_columns(t.table, t.name, [sources.products_label], "the description column")
+    label = sources.products_label
     if sources.products_item:
         require_columns(t.table, t.name, [sources.products_item], "the item column")
-        return sources.products_item
-    others = [c for c in t.table.columns if c not in (t.key, t.id_column, "rank", "score", "reason")]
-    if len(others) != 1:
+        rest = [c for c in others if c != sources.products_item]
+        if label is None and len(rest) == 1 and looks_like_label(rest[0]):
+            label = rest[0]
+        return sources.products_item, label
+    if label is None:
+        named = [c for c in others if looks_like_label(c)]
+        label = named[0] if len(named) == 1 and len(others) == 2 else None
+    items = [c for c in others if c != label]
+    if len(items) != 1:
         raise DataError(f"Say which column of the {t.name} holds the products (products_item): "
-                        f"candidates {', '.join(others) or 'none'}.")
-    return str(others[0])
+                        f"candidates {', '.join(items) or 'none'}.")
+    return items[0], label
 
 
 def products_pivot(t: KeyedTable, sources: AudienceSources, n: int, wanted: Any) -> tuple[Any, list[str]]:
     """The top n products of the customers in `wanted` (a table of their keys as `__key_products`)
     as columns product_1..product_n: best rank first, then highest score, then item (Ibis)."""
-    item = product_item(t, sources)
+    item, label = product_columns_of(t, sources)
     table = t.table.semi_join(wanted, t.table[t.key] == wanted["__key_products"])
     order = ([table["rank"].asc()] if "rank" in table.columns else []) + \
         ([table["score"].desc()] if "score" in table.columns else []) + [table[item].asc()]
     ranked = table.mutate(__rn=ibis.row_number().over(group_by=table[t.key], order_by=order))
     ranked = ranked.filter(ranked["__rn"] < n)
-    names = [f"product_{i + 1}" for i in range(n)]
-    pivot = ranked.group_by(t.key).aggregate(
-        **{name: ranked[item].max(where=ranked["__rn"] == i) for i, name in enumerate(names)})
-    return pivot, names
+    columns: dict[str, Any] = {}
+    for i in range(n):  # product_1, product_1_name, product_2 ...: the code for the shop, the name for the text
+        columns[f"product_{i + 1}"] = ranked[item].max(where=ranked["__rn"] == i)
+        if label is not None:
+            columns[f"product_{i + 1}_name"] = ranked[label].cast("string").max(where=ranked["__rn"] == i)
+    pivot = ranked.group_by(t.key).aggregate(**columns)
+    return pivot, list(columns)
 
 
 def join_tables(tables: dict[str, KeyedTable], sources: AudienceSources, backend: Any,

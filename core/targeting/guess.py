@@ -97,6 +97,11 @@ def transaction_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPic
     return ColumnPick({"customer": customer, "date": date, "amount": amount, "quantity": quantity}, tuple(reasons))
 
 
+def looks_like_label(name: str) -> bool:
+    """A column named like a product's description (Description, product_name, title ...)."""
+    return str(name).lower() in _LABEL_WORDS
+
+
 def product_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPick:
     """customer, item, label (a description), weight (a quantity) and date of purchase lines."""
     customer = customer_column(roles, columns)

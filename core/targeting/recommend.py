@@ -54,7 +54,8 @@ POPULAR_PREFIX = "popular: "
 
 @dataclass(frozen=True)
 class Recommendations:
-    """`table`: customer, item, rank, score, reason (input's column names); counts and settings used."""
+    """`table`: customer, item, [label], rank, score, reason (input's column names; the label, when one was
+    given, is each product's most frequent description); counts and settings used."""
 
     table: pd.DataFrame
     counts: DataCounts
@@ -117,9 +118,13 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
         expr = steps.recommendations(fitted, texts, scratch, k=k, aggregate=aggregate,
                                      exclude_bought=exclude_bought, customers=data.customer_list(customers, t))
         frame = scratch.execute(expr)
+        names = scratch.execute(texts.select("i", "text")) if label is not None else None
     frame = frame.sort_values(["c", "rank"], kind="stable").reset_index(drop=True)
     table = pd.DataFrame({customer: frame["c"], item: frame["i"], "rank": frame["rank"].astype("int64"),
                           "score": frame["score"].astype("float64"), "reason": _reasons(frame)})
+    if names is not None and label not in (customer, item):
+        # each product's description (its most frequent label) beside its code: what an e-mail shows
+        table.insert(2, str(label), table[item].map(dict(zip(names["i"], names["text"]))).astype("object"))
     popular = table["reason"].str.startswith(POPULAR_PREFIX)
     per_customer = popular.groupby(table[customer]).agg(["any", "all"])
     return Recommendations(table=table, counts=counts, measure=measure, min_count=fitted.min_count, k=k,
