@@ -77,13 +77,16 @@ _VARIANT_ONLY = {"variant", "variation", "group", "testgroup", "abgroup", "arm",
                  "experimentgroup", "testvariant", "abtest", "abvariant"}
 _VARIANT_NAME = re.compile(r"variant|variation|arm$|^arm|group|treatment|bucket|cell|experiment|recipe|"
                            r"promotion|test|condition|segment", re.IGNORECASE)
-_CONTROL_VALUE = re.compile(
-    r"^(control|ctrl|baseline|base|holdout|hold[ _-]?out|original|default|psa|placebo|untreated|"
-    r"no[ _-]?(e[ _-]?mail|mail|offer|treatment|promo\w*|contact|ad|ads|message|campaign|change|send)|"
-    r"no[ _-]\w+|none|a)"
-    r"([ _-].*|\d*)$",
-    re.IGNORECASE,
+# values that mean "not treated", for every page and core.targeting.uplift (one rule)
+_NO_TREATMENT = (
+    r"control|ctrl|baseline|base|holdout|hold[ _-]?out|held[ _-]?out|original|default|psa|placebo|untreated|"
+    r"not[ _-]?treated|unexposed|not[ _-]?exposed|none|"
+    r"no[ _-]?(e[ _-]?mail|mail|sms|offer|treatment|promo\w*|contact|coupon|ads?|message|campaign|change|send|call)s?|"
+    r"no[ _-]\w+"
 )
+_CONTROL_VALUE = re.compile(rf"^({_NO_TREATMENT}|a)([ _-].*|\d*|group|arm)$", re.IGNORECASE)
+_CONTROL_STRICT = re.compile(rf"^({_NO_TREATMENT})([ _-].*|\d*|group|arm)$", re.IGNORECASE)
+_CONTROL_FLAG = re.compile(r"^(no|n|false|0|0\.0)$", re.IGNORECASE)
 # levels that name a control even in a column whose name says nothing ("No phone service" does not)
 _STRONG_CONTROL = re.compile(
     r"^(control|ctrl|baseline|holdout|hold[ _-]?out|psa|placebo|untreated|"
@@ -121,9 +124,13 @@ def known_after_the_fact(name: str) -> bool:
     return bool(_AFTER_THE_FACT.search(name.strip()))
 
 
-def is_control_name(value: str) -> bool:
-    """True for variant names that mean 'no treatment': control, holdout, psa, placebo, none, No E-Mail, A."""
-    return bool(_CONTROL_VALUE.match(str(value).strip()))
+def is_control_name(value: Any, *, letters: bool = True, flags: bool = False) -> bool:
+    """True for variant names that mean 'no treatment': control, holdout, psa, placebo, none, No E-Mail,
+    untreated, and (letters) A of an A/B test, or (flags) 0 / False / no of a treated flag."""
+    text = str(value).strip()
+    if flags and _CONTROL_FLAG.match(text):
+        return True
+    return bool((_CONTROL_VALUE if letters else _CONTROL_STRICT).match(text))
 
 
 # ------------------------------------------------------------------------------------------ facts

@@ -12,7 +12,6 @@ Targeting page saves to the workspace.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Sequence
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from core.columns import is_control_name
 from core.errors import DataError
 from core.targeting.uplift_features import (
     PreparedData,
@@ -60,13 +60,6 @@ BALANCED = (0.45, 0.55)  # treated share inside which class transformation needs
 CURVE_POINTS = 500  # points kept per line of the stored Qini curves (the AUC uses every point)
 
 # values that mean "not treated": control, holdout, no e-mail, none, untreated, placebo, 0, false ...
-_CONTROL = re.compile(
-    r"^(control|ctrl|control[ _-]?group|holdout|hold[ _-]?out|held[ _-]?out|baseline|untreated|not[ _-]?treated|"
-    r"placebo|psa|none|no|n|false|0|0\.0|unexposed|not[ _-]?exposed|"
-    r"no[ _-]?(e[ _-]?mail|mail|sms|offer|treatment|promo\w*|contact|coupon|ads?|message|campaign|send|call)s?)"
-    r"([ _-]?(group|arm))?$",
-    re.IGNORECASE,
-)
 
 
 def guess_control_value(values: Sequence[Any]) -> Any:
@@ -77,7 +70,8 @@ def guess_control_value(values: Sequence[Any]) -> Any:
     if len(levels) < 2:
         raise DataError(f"The treatment column has {len(levels)} value(s) ({', '.join(map(str, levels)) or 'none'}): "
                         "uplift needs treated and control customers.")
-    hits = [v for v in levels if _CONTROL.match(str(v).strip())]
+    # core.columns' rule, without A (A/B is not a treatment and its control) and with 0/False/no flags
+    hits = [v for v in levels if is_control_name(v, letters=False, flags=True)]
     if len(hits) == 1:
         return hits[0]
     shown = ", ".join(repr(v) for v in levels[:12])
