@@ -23,7 +23,7 @@ from core.formatting import for_people, format_value, percent
 from core.wording import plural
 from pages.common import (can, cached_profile, download_buttons, job_runner, kept_editor, remember, result_store,
                           role_note, session_workspace, settings_of_last_run, stored)
-from pages.jobs_panel import job_progress
+from pages.jobs_panel import job_result
 
 KIND = "mmm"
 STATE = "mmm-settings"  # the settings of the last click of "Fit the model" (pages.common.settings_of_last_run)
@@ -208,41 +208,17 @@ def run_fit(ws: Workspace, table: str, version: int, ran: dict, wide: pd.DataFra
     key = ("mmm", str(ws.path), table, version, json.dumps(ran, sort_keys=True))
     if key in result_store():
         return result_store()[key]  # type: ignore[no-any-return]
-    runner = job_runner()
-    job = runner.latest(ws.user, KIND, table, job_settings(version, ran))
-    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
+
+    def submit() -> None:
         if wide is None:
-            st.info(f"The last fit with these settings is gone: click **{BUTTON}** to run it again.",
-                    icon=":material/info:")
-            return None
-        try:
-            ws.require("train")
-            runner.submit(KIND, fit_job, wide, ran, owner=ws.user, table=table, settings=job_settings(version, ran))
-        except DataError as e:
-            st.error(str(e))
-            return None
-        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
-    assert job is not None
-    if not job.finished:
-        job_progress(job.id, f":material/insights: Fitting the marketing-mix model on `{table}`", "mmm-cancel")
-        return None
-    if job.state == "failed":
-        st.error(f"The model stopped: {job.error}", icon=":material/error:")
-        return None
-    if job.state != "done":
-        st.info(f"The last fit with these settings was {job.state}: click **{BUTTON}** to start it again.",
-                icon=":material/info:")
-        return None
-    try:
-        result = runner.result(job.id)
-    except DataError as e:
-        st.error(str(e))
-        return None
-    if not isinstance(result, MMMResult):
-        st.error(f"The job's result is not a model; click **{BUTTON}** to run it again.")
-        return None
-    runner.pick_up(job.id)
-    return remember(key, result)  # type: ignore[return-value]
+            raise DataError(f"The last fit with these settings is gone: click {BUTTON} to run it again.")
+        ws.require("train")
+        job_runner().submit(KIND, fit_job, wide, ran, owner=ws.user, table=table, settings=job_settings(version, ran))
+
+    outcome = job_result(user=ws.user, kind=KIND, table=table, settings=job_settings(version, ran), clicked=clicked,
+                         submit=submit, label=f":material/insights: Fitting the marketing-mix model on `{table}`",
+                         cancel_key="mmm-cancel", button=BUTTON, expected=MMMResult, stopped="The model stopped")
+    return None if outcome is None else remember(key, outcome[0])  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------ results

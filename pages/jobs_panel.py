@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -82,3 +83,50 @@ def job_progress(job_id: str, label: str, cancel_key: str) -> None:
         if st.button("Cancel", key=cancel_key, icon=":material/cancel:"):
             runner.cancel(job_id)
             st.rerun()
+
+
+RETRY_STATES = ("failed", "cancelled", "interrupted")
+
+
+def job_result(*, user: str, kind: str, table: str, settings: dict, clicked: bool, submit: Callable[[], None],
+               label: str, cancel_key: str, button: str, expected: type | tuple[type, ...] | None = None,
+               stopped: str = "It stopped", read: Callable[[Job], Any] | None = None) -> tuple[Any, bool] | None:
+    """The outcome of this user's latest `kind` job on `table` with these `settings`, for a page:
+
+    - no such job yet, or a click after it failed, was cancelled or interrupted: `submit()` starts one
+      (a DataError from it is shown) and the page reruns, so the sidebar lists the job;
+    - still queued or running: its progress with Cancel (None);
+    - failed: "<stopped>: <error>"; cancelled or interrupted: how to start it again (None);
+    - done: (result, picked_up), picked_up True the first time this result is read (for the activity
+      log or the model store), after checking it is an instance of `expected`. `read(job)` gets the
+      result when it needs more than runner.result (a model's files in the job's folder).
+    """
+    runner = job_runner()
+    job = runner.latest(user, kind, table, settings)
+    if job is None or (clicked and job.state in RETRY_STATES):
+        try:
+            submit()
+        except DataError as e:
+            st.error(str(e))
+            return None
+        st.rerun()
+    assert job is not None
+    if not job.finished:
+        job_progress(job.id, label, cancel_key)
+        return None
+    if job.state == "failed":
+        st.error(f"{stopped}: {job.error}", icon=":material/error:")
+        return None
+    if job.state != "done":
+        st.info(f"The last run with these settings was {job.state}: click **{button}** to start it again.",
+                icon=":material/info:")
+        return None
+    try:
+        result = read(job) if read is not None else runner.result(job.id)
+    except DataError as e:
+        st.error(str(e))
+        return None
+    if expected is not None and not isinstance(result, expected):
+        st.error(f"The job's result is not what this page shows; click **{button}** to run it again.")
+        return None
+    return result, runner.pick_up(job.id)

@@ -19,12 +19,11 @@ from core.models.store import SEGMENT_COLUMNS, carry_candidates, segment_table_f
 from core.models.trained import MAX_FEATURE_COLUMNS
 from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
-from core.jobs import Job
 from core.models.training_job import SCORE_IN_PROCESS_ROWS, load_trained, score_job, train_job
 from core.wording import plural
 from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, lazy_tabs, page_start,
                           remember, result_store, settings_of_last_run, stored, table_picker, warm_up)
-from pages.jobs_panel import job_progress
+from pages.jobs_panel import job_result
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
@@ -109,11 +108,6 @@ def job_settings(version: int, settings: dict) -> dict:
     return {"table_version": version, **settings}
 
 
-def latest_training(table: str, version: int, settings: dict) -> Job | None:
-    """This user's newest training job on this table version with these settings (survives reloads)."""
-    return job_runner().latest(ws.user, "train", table, job_settings(version, settings))
-
-
 def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, clicked: bool) -> TrainedModel | None:
     """The model for these settings: from memory, from a finished job, or a new job (progress shown meanwhile)."""
     key = ("model", db, table, version, json.dumps(settings, sort_keys=True))
@@ -121,33 +115,21 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, cli
     if key in store_:
         return store_[key]
     runner = job_runner()
-    job = latest_training(table, version, settings)
-    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
-        try:
-            ws.require("train")
-            runner.submit("train", train_job, df, settings, owner=ws.user, table=table,
-                          settings=job_settings(version, settings))
-        except DataError as e:
-            st.error(str(e))
-            return None
-        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
+
+    def submit() -> None:
+        ws.require("train")
+        runner.submit("train", train_job, df, settings, owner=ws.user, table=table,
+                      settings=job_settings(version, settings))
+
     label = f"Training {LABELS[settings['algorithm']].lower()} on `{table}`"
-    if not job.finished:
-        job_progress(job.id, f":material/model_training: {label}", "model-cancel")
+    outcome = job_result(user=ws.user, kind="train", table=table, settings=job_settings(version, settings),
+                         clicked=clicked, submit=submit, label=f":material/model_training: {label}",
+                         cancel_key="model-cancel", button="Train model", stopped="Training stopped",
+                         read=lambda job: load_trained(runner.job_dir(job.id), runner.result(job.id)))
+    if outcome is None:
         return None
-    if job.state == "failed":
-        st.error(f"Training stopped: {job.error}")
-        return None
-    if job.state != "done":
-        st.info(f"The last training with these settings was {job.state}: click **Train model** to start it again.",
-                icon=":material/info:")
-        return None
-    try:
-        model = load_trained(runner.job_dir(job.id), runner.result(job.id))
-    except DataError as e:
-        st.error(str(e))
-        return None
-    if runner.pick_up(job.id):  # once per job, whichever session sees it finish first
+    model, picked_up = outcome
+    if picked_up:  # once per job, whichever session sees it finish first
         store.record_run(model, table, version)
     st.session_state["model-current"] = key
     return remember(key, model)  # type: ignore[return-value]
@@ -381,36 +363,22 @@ def scoring_result(sdf: pd.DataFrame, table: str, version: int, seg_version: int
             return None
         ws.record("score", table=table, rows=len(scored), detail=ran["model"])
         return scored, warnings
-    runner = job_runner()
     settings = {"table_version": version, "segments_version": seg_version, **ran}
-    job = runner.latest(ws.user, "score", table, settings)
-    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
-        try:
-            ws.require("score")
-            model = store.load(ran["model"])
-            segs = ws.read(ran["segments"]) if ran["segments"] else None
-            runner.submit("score", score_job, model, sdf, ran["id"], segs, ran["carry"], owner=ws.user, table=table,
-                          settings=settings)
-        except DataError as e:
-            st.error(str(e))
-            return None
-        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
-    if not job.finished:
-        job_progress(job.id, f":material/scoreboard: Scoring `{table}`", "score-cancel")
+
+    def submit() -> None:
+        ws.require("score")
+        model = store.load(ran["model"])
+        segs = ws.read(ran["segments"]) if ran["segments"] else None
+        job_runner().submit("score", score_job, model, sdf, ran["id"], segs, ran["carry"], owner=ws.user, table=table,
+                            settings=settings)
+
+    outcome = job_result(user=ws.user, kind="score", table=table, settings=settings, clicked=clicked, submit=submit,
+                         label=f":material/scoreboard: Scoring `{table}`", cancel_key="score-cancel", button="Score",
+                         expected=tuple, stopped="Scoring stopped")
+    if outcome is None:
         return None
-    if job.state == "failed":
-        st.error(f"Scoring stopped: {job.error}")
-        return None
-    if job.state != "done":
-        st.info(f"The last scoring with these settings was {job.state}: click **Score** to start it again.",
-                icon=":material/info:")
-        return None
-    try:
-        scored, warnings = runner.result(job.id)
-    except DataError as e:
-        st.error(str(e))
-        return None
-    if runner.pick_up(job.id):
+    (scored, warnings), picked_up = outcome
+    if picked_up:
         ws.record("score", table=table, rows=len(scored), detail=ran["model"])
     return scored, warnings
 

@@ -26,7 +26,7 @@ from core.wording import plural
 from core.data.workspace import Workspace
 from pages.common import (can, role_note, cached_distinct, cached_frame, download_buttons, job_runner, kept_editor,
                           lazy_tabs, page_start, remember, result_store, settings_of_last_run, stored, table_picker)
-from pages.jobs_panel import job_progress
+from pages.jobs_panel import job_progress, job_result
 
 if TYPE_CHECKING:
     from core.segments.kmeans import SegmentResult
@@ -293,36 +293,24 @@ def fit(settings: dict, clicked: bool) -> SegmentResult | None:
                  "segments from.")
         return None
     runner = job_runner()
-    job = latest_segments(settings)
-    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
-        try:
-            ws.require("segment")
-            runner.submit("kmeans", kmeans_job, df, settings, owner=ws.user, table=table,
-                          settings=job_settings(settings))
-        except DataError as e:
-            st.error(str(e))
-            return None
-        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
-    assert job is not None
+
+    def submit() -> None:
+        ws.require("segment")
+        runner.submit("kmeans", kmeans_job, df, settings, owner=ws.user, table=table, settings=job_settings(settings))
+
+    def read(job: Job) -> SegmentResult:
+        warmed()  # the background import of scikit-learn has finished before the result is unpickled
+        return runner.result(job.id)  # type: ignore[no-any-return]
+
     warm_up()  # reading the result needs scikit-learn: load it while the job runs
     what = "Recommending k and finding segments" if settings["k"] is None else f"Finding {settings['k']} segments"
-    if not job.finished:
-        job_progress(job.id, f":material/groups: {what} in `{table}` ({plural(len(df), 'customer')})", "seg-cancel")
+    outcome = job_result(user=ws.user, kind="kmeans", table=table, settings=job_settings(settings), clicked=clicked,
+                         submit=submit, label=f":material/groups: {what} in `{table}` ({plural(len(df), 'customer')})",
+                         cancel_key="seg-cancel", button="Find segments", stopped="Segmenting stopped", read=read)
+    if outcome is None:
         return None
-    if job.state == "failed":
-        st.error(f"Segmenting stopped: {job.error}")
-        return None
-    if job.state != "done":
-        st.info(f"The last segmentation with these settings was {job.state}: click **Find segments** to start it "
-                "again.", icon=":material/info:")
-        return None
-    warmed()  # the background import of scikit-learn has finished before the result is unpickled
-    try:
-        result: SegmentResult = runner.result(job.id)
-    except DataError as e:
-        st.error(str(e))
-        return None
-    if runner.pick_up(job.id):  # once per job, whichever session sees it finish first
+    result, picked_up = outcome
+    if picked_up:  # once per job, whichever session sees it finish first
         ws.record("segments", table=table, rows=len(result.labels),
                   detail=f"k = {result.k} ({'recommended' if settings['k'] is None else 'chosen'}), "
                          f"features {', '.join(result.features)}")

@@ -15,7 +15,7 @@ from core.targeting.guess import Tab, first_fitting
 from core.data.workspace import Workspace
 from core.errors import DataError
 from pages.common import cached_profile, job_runner, remember, result_store, stored
-from pages.jobs_panel import job_progress
+from pages.jobs_panel import job_result
 
 NUMERIC = ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC")
 NONE = "(none)"
@@ -118,39 +118,15 @@ def run_job(ws: Workspace, *, kind: str, func: Callable[..., Any], make_input: C
     key = (kind, str(ws.path), table, version, json.dumps(ran, sort_keys=True, default=str))
     if key in result_store():
         return result_store()[key]
-    runner = job_runner()
     settings = {"table_version": version, **ran}
-    job = runner.latest(ws.user, kind, table, settings)
-    if job is None or (clicked and job.state in ("failed", "cancelled", "interrupted")):
-        try:
-            ws.require("train")
-            data = make_input()
-            runner.submit(kind, func, data, ran, owner=ws.user, table=table, settings=settings)
-        except DataError as e:
-            st.error(str(e))
-            return None
-        st.rerun()  # once more, so the sidebar's jobs panel lists the new job too
-    assert job is not None
-    if not job.finished:
-        job_progress(job.id, label, cancel_key)
-        return None
-    if job.state == "failed":
-        st.error(f"It stopped: {job.error}", icon=":material/error:")
-        return None
-    if job.state != "done":
-        st.info(f"The last run with these settings was {job.state}: click **{button}** to start it again.",
-                icon=":material/info:")
-        return None
-    try:
-        result = runner.result(job.id)
-    except DataError as e:
-        st.error(str(e))
-        return None
-    if not isinstance(result, expected):
-        st.error(f"The job's result is not what this tab shows; click **{button}** to run it again.")
-        return None
-    runner.pick_up(job.id)
-    return remember(key, result)
+
+    def submit() -> None:
+        ws.require("train")
+        job_runner().submit(kind, func, make_input(), ran, owner=ws.user, table=table, settings=settings)
+
+    outcome = job_result(user=ws.user, kind=kind, table=table, settings=settings, clicked=clicked, submit=submit,
+                         label=label, cancel_key=cancel_key, button=button, expected=expected)
+    return None if outcome is None else remember(key, outcome[0])
 
 
 def save_table(ws: Workspace, frame: pd.DataFrame, default_name: str, key: str, source: str,
