@@ -19,7 +19,7 @@ sample-data: $(STAMP)
 	$(PY) sample_data/generate.py
 
 run: $(STAMP) sample_data/customers.csv
-	$(PY) -m streamlit run app.py --server.port=8501
+	$(PY) serve.py --server.port=8501
 
 # mypy first (core/, settings in mypy.ini): a type error fails the run before any test.
 test: $(STAMP)

@@ -2,13 +2,14 @@
 
     python bench/interactive.py [--only telco,bank,...] [--busy [core|browser]] [--workspace DIR]
 
-Starts the app (`streamlit run app.py`) as a subprocess on a free port and a fresh workspace (or
+Starts the app as `make run` does (`python serve.py`: the libraries imported, then `streamlit run
+app.py`) as a subprocess on a free port and a fresh workspace (or
 `--workspace DIR`), opens Debian's Chromium (/usr/bin/chromium, through playwright's
 `executable_path`) and does what a new user would, with default settings:
 
   demo        Home "Load demo data"; build customers from `transactions`, recommend k, train on
               `customers`, score it, analyse `email_campaign`
-  pages       each page's first render (Home, Data, Segments, Models, Experiments, Campaigns): in
+  pages       each page's first render (Home, Data, Segments, Models, Experiments, Campaigns, Targeting): in
               the first session after the server started (demo data loaded: imports are paid
               here), in a new session, and again at the end with every public table loaded
   telco, bank, ifood   upload, profile, train with defaults, save and score
@@ -61,7 +62,7 @@ PUBLIC = Path(os.environ.get("MW_PUBLIC_DATA", ROOT.parent / "shared" / "data"))
 RESULT_TIMEOUT_MS = 900_000  # a result may take minutes on a busy machine: measured, not failed
 PAGES = [("Home", "/", "Marketing Workbench"), ("Data", "/data", "Data"), ("Segments", "/segments", "Segments"),
          ("Models", "/models", "Models"), ("Experiments", "/experiments", "Experiments"),
-         ("Campaigns", "/campaigns", "Campaigns")]
+         ("Campaigns", "/campaigns", "Campaigns"), ("Targeting", "/targeting", "Targeting")]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 SSO_BUTTON = "Sign in with your organisation's account"
 USERS = {"bench": ("admin", "bench@example.com"), "tom": ("analyst", "tom@example.com")}  # --busy browser
@@ -384,8 +385,9 @@ def running_app(workspace: Path, port: int | None = None, env_extra: dict[str, s
     env.update(MW_WORKSPACE=str(workspace / "workbench.duckdb"), MW_IMPORT_DIR=str(workspace / "imports"))
     env.update(env_extra or {})
     log = open(workspace / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+    started = time.perf_counter()
+    proc = subprocess.Popen(  # as `make run` starts it: serve.py imports the libraries, then listens
+        [sys.executable, "serve.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
          "--server.fileWatcherType=none", *(args_extra or [])], cwd=ROOT, env=env, stdout=log,
         stderr=subprocess.STDOUT)
@@ -399,6 +401,8 @@ def running_app(workspace: Path, port: int | None = None, env_extra: dict[str, s
                 time.sleep(0.5)
         else:
             raise SystemExit(f"the app did not start within 120 s (log: {workspace / 'streamlit.log'})")
+        print(f"server ready {time.perf_counter() - started:.1f} s after the start (serve.py imports first)",
+              flush=True)
         yield url
     finally:
         proc.terminate()
