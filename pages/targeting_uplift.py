@@ -8,6 +8,7 @@ Logic: core.targeting.uplift (the model), core.targeting.jobs (the job), core.ta
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,9 +19,11 @@ from core.data.workspace import Workspace
 from core.errors import DataError
 from core.formatting import for_people
 from core.targeting.guess import flag_columns, test_columns
-from core.targeting.jobs import UpliftSettings, uplift_job
+from core.targeting.jobs import UpliftSettings, uplift_job, uplift_score_job
 from core.targeting.uplift_report import GROUP_TEXT, GROUPS_CAUTION, counts_text, ranks_customers, readout_text
-from pages.common import can, download_buttons, role_note, settings_of_last_run, stored
+from pages.common import (can, download_buttons, job_runner, remember, result_store, role_note, settings_of_last_run,
+                          stored)
+from pages.jobs_panel import job_result
 from pages.targeting_common import TableColumns, keep, kept, pick, pick_table, run_job, save_table
 
 if TYPE_CHECKING:
@@ -154,7 +157,37 @@ def groups_section(model: UpliftModel) -> None:
             st.caption(line)
 
 
-def scoring_section(ws: Workspace, model: UpliftModel, test_table: str) -> None:
+SCORE_IN_PROCESS_ROWS = 100_000  # larger tables are scored as a background job
+SCORE_ASKED = "upl-score-asked"
+
+
+def _score(ws: Workspace, model: UpliftModel, table: str, id_column: str, settings: dict) -> pd.DataFrame | None:
+    """The uplift scores of `table`: in this process for a small table, else as a background job."""
+    from core.targeting.uplift import uplift_scores
+
+    columns = list(dict.fromkeys([id_column, *model.features]))
+    if ws.info(table).rows < SCORE_IN_PROCESS_ROWS:
+        try:
+            with st.spinner(f"Scoring `{table}`"):
+                return uplift_scores(model, ws.table(table).select(columns), id_column)
+        except DataError as e:
+            st.error(str(e))
+            return None
+
+    def submit() -> None:
+        ws.require("score")
+        job_runner().submit("uplift-score", uplift_score_job, model, ws.table(table).select(columns).execute(),
+                            id_column, owner=ws.user, table=table, settings=settings)
+
+    outcome = job_result(user=ws.user, kind="uplift-score", table=table, settings=settings, clicked=True,
+                         submit=submit, label=f":material/scoreboard: Scoring `{table}` with the uplift model",
+                         cancel_key="upl-score-cancel", button="Score", expected=pd.DataFrame,
+                         stopped="Scoring stopped")
+    return None if outcome is None else outcome[0]
+
+
+def scoring_section(ws: Workspace, model: UpliftModel, test_table: str, fit: dict) -> None:
+    """Score any table with the model's features, on a click (kept for the session, by table version)."""
     st.subheader("Score customers")
     st.caption(f"Any table with the model's features ({', '.join(model.features)}) can be scored: the test itself, "
                "or the whole customer base the next campaign goes to.")
@@ -164,21 +197,29 @@ def scoring_section(ws: Workspace, model: UpliftModel, test_table: str) -> None:
         return
     c1, c2 = st.columns(2)
     table = pick("Table to score", tables, f"upl-score-table-{test_table}", test_table, c1)
+    if table is None:
+        return
     tc = TableColumns(ws, table)
     ids = [c for c in tc.columns if c not in model.features]
     if not ids:
         st.info(f"`{table}` has no column besides the features to identify customers by.")
         return
     id_column = pick("Customer id column", ids, f"upl-score-id-{table}", tc.roles.id.column, c2)
-    key = ("uplift-scores", str(ws.path), table, tc.version, id_column, id(model))
-    try:
-        with st.spinner(f"Scoring {table}"):
-            from core.targeting.uplift import uplift_scores
-
-            scores = stored(key, lambda: uplift_scores(model, ws.table(table), id_column))
-    except DataError as e:
-        st.error(str(e))
+    if id_column is None:
+        st.warning(f"Pick the column of `{table}` that identifies a customer.")
         return
+    settings = {"table_version": tc.version, "id": id_column, "model": fit}
+    key = ("uplift-scores", str(ws.path), table, json.dumps(settings, sort_keys=True, default=str))
+    scores = result_store().get(key)
+    if scores is None:
+        clicked = st.button(f"Score `{table}`", key="upl-score", icon=":material/scoreboard:")
+        if not clicked and st.session_state.get(SCORE_ASKED) != key:
+            return
+        st.session_state[SCORE_ASKED] = key  # a scoring job's progress stays on screen across reruns
+        scores = _score(ws, model, table, id_column, settings)
+        if scores is None:
+            return
+        remember(key, scores)
     st.caption(f"{len(scores):,} customers scored; decile 1 = the tenth with the highest predicted uplift.")
     by_group = scores.groupby("group").agg(customers=("uplift", "size"), mean_uplift=("uplift", "mean")).reset_index()
     st.dataframe(for_people(by_group, {"customers": "integer",
@@ -239,4 +280,4 @@ def render(ws: Workspace) -> None:
     groups_section(model)
     with st.expander("Which columns the model used, and why"):
         st.dataframe(model.feature_table, hide_index=True)
-    scoring_section(ws, model, table)
+    scoring_section(ws, model, table, {"table": table, "table_version": version, **ran})

@@ -68,7 +68,9 @@ def test_each_tab_with_its_defaults_then_an_audience_from_what_they_saved(app_en
     assert at.selectbox(key="upl-outcome-offer_test").value == "converted"
     _click(at, "upl-fit")
     assert float(_metric(at, "Qini AUC")) > 0
+    assert not [d for d in at.dataframe if "uplift_decile" in d.value.columns]  # nothing scored before asked
     at.selectbox(key="upl-score-table-offer_test").set_value("customers").run()
+    at.button(key="upl-score").click().run()
     assert not at.exception
     _save(at, "upl-scores")
     scores = ws.read("customers_uplift")
@@ -181,3 +183,20 @@ def test_nothing_is_preselected_that_was_not_guessed(app_env):
     assert not at.exception
     at.selectbox(key="prd-customer-web_sessions").set_value("session").run()
     assert any("holds dates, not products" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_large_table_is_scored_as_a_background_job(app_env, monkeypatch):
+    import pages.targeting_uplift as uplift_tab
+
+    monkeypatch.setattr(uplift_tab, "SCORE_IN_PROCESS_ROWS", 0)  # every table counts as large
+    load_demo(Workspace())
+    at = _open("Uplift")
+    _click(at, "upl-fit")
+    at.button(key="upl-score").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at = finish_jobs(at, timeout=300)
+    assert any(c.value.startswith("5,000 customers scored") for c in at.caption), [e.value for e in at.error]
+    from pages.common import job_runner
+
+    jobs = [j for j in job_runner().jobs("local", limit=10) if j.kind == "uplift-score"]
+    assert jobs and jobs[0].state == "done" and jobs[0].table == "offer_test"

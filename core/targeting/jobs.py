@@ -215,3 +215,14 @@ def products_job(lines: pd.DataFrame, settings: Mapping[str, Any], *, progress: 
             error = str(e)
     progress(1.0, "Recommendations ready")
     return ProductResult(recs, together, check, error)
+
+
+def uplift_score_job(model: UpliftModel, customers: pd.DataFrame, id_column: str, *,
+                     progress: Progress) -> pd.DataFrame:
+    """uplift_scores of a large table as a background job (the page scores small ones in process)."""
+    from core.targeting.uplift import uplift_scores
+
+    progress(0.05, f"Scoring {len(customers):,} customers")
+    scores = uplift_scores(model, customers, id_column)
+    progress(1.0, "Uplift scores ready")
+    return scores
