@@ -98,7 +98,7 @@ def holdout_section(result: ClvResult, unit: str) -> None:
     st.plotly_chart(clv_charts.holdout_figure(h.by_frequency), key="clv-holdout-chart")
     st.plotly_chart(clv_charts.tracking_figure(h.tracking, h.freq), key="clv-tracking-chart")
     with st.expander("The numbers behind the charts"):
-        st.dataframe(for_people(h.by_frequency, {"customers": "integer", "predicted": "ratio", "actual": "ratio"},
+        st.dataframe(for_people(h.by_frequency, {"customers": "integer", "predicted": "number", "actual": "number"},
                                 {"frequency_group": f"repeat purchase days up to {h.calibration_end}",
                                  "predicted": "predicted purchase days (mean)", "actual": "actual (mean)"}),
                      hide_index=True)
@@ -167,7 +167,7 @@ def render(ws: Workspace) -> None:
     top = v.top(20)
     st.plotly_chart(clv_charts.top_customers_figure(top, v.customer), key="clv-top-chart")
     st.dataframe(for_people(top, {"p_alive": "percent", "monetary_value": "money", "expected_spend": "money",
-                                  "clv": "money", "expected_purchases": "ratio", "frequency": "integer"}),
+                                  "clv": "money", "expected_purchases": "number", "frequency": "integer"}),
                  hide_index=True)
     holdout_section(result, unit)
     st.subheader("Every customer's value")

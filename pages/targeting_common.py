@@ -5,6 +5,7 @@ and role guesses (cached by table version), and one way to run a tab's heavy wor
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Callable
 
 import pandas as pd
@@ -36,7 +37,9 @@ def pick(label: str, options: list, key: str, default: Any, container: Any = st,
     first column as if it had been guessed."""
     if not options:
         return None
-    value = kept(key, default)
+    value = kept(key, None)
+    if value not in options:  # nothing kept (or a value no longer offered, or None): the guess
+        value = default
     index = options.index(value) if value in options else None
     return keep(key, container.selectbox(label, options, index=index, key=key,
                                          placeholder=kw.pop("placeholder", "Pick one"), **kw))
@@ -105,11 +108,14 @@ def pick_table(ws: Workspace, label: str, key: str, tab: Tab, preferred: str, ta
 def table_columns(ws: Workspace) -> dict[str, list[str]]:
     """Every table's column names, in the workspace's order (for telling result tables apart)."""
     db = str(ws.path)
-    out = {}
+    out: dict[str, list[str]] = {}
     for name in ws.tables():
-        version = ws.info(name).version
-        out[name] = stored(("columns", db, name, version), lambda name=name: list(ws.columns(name)))
+        out[name] = stored(("columns", db, name, ws.info(name).version), partial(_columns, ws, name))
     return out
+
+
+def _columns(ws: Workspace, name: str) -> list[str]:
+    return list(ws.columns(name))
 
 
 def run_job(ws: Workspace, *, kind: str, func: Callable[..., Any], make_input: Callable[[], pd.DataFrame],

@@ -73,7 +73,7 @@ def check_section(result: ProductResult) -> None:
     table = pd.DataFrame({"method": ["bought together (this model)", "most popular products"],
                           "hit_rate": [c.hit_rate, c.popular_hit_rate], "ndcg": [c.ndcg, c.popular_ndcg],
                           "recall": [c.recall, c.popular_recall]})
-    st.dataframe(for_people(table, {"hit_rate": "percent", "recall": "percent", "ndcg": "ratio"},
+    st.dataframe(for_people(table, {"hit_rate": "percent", "recall": "percent", "ndcg": "number"},
                             {"hit_rate": f"hit rate@{c.k}", "ndcg": f"nDCG@{c.k}", "recall": f"recall@{c.k}"}),
                  hide_index=True)
     skipped = {k: v for k, v in c.skipped.items() if v}
@@ -91,7 +91,7 @@ def together_section(result: ProductResult, settings: ProductSettings) -> None:
     products = sorted(together[item].astype(str).unique())
     chosen = st.selectbox("Product", products, key="prd-together-item")
     rows = together[together[item].astype(str) == chosen]
-    st.dataframe(for_people(rows, {"share": "percent", "lift": "ratio", "cosine": "ratio",
+    st.dataframe(for_people(rows, {"share": "percent", "lift": "ratio", "cosine": "number",
                                    "customers_both": "integer", "customers_item": "integer",
                                    "customers_other": "integer"},
                             {"share": f"share of {chosen}'s buyers", "customers_both": "bought both"}),
@@ -137,7 +137,7 @@ def render(ws: Workspace) -> None:
     st.markdown("**Each customer's next-best products**")
     customers = recs.table[s.customer].nunique()
     st.caption(f"{len(recs.table):,} recommendations for {customers:,} customers; rank 1 = the best.")
-    st.dataframe(for_people(recs.table.head(300), {"rank": "integer", "score": "ratio"}), hide_index=True)
+    st.dataframe(for_people(recs.table.head(300), {"rank": "integer", "score": "number"}), hide_index=True)
     download_buttons(lambda: recs.table, f"{table}_next_products", key="prd-dl-recs")
     if can(ws, "save"):
         save_table(ws, recs.table, f"{table}_next_products", "prd-recs", f"next-best products from {table}")

@@ -9,7 +9,7 @@ Logic: core.targeting.uplift (the model), core.targeting.jobs (the job), core.ta
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -159,25 +159,37 @@ def groups_section(model: UpliftModel) -> None:
 
 SCORE_IN_PROCESS_ROWS = 100_000  # larger tables are scored as a background job
 SCORE_ASKED = "upl-score-asked"
+ROW_NUMBER = "(row number)"
+
+
+def _customers(ws: Workspace, model: UpliftModel, table: str, id_column: str) -> tuple[Any, str]:
+    """The rows to score (the id and the model's features) and the id's name; with ROW_NUMBER the rows
+    are read in the table's order and numbered 1..n as `row_number` (as the Segments page does)."""
+    if id_column == ROW_NUMBER:
+        frame = ws.table(table).select(list(model.features)).execute()
+        frame.insert(0, "row_number", range(1, len(frame) + 1))
+        return frame, "row_number"
+    return ws.table(table).select(list(dict.fromkeys([id_column, *model.features]))), id_column
 
 
 def _score(ws: Workspace, model: UpliftModel, table: str, id_column: str, settings: dict) -> pd.DataFrame | None:
     """The uplift scores of `table`: in this process for a small table, else as a background job."""
     from core.targeting.uplift import uplift_scores
 
-    columns = list(dict.fromkeys([id_column, *model.features]))
     if ws.info(table).rows < SCORE_IN_PROCESS_ROWS:
         try:
             with st.spinner(f"Scoring `{table}`"):
-                return uplift_scores(model, ws.table(table).select(columns), id_column)
+                return uplift_scores(model, *_customers(ws, model, table, id_column))
         except DataError as e:
             st.error(str(e))
             return None
 
     def submit() -> None:
         ws.require("score")
-        job_runner().submit("uplift-score", uplift_score_job, model, ws.table(table).select(columns).execute(),
-                            id_column, owner=ws.user, table=table, settings=settings)
+        data, name = _customers(ws, model, table, id_column)
+        frame = data if isinstance(data, pd.DataFrame) else data.execute()
+        job_runner().submit("uplift-score", uplift_score_job, model, frame, name, owner=ws.user, table=table,
+                            settings=settings)
 
     outcome = job_result(user=ws.user, kind="uplift-score", table=table, settings=settings, clicked=True,
                          submit=submit, label=f":material/scoreboard: Scoring `{table}` with the uplift model",
@@ -201,13 +213,14 @@ def scoring_section(ws: Workspace, model: UpliftModel, test_table: str, fit: dic
         return
     tc = TableColumns(ws, table)
     ids = [c for c in tc.columns if c not in model.features]
-    if not ids:
-        st.info(f"`{table}` has no column besides the features to identify customers by.")
-        return
-    id_column = pick("Customer id column", ids, f"upl-score-id-{table}", tc.roles.id.column, c2)
+    id_column = pick("Customer id column", [*ids, ROW_NUMBER], f"upl-score-id-{table}",
+                     tc.roles.id.column or ROW_NUMBER, c2)
     if id_column is None:
         st.warning(f"Pick the column of `{table}` that identifies a customer.")
         return
+    if id_column == ROW_NUMBER:
+        st.caption(f"No column of `{table}` is guessed as a customer id: the scores carry `row_number`, the "
+                   "row's place in the table (1, 2, ...), to join them back by.")
     settings = {"table_version": tc.version, "id": id_column, "model": fit}
     key = ("uplift-scores", str(ws.path), table, json.dumps(settings, sort_keys=True, default=str))
     scores = result_store().get(key)

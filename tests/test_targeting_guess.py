@@ -103,6 +103,9 @@ def test_each_tab_opens_on_the_first_table_that_fits_it():
     frames["offer_test_uplift"] = pd.DataFrame({"customer_id": range(10), "uplift": 0.1, "uplift_decile": 1})
     assert not guess.fits("uplift", *describe("offer_test_uplift"))
     assert guess.first_fitting("audience", ["offer_test_uplift", "customers"], describe) == "customers"
+    # ... but with no customer table, a saved result (one row per customer) is the audience's base
+    assert guess.first_fitting("audience", ["web_sessions", "transactions", "offer_test_uplift"], describe) == \
+        "offer_test_uplift"
 
 
 def test_a_rare_outcome_is_named_even_when_nothing_better_exists():

@@ -200,3 +200,27 @@ def test_a_large_table_is_scored_as_a_background_job(app_env, monkeypatch):
 
     jobs = [j for j in job_runner().jobs("local", limit=10) if j.kind == "uplift-score"]
     assert jobs and jobs[0].state == "done" and jobs[0].table == "offer_test"
+
+
+def test_a_test_without_an_id_is_scored_by_row_number(app_env):
+    ws = Workspace()
+    ws.save_frame(pd.read_csv(SAMPLE / "offer_test.csv").drop(columns="customer_id"), "promo")
+    at = _open("Uplift")
+    _click(at, "upl-fit")
+    assert at.selectbox(key="upl-score-id-promo").value == "(row number)"
+    at.button(key="upl-score").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    scored = next(d.value for d in at.dataframe if "uplift_decile" in d.value.columns)
+    assert list(scored.columns)[0] == "row_number" and scored["row_number"].between(1, 5000).all()
+
+
+def test_a_table_that_fits_later_is_preselected_after_an_empty_visit(app_env):
+    ws = Workspace()
+    ws.save_frame(pd.DataFrame({"session": range(60), "started": pd.date_range("2024-01-01", periods=60)}),
+                  "web_sessions")
+    at = _open("Audience")
+    assert at.selectbox(key="aud-base").value is None
+    ws.save_frame(pd.read_csv(SAMPLE / "customers.csv"), "people")
+    at = _open("Customer value", at)
+    at = _open("Audience", at)
+    assert at.selectbox(key="aud-base").value == "people"

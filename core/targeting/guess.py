@@ -161,8 +161,8 @@ def flag_columns(roles: ColumnRoles, columns: Sequence[str]) -> list[str]:
 def fits(tab: Tab, roles: ColumnRoles, columns: Sequence[str]) -> bool:
     """Whether a table can be what a Targeting tab reads, by the same guesses the tab makes:
     CLV: transactions (several rows per customer, with a date and an amount); uplift: a test (treatment and outcome); products:
-    purchase lines (customer and a product that is not a date); audience: one row per customer and
-    not a result table the workbench wrote."""
+    purchase lines (customer and a product that is not a date); audience: one row per customer (a
+    saved CLV or uplift table too, though first_fitting prefers a customer table)."""
     if result_kind(columns) is not None and tab != "audience":
         return False
     if tab == "clv":
@@ -176,7 +176,7 @@ def fits(tab: Tab, roles: ColumnRoles, columns: Sequence[str]) -> bool:
         item = roles.fact(c["item"]) if c["item"] else None
         return bool(c["customer"] and c["item"]) and c["customer"] != c["item"] and \
             (item is None or item.kind != "date")
-    if result_kind(columns) is not None or roles.is_transactions:
+    if roles.is_transactions:
         return False
     key = roles.fact(roles.id.column) if roles.id.column else None
     return key is not None and key.unique_share >= ONE_ROW_PER_CUSTOMER
@@ -187,7 +187,10 @@ _PRODUCT_WORDS = ("product", "item", "sku", "stock", "article", "asin")
 
 def _strength(tab: Tab, roles: ColumnRoles, columns: Sequence[str]) -> int:
     """How well a fitting table fits: 2 = as well as can be, 1 = it will do (purchase lines whose
-    product guess is a category, such as transactions' `category`, lose to lines of products)."""
+    product guess is a category, such as transactions' `category`, lose to lines of products; a saved
+    result loses to a customer table as the audience's base)."""
+    if tab == "audience":  # a customer table first; a saved result (one row per customer) will do
+        return 1 if result_kind(columns) is not None else 2
     if tab != "products":
         return 2
     item = str(product_columns(roles, columns).columns["item"] or "").lower()
