@@ -16,12 +16,25 @@ from core.formatting import for_people
 from core.targeting.guess import product_columns
 from core.targeting.jobs import ProductResult, ProductSettings, products_job
 from core.targeting.recommend import settings_note
-from pages.common import can, download_buttons, role_note, settings_of_last_run
+from pages.common import can, download_buttons, role_note, settings_of_last_run, stored
 from pages.targeting_common import NONE, TableColumns, keep, kept, optional, pick, pick_table, run_job, save_table
 
 KIND = "products"
 STATE = "products-settings"
 BUTTON = "Find next-best products"
+
+
+def _event_reading(ws: Workspace, table: str, version: int, column: str) -> str:
+    """How the event column's values are read (purchase, add-to-cart, view, or left out), in one line."""
+    from core.targeting.recommend_steps import classify_event
+
+    def read() -> list:
+        t = ws.table(table)
+        return t.select(v=t[column].cast("string")).distinct().order_by("v").limit(30).execute()["v"].tolist()
+    values = stored(("event-values", str(ws.path), table, version, column), read)
+    words = {"purchase": "purchase", "cart": "add-to-cart", "view": "view", None: "left out"}
+    shown = ", ".join(f"{v} → {words[classify_event(v)]}" for v in values[:12])
+    return f"Events read as: {shown}{' …' if len(values) > 12 else ''}."
 
 
 def settings_form(ws: Workspace, table: str) -> ProductSettings | None:
@@ -34,7 +47,7 @@ def settings_form(ws: Workspace, table: str) -> ProductSettings | None:
     item = pick("Product column", items, f"prd-item-{t}", guess["item"], c2)
     k = keep(f"prd-k-{t}", c3.number_input("Products per customer", 1, 50, int(kept(f"prd-k-{t}", 10)),
                                            key=f"prd-k-{t}"))
-    with st.expander("More columns (optional): description, quantity, date"):
+    with st.expander("More columns (optional): description, quantity, date, event"):
         c1, c2, c3 = st.columns(3)
         rest = [NONE] + [c for c in tc.columns if c not in (customer, item)]
         label = pick("Description (used in the reasons)", rest, f"prd-label-{t}", guess["label"] or NONE, c1)
@@ -42,10 +55,16 @@ def settings_form(ws: Workspace, table: str) -> ProductSettings | None:
                                                                                  if c not in (customer, item)],
                       f"prd-weight-{t}", guess["weight"] or NONE, c2)
         date = pick("Date (for the offline check)", [NONE] + tc.dates, f"prd-date-{t}", guess["date"] or NONE, c3)
-        c1, c2 = st.columns(2)
+        c1, c2, c3 = st.columns(3)
         exclude_column = pick("Leave out lines whose …", [NONE] + tc.labels, f"prd-excol-{t}", NONE, c1)
         exclude_prefix = keep(f"prd-expre-{t}", c2.text_input("… starts with (e.g. C for cancelled invoices)",
                                                               kept(f"prd-expre-{t}", ""), key=f"prd-expre-{t}"))
+        event = pick("Event (view / add-to-cart / purchase)", [NONE] + [c for c in tc.labels if c not in (customer, item)],
+                     f"prd-event-{t}", guess["event"] or NONE, c3,
+                     help="Views and add-to-carts make similar products score for the customer (weaker than a "
+                          "purchase) and can be offered themselves; only purchases count as bought together.")
+    if optional(event):
+        st.caption(_event_reading(ws, table, tc.version, str(event)))
     if customer is None or item is None or customer == item:
         st.warning("Pick a customer column and a different product column.")
         return None
@@ -54,7 +73,7 @@ def settings_form(ws: Workspace, table: str) -> ProductSettings | None:
                    "(a product name, SKU or stock code).")
         return None
     return ProductSettings(customer, item, optional(label), optional(weight), optional(date), int(k),
-                           optional(exclude_column), exclude_prefix.strip() or None)
+                           optional(exclude_column), exclude_prefix.strip() or None, optional(event))
 
 
 def check_section(result: ProductResult) -> None:

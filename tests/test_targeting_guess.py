@@ -127,7 +127,7 @@ def test_settings_round_trip_through_a_job_record():
     for s in (jobs.ClvSettings("c", "d", "a", freq="D", quantity="q", holdout_from="2020-01-01"),
               jobs.UpliftSettings("group", "converted", "control", ("offer",), ("x", "y"), "class_transformation"),
               jobs.ProductSettings("c", "i", label="l", weight="w", date="d", k=5, exclude_column="inv",
-                                   exclude_prefix="C")):
+                                   exclude_prefix="C", event="action")):
         assert type(s).from_dict({**s.as_dict(), "table_version": 3}) == s
     assert jobs.ProductSettings("c", "i", exclude_column="inv", exclude_prefix="C").exclude == ("inv", "C")
     assert jobs.ProductSettings("c", "i", exclude_column="inv").exclude is None

@@ -224,3 +224,35 @@ def test_a_table_that_fits_later_is_preselected_after_an_empty_visit(app_env):
     at = _open("Customer value", at)
     at = _open("Audience", at)
     assert at.selectbox(key="aud-base").value == "people"
+
+
+def test_products_from_purchase_and_view_lines(app_env):
+    """An event column (transaction / view / addtocart, as in web-shop exports) is guessed, its values'
+    reading is shown, views seed the scores and a viewed product can be offered with its reason."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in range(300):
+        group = c % 3
+        for day in range(3):
+            for _ in range(2):
+                rows.append((c, f"p{group * 8 + int(rng.integers(8))}", f"2024-0{day + 1}-05", "transaction"))
+        rows.append((c, f"p{group * 8 + int(rng.integers(8))}", "2024-03-20", "view"))
+        rows.append((c, f"p{group * 8 + int(rng.integers(8))}", "2024-03-21", "addtocart"))
+    for c in range(300, 330):  # visitors who only looked
+        rows.append((c, f"p{int(rng.integers(8))}", "2024-03-22", "view"))
+    ws = Workspace()
+    ws.save_frame(pd.DataFrame(rows, columns=["visitorid", "itemid", "timestamp", "event"]), "events")
+    at = _open("Next-best products")
+    assert at.selectbox(key="prd-item-events").value == "itemid"
+    assert at.selectbox(key="prd-event-events").value == "event"
+    assert any("addtocart → add-to-cart" in c.value and "transaction → purchase" in c.value for c in at.caption)
+    _click(at, "prd-fit")
+    assert not at.error, [e.value for e in at.error]
+    assert any("view and add-to-cart lines are signals" in c.value for c in at.caption)
+    shown = next(d.value for d in at.dataframe if "reason" in d.value.columns and "rank" in d.value.columns)
+    assert shown["reason"].isin(["viewed, not bought yet", "in the cart, not bought yet"]).any()
+    _save(at, "prd-recs")
+    saved = ws.read("events_next_products")
+    assert set(range(300, 330)) <= set(saved["visitorid"])  # visitors who only looked get offers too

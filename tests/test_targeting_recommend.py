@@ -421,3 +421,141 @@ def test_charts() -> None:
     assert len(bars.data[0].y) == 5 and bars.layout.title.text == "Bought with Nitem001"
     # the most similar item at the top of the chart (plotly draws the last bar on top)
     assert bars.data[0].x[-1] == sim[sim["sku"] == "item001"]["share"].iloc[0]
+
+
+# --- view and add-to-cart lines ------------------------------------------------------------------------------
+
+def test_event_values_are_read_from_their_text() -> None:
+    from core.targeting.recommend_steps import classify_event
+
+    for value, kind in (("transaction", "purchase"), ("Purchase", "purchase"), ("order_completed", "purchase"),
+                        ("addtocart", "cart"), ("add_to_basket", "cart"), ("view", "view"),
+                        ("page_view", "view"), ("product_click", "view"), ("refund", None), ("", None)):
+        assert classify_event(value) == kind, value
+    df = pd.DataFrame({"c": [1, 1], "i": ["a", "b"], "e": ["addtocart", "refund"]})
+    t = ibis.memtable(df)
+    from core.targeting.recommend_steps import event_kind
+
+    con = ibis.duckdb.connect()
+    assert con.execute(t.select(k=event_kind(t.e)))["k"].tolist()[0] == "cart"
+
+
+def _with_views(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Planted purchases, plus views: every buyer viewed two unbought items of their group, and 50 new
+    customers only viewed (three items of group 0), with a few lines of an unknown event."""
+    lines = planted(seed=seed, customers=400, groups=4, per_group=10).assign(event="transaction")
+    rng = np.random.default_rng(seed)
+    views = []
+    for cust, mine in lines.groupby("cust"):
+        group = int(mine["sku"].str[4:].astype(int).mode().iloc[0]) // 10
+        unbought = [f"item{group * 10 + j:03d}" for j in range(10) if f"item{group * 10 + j:03d}" not in set(mine["sku"])]
+        for sku in unbought[:2]:
+            views.append((cust, sku, mine["day"].min(), np.nan, "view"))
+    for n in range(50):
+        for j in rng.choice(10, 3, replace=False):
+            views.append((f"new{n:02d}", f"item{j:03d}", pd.Timestamp("2024-02-01"), np.nan, "page_view"))
+    views += [("c0000", "item001", pd.Timestamp("2024-02-01"), 1, "refund")] * 3
+    frame = pd.concat([lines, pd.DataFrame(views, columns=["cust", "sku", "day", "qty", "event"])], ignore_index=True)
+    return lines, frame
+
+
+def test_views_seed_scores_but_never_the_cooccurrence() -> None:
+    lines, frame = _with_views()
+    # the "bought together" table is the purchases' own: views add nothing to it
+    alone = item_similarity(lines.drop(columns="event"), "cust", "sku", weight="qty")
+    with_views = item_similarity(frame, "cust", "sku", weight="qty", event="event")
+    pd.testing.assert_frame_equal(alone, with_views)
+    res = next_best_products(frame, "cust", "sku", k=5, weight="qty", event="event")
+    t = res.table
+    # customers who only viewed group 0 get group 0's products, from co-occurrence, not popularity
+    new = t[t["cust"].str.startswith("new")]
+    assert new["cust"].nunique() == 50
+    assert (new["sku"].str[4:].astype(int) < 10).mean() > 0.9
+    assert not new["reason"].str.startswith(POPULAR_PREFIX).any()
+    # a product viewed but not bought can be recommended; a bought one never is
+    bought = set(zip(lines["cust"], lines["sku"]))
+    assert not any((c, s) in bought for c, s in zip(t["cust"], t["sku"]))
+    viewed = frame[frame["event"] == "view"]
+    assert len(set(zip(viewed["cust"], viewed["sku"])) & set(zip(t["cust"], t["sku"]))) > 100
+    c = res.counts
+    assert c.unknown_event == 3 and c.browse_lines == (frame["event"].isin(["view", "page_view"])).sum()
+    text = " ".join(c.lines())
+    assert "3 lines whose event reads as neither" in text and "view and add-to-cart lines are signals" in text
+
+
+def test_view_scores_are_weighted_sums_by_hand() -> None:
+    """Scores with views = sum over bought items of log(1+qty) x cosine + sum over viewed (not bought)
+    items of 0.2 x cosine, + 0.2 for the viewed item itself, against a numpy computation."""
+    df = random_lines(seed=4)
+    rng = np.random.default_rng(4)
+    views = df.sample(120, random_state=4).assign(Quantity=np.nan)
+    views["StockCode"] = [f"S{j:02d}" for j in rng.integers(0, 15, len(views))]
+    frame = pd.concat([df.assign(kind="purchase"), views.assign(kind="view")], ignore_index=True)
+    x, both = by_hand_matrix(df)
+    buyers = np.diag(both).astype(float)
+    cos = both / np.sqrt(np.outer(buyers, buyers))
+    cos[both < 2] = 0.0
+    np.fill_diagonal(cos, 0.0)
+    strength = np.log1p(pd.crosstab(df["CustomerID"], df["StockCode"], values=df["Quantity"], aggfunc="sum")
+                        .reindex(index=x.index, columns=x.columns).fillna(0).to_numpy())
+    seen = (pd.crosstab(views["CustomerID"], views["StockCode"]) > 0).reindex(index=x.index, columns=x.columns,
+                                                                              fill_value=False).to_numpy()
+    browsed = 0.2 * (seen & (strength == 0))  # viewed, not bought
+    scores = (strength + browsed) @ cos + browsed  # a viewed item also scores for itself (similarity 1)
+    got = recommend(frame, "CustomerID", "StockCode", k=4, weight="Quantity", min_count=2, neighbours=1000,
+                    event="kind")
+    items = list(x.columns)
+    for ci, cust in enumerate(x.index):
+        co = got[(got["CustomerID"] == cust) & ~got["reason"].str.startswith(POPULAR_PREFIX)]
+        s = np.where(x.to_numpy()[ci] > 0, -np.inf, scores[ci])
+        candidates = [j for j in np.argsort(-s, kind="stable") if s[j] > 0][:4]
+        assert list(co["StockCode"]) == [items[j] for j in candidates]
+        assert co["score"].to_numpy() == pytest.approx(s[candidates])
+    weaker = recommend(frame, "CustomerID", "StockCode", k=4, weight="Quantity", min_count=2, neighbours=1000,
+                       event="kind", event_weights={"view": 0.05})
+    assert not weaker.equals(got)
+
+
+def test_views_before_the_hidden_day_help_the_offline_check() -> None:
+    """Planted: every other customer viewed, on their first day, one item they buy on their last day.
+    Hidden last days are then easier to hit; a view on the hidden day itself is not used (leak)."""
+    lines = planted(seed=5, customers=400, groups=4, per_group=10, noise=0.5).assign(event="purchase")
+    last = lines[lines["day"] == lines.groupby("cust")["day"].transform("max")]
+    first = lines.groupby("cust")["day"].min()
+    early = last.groupby("cust").head(1).iloc[::2]
+    views = early.assign(day=early["cust"].map(first), qty=np.nan, event="view")
+    leak = last.groupby("cust").head(1).iloc[1::2].assign(qty=np.nan, event="view")  # on the hidden day
+    plain = offline_check(lines, "cust", "sku", "day", k=5, weight="qty", event="event")
+    seen = offline_check(pd.concat([lines, views, leak]), "cust", "sku", "day", k=5, weight="qty", event="event")
+    leak_only = offline_check(pd.concat([lines, leak]), "cust", "sku", "day", k=5, weight="qty", event="event")
+    strong = offline_check(pd.concat([lines, views]), "cust", "sku", "day", k=5, weight="qty", event="event",
+                           event_weights={"view": 1.0})
+    assert seen.customers_evaluated == plain.customers_evaluated
+    assert seen.hit_rate > plain.hit_rate, (seen.hit_rate, plain.hit_rate)
+    assert strong.hit_rate > seen.hit_rate + 0.05, (strong.hit_rate, seen.hit_rate)
+    assert leak_only.hit_rate == pytest.approx(plain.hit_rate)  # views on the hidden day are left out
+    assert seen.popular_hit_rate == plain.popular_hit_rate
+
+
+def test_a_carted_product_is_offered_with_its_reason() -> None:
+    lines, frame = _with_views()
+    carted = pd.DataFrame({"cust": ["new00"], "sku": ["item035"], "day": [pd.Timestamp("2024-02-02")],
+                           "qty": [np.nan], "event": ["add_to_cart"]})
+    t = recommend(pd.concat([frame, carted]), "cust", "sku", k=5, weight="qty", event="event")
+    row = t[(t["cust"] == "new00") & (t["sku"] == "item035")]
+    assert len(row) == 1 and row["reason"].iloc[0] == "in the cart, not bought yet"
+    viewed = t[t["reason"] == "viewed, not bought yet"]
+    views = frame[frame["event"].isin(["view", "page_view"])]
+    assert len(viewed) and set(zip(viewed["cust"], viewed["sku"])) <= set(zip(views["cust"], views["sku"]))
+
+
+def test_event_input_errors() -> None:
+    lines, frame = _with_views()
+    with pytest.raises(DataError, match="event_weights takes"):
+        recommend(frame, "cust", "sku", event="event", event_weights={"purchase": 0.5})
+    with pytest.raises(DataError, match="between 0 and 1"):
+        recommend(frame, "cust", "sku", event="event", event_weights={"view": 2})
+    with pytest.raises(DataError, match="is a purchase"):
+        recommend(frame.assign(event="view"), "cust", "sku", event="event")
+    with pytest.raises(DataError, match="event column"):
+        recommend(frame, "cust", "sku", event="sku")

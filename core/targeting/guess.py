@@ -23,6 +23,8 @@ ResultKind = Literal["clv", "uplift", "propensity", "segments", "products"]
 Tab = Literal["clv", "uplift", "products", "audience"]
 RESULT_KINDS: tuple[ResultKind, ...] = ("segments", "clv", "uplift", "propensity", "products")
 HOLDOUT_SHARE = 0.25  # the hold-out check's default: the last quarter of the data's days
+_EVENT_NAMES = ("event", "event_type", "eventtype", "action", "interaction", "interaction_type", "behavior",
+                "behaviour", "event_name")
 _LABEL_WORDS = ("description", "desc", "product_name", "item_name", "title", "name")
 MIN_OUTCOME_RATE = 0.02  # a 0/1 outcome rarer than this leaves too few events per arm to rank customers
 ONE_ROW_PER_CUSTOMER = 0.99  # a base table's id: at least this share of its values unique
@@ -103,7 +105,8 @@ def looks_like_label(name: str) -> bool:
 
 
 def product_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPick:
-    """customer, item, label (a description), weight (a quantity) and date of purchase lines."""
+    """customer, item, label (a description), weight (a quantity), date and event (view, add-to-cart,
+    purchase: a column named event, event_type, action ...) of purchase lines."""
     customer = customer_column(roles, columns)
     item = _column(roles.product, columns)
     label = next((c for c in columns if c != item and c.lower() in _LABEL_WORDS), None)
@@ -111,10 +114,11 @@ def product_columns(roles: ColumnRoles, columns: Sequence[str]) -> ColumnPick:
         label = None
     weight = _column(roles.quantity, columns)
     date = _column(roles.date, columns)
+    event = next((c for c in columns if c.lower() in _EVENT_NAMES and c not in (customer, item)), None)
     reasons = [f"{what}: {col}" for what, col in (("Customer", customer), ("Product", item), ("Label", label),
-                                                   ("Quantity", weight), ("Date", date)) if col]
-    return ColumnPick({"customer": customer, "item": item, "label": label, "weight": weight, "date": date},
-                      tuple(reasons))
+                                                   ("Quantity", weight), ("Date", date), ("Event", event)) if col]
+    return ColumnPick({"customer": customer, "item": item, "label": label, "weight": weight, "date": date,
+                       "event": event}, tuple(reasons))
 
 
 def test_columns(roles: ColumnRoles, columns: Sequence[str], rates: Mapping[str, float] | None = None) -> ColumnPick:

@@ -156,7 +156,8 @@ class ProductSettings:
     """What the Next-best products tab asks for: the customer and product columns, an optional label
     (description) for the reasons, an optional weight (quantity or spend; negatives are returns), an
     optional date (for the offline check and duplicate lines), k, and an optional (column, prefix) to
-    leave out, e.g. ("InvoiceNo", "C") for cancellations."""
+    leave out, e.g. ("InvoiceNo", "C") for cancellations, and an optional event column (view,
+    add-to-cart, purchase: views and add-to-carts seed the scores, purchases make the co-occurrence)."""
 
     customer: str
     item: str
@@ -166,6 +167,7 @@ class ProductSettings:
     k: int = 10
     exclude_column: str | None = None
     exclude_prefix: str | None = None
+    event: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,7 +182,7 @@ class ProductSettings:
 
     @property
     def columns(self) -> list[str]:
-        wanted = [self.customer, self.item, self.label, self.weight, self.date, self.exclude_column]
+        wanted = [self.customer, self.item, self.label, self.weight, self.date, self.exclude_column, self.event]
         return list(dict.fromkeys(c for c in wanted if c))
 
 
@@ -202,15 +204,17 @@ def products_job(lines: pd.DataFrame, settings: Mapping[str, Any], *, progress: 
     s = ProductSettings.from_dict(settings)
     progress(0.05, f"Counting products bought together in {len(lines):,} lines")
     recs = next_best_products(lines, s.customer, s.item, k=int(s.k), weight=s.weight, label=s.label,
-                              exclude=s.exclude, date=s.date)
+                              exclude=s.exclude, date=s.date, event=s.event)
     progress(0.4, "Listing the products bought together")
-    together = item_similarity(lines, s.customer, s.item, label=s.label, weight=s.weight, exclude=s.exclude)
+    together = item_similarity(lines, s.customer, s.item, label=s.label, weight=s.weight, exclude=s.exclude,
+                               event=s.event)
     check: RecommendationCheck | None = None
     error: str | None = None
     if s.date:
         progress(0.55, "Checking offline: hiding each customer's last purchase")
         try:
-            check = offline_check(lines, s.customer, s.item, s.date, k=int(s.k), weight=s.weight, exclude=s.exclude)
+            check = offline_check(lines, s.customer, s.item, s.date, k=int(s.k), weight=s.weight, exclude=s.exclude,
+                                  event=s.event)
         except DataError as e:  # the recommendations stand; say why the check could not run
             error = str(e)
     progress(1.0, "Recommendations ready")

@@ -35,7 +35,7 @@ sum over the customer's items (max: 0.062); max_items 300 (100: 0.075).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import ibis
 import pandas as pd
@@ -72,14 +72,20 @@ def _percent(share: float) -> str:
 
 
 def _reasons(frame: pd.DataFrame) -> pd.Series:
-    """'bought with X by 34% of X's buyers' for co-occurrence rows, 'popular: bought by N customers' else."""
+    """'bought with X by 34% of X's buyers' for co-occurrence rows, 'in the cart, not bought yet' or
+    'viewed, not bought yet' when the product's own view or add-to-cart weighs most, and 'popular:
+    bought by N customers' else."""
     reason = pd.Series("", index=frame.index, dtype="string")
-    co = frame["via_text"].notna()
+    seen = frame["seen"].notna() if "seen" in frame.columns else pd.Series(False, index=frame.index)
+    if seen.any():
+        reason[seen] = frame.loc[seen, "seen"].map({"cart": "in the cart, not bought yet",
+                                                     "view": "viewed, not bought yet"}).astype("string")
+    co = frame["via_text"].notna() & ~seen
     if co.any():
         pct = frame.loc[co, "share"].map(_percent).astype("string")
         via = frame.loc[co, "via_text"].astype("string")
         reason[co] = "bought with " + via + " by " + pct + "% of " + via + "'s buyers"
-    pop = ~co
+    pop = ~co & ~seen
     if pop.any():
         reason[pop] = frame.loc[pop, "buyers"].map(
             lambda n: f"{POPULAR_PREFIX}bought by {int(n):,} customer{'s' if int(n) != 1 else ''}")
@@ -93,7 +99,8 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
                        max_pairs: int | None = DEFAULT_MAX_PAIRS,
                        aggregate: Aggregate = "sum", exclude: tuple[str, str] | None = None,
                        date: str | None = None, drop_duplicates: bool = False,
-                       customers: Sequence[Any] | pd.Series | None = None) -> Recommendations:
+                       customers: Sequence[Any] | pd.Series | None = None, event: str | None = None,
+                       event_weights: Mapping[str, float] | None = None) -> Recommendations:
     """Each customer's top-k items with the reason, plus the data counts (see the module docstring).
 
     transactions: pandas DataFrame or Ibis table of purchase lines. weight: quantity or spend column
@@ -103,15 +110,22 @@ def next_best_products(transactions: pd.DataFrame | ibis.Table, customer: str, i
     lines (same customer, item, time, weight) from repeat purchases; drop_duplicates=True uses such lines
     once. exclude_bought=False lets bought items be recommended again (replenishment). customers: only
     these customers get recommendations (e.g. an audience); the co-occurrence still uses everyone.
+    event: a column saying what each line is (purchase, add-to-cart, view: read from its text, e.g.
+    "transaction", "addtocart", "view"); purchases make the co-occurrence, views and add-to-carts only
+    seed the customer's scores with event_weights' strength (default cart 0.5, view 0.2; a purchase 1),
+    are never excluded, and give customers who only browsed recommendations too. Lines whose event
+    reads as none of the three are counted and left out.
     """
     data.check_settings(k, min_count, neighbours, max_items, measure, aggregate, max_pairs)
+    weights = data.check_event_weights(event_weights)
     t, backend = data.inputs(transactions, customer, item, weight=weight, label=label, date=date,
-                             exclude=exclude)
+                             exclude=exclude, event=event)
     with steps.Scratch(backend, t) as scratch:
         t = scratch.source(t)
         lines = steps.clean(t, drop_duplicates=drop_duplicates)
-        fitted = steps.fit(lines, scratch, measure=measure, min_count=min_count, neighbours=neighbours,
-                           max_items=max_items, max_pairs=max_pairs)
+        fitted = steps.fit(steps.purchases(lines), scratch, measure=measure, min_count=min_count,
+                           neighbours=neighbours, max_items=max_items, max_pairs=max_pairs,
+                           browse=steps.browse_items(lines, weights))
         counts = data.data_counts(t, fitted, scratch, max_items)
         data.require_lines(counts)
         texts = steps.item_texts(lines, fitted.items, label is not None)
@@ -148,19 +162,19 @@ def item_similarity(transactions: pd.DataFrame | ibis.Table, customer: str, item
                     neighbours: int = DEFAULT_NEIGHBOURS, max_items: int = DEFAULT_MAX_ITEMS,
                     max_pairs: int | None = DEFAULT_MAX_PAIRS,
                     label: str | None = None, weight: str | None = None,
-                    exclude: tuple[str, str] | None = None) -> pd.DataFrame:
+                    exclude: tuple[str, str] | None = None, event: str | None = None) -> pd.DataFrame:
     """The "bought together" table: for each item its `neighbours` most similar items by `measure`.
 
     Columns: <item>, other_<item>, [<label>, other_<label>], customers_both, customers_item,
     customers_other, share (= customers_both / customers_item), lift, cosine; sorted by item, then
     similarity (best first). Counts are distinct customers after the same cleaning and cap as
-    `recommend` (the weight only serves to leave returns out here).
+    `recommend` (the weight only serves to leave returns out here); with an event column, purchases only.
     """
     data.check_settings(1, min_count, neighbours, max_items, measure, "sum", max_pairs)
-    t, backend = data.inputs(transactions, customer, item, weight=weight, label=label, exclude=exclude)
+    t, backend = data.inputs(transactions, customer, item, weight=weight, label=label, exclude=exclude, event=event)
     with steps.Scratch(backend, t) as scratch:
         t = scratch.source(t)
-        lines = steps.clean(t)
+        lines = steps.purchases(steps.clean(t))
         fitted = steps.fit(lines, scratch, measure=measure, min_count=min_count, neighbours=neighbours,
                            max_items=max_items, max_pairs=max_pairs)
         texts = steps.item_texts(lines, fitted.items, label is not None)

@@ -12,7 +12,7 @@ most buyers in the fitting data that the customer has not bought.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import ibis
 import numpy as np
@@ -80,18 +80,23 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
                   min_count: int | None = DEFAULT_MIN_COUNT, neighbours: int = DEFAULT_NEIGHBOURS,
                   max_items: int = DEFAULT_MAX_ITEMS, max_pairs: int | None = DEFAULT_MAX_PAIRS,
                   aggregate: Aggregate = "sum",
-                  exclude: tuple[str, str] | None = None) -> RecommendationCheck:
+                  exclude: tuple[str, str] | None = None, event: str | None = None,
+                  event_weights: Mapping[str, float] | None = None) -> RecommendationCheck:
     """Hide each customer's last purchase day, recommend from the rest, and compare with popularity.
 
     Dates are taken as days (two invoices on one day are one purchase). Customers with a single
     purchase day cannot be evaluated, nor can customers whose last day only repeats earlier items (the
     recommendations never repeat a bought item); both are counted. The options are `recommend`'s.
+    With an event column the last purchase day is hidden as before, and views and add-to-carts dated
+    before it seed the scores (on that day or later they would give the purchase away).
     """
     data.check_settings(k, min_count, neighbours, max_items, measure, aggregate, max_pairs)
-    t, backend = data.inputs(transactions, customer, item, weight=weight, date=date, exclude=exclude)
+    weights = data.check_event_weights(event_weights)
+    t, backend = data.inputs(transactions, customer, item, weight=weight, date=date, exclude=exclude, event=event)
     with steps.Scratch(backend, t) as scratch:
         t = scratch.source(t)
-        lines = steps.clean(t)
+        every = steps.clean(t)
+        lines = steps.purchases(every)
         span = lines.group_by("c").aggregate(first=lines.d.min(), last=lines.d.max()).rename(sc="c")
         dated = lines.join(span, lines.c == span.sc).select(*lines.columns, "first", "last")
         held = (dated.d == dated.last) & (dated.first < dated.last)
@@ -107,8 +112,13 @@ def offline_check(transactions: pd.DataFrame | ibis.Table, customer: str, item: 
             raise DataError("No customer can be evaluated: each bought on one date only, or their last "
                             "purchase only repeats items they bought before. The check needs customers "
                             "with new items on a later date.")
+        browse = None
+        if "e" in every.columns:
+            seen = every.filter(every.e != "purchase")
+            seen = seen.join(span, seen.c == span.sc).filter(lambda j: j.d < j.last).select(*every.columns)
+            browse = steps.browse_items(seen, weights)
         fitted = steps.fit(fit, scratch, measure=measure, min_count=min_count, neighbours=neighbours,
-                           max_items=max_items, max_pairs=max_pairs)
+                           max_items=max_items, max_pairs=max_pairs, browse=browse)
         counts = data.data_counts(t, fitted, scratch, max_items)
         who = hidden.select(tc="c").distinct()
         texts = steps.item_texts(fit, fitted.items, False)

@@ -4,7 +4,7 @@ lines left out (missing customer or item, returns, zero weight, the exclude filt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import ibis
 import pandas as pd
@@ -36,6 +36,8 @@ class DataCounts:
     item_pairs: int = 0
     sample_every: int = 1
     cooccurrence_customers: int = 0
+    unknown_event: int = 0  # lines whose event is neither a purchase, an add-to-cart nor a view
+    browse_lines: int = 0  # view and add-to-cart lines used as signals
 
     def lines(self) -> list[str]:
         """Plain sentences for the page, only for the counts that are not zero."""
@@ -47,6 +49,8 @@ class DataCounts:
             (self.returns, "returns or cancellations (negative weight) left out"),
             (self.zero_or_missing_weight, "lines with zero or missing weight left out"),
             (self.excluded, "lines left out by the exclude filter"),
+            (self.unknown_event, "lines whose event reads as neither a purchase, an add-to-cart nor a view left "
+                                 "out"),
         ]
         if self.duplicate_lines:
             out.append(f"{self.duplicate_lines:,} duplicate lines (same customer, item, time and weight): "
@@ -55,6 +59,10 @@ class DataCounts:
                        f"{self.duplicate_lines:,} lines repeat the same customer, item and weight (without a "
                        "date column these may be repeat purchases).")
         out += [f"{n:,} {text}." for n, text in notes if n]
+        if self.browse_lines:
+            out.append(f"{self.browse_lines:,} view and add-to-cart lines are signals: they make similar products "
+                       "score for the customer (weaker than a purchase), and a viewed product can still be "
+                       "recommended.")
         if self.heavy_customers:
             out.append(f"{self.heavy_customers:,} customers bought more than {self.max_items:,} items: "
                        f"their {self.max_items:,} most-bought items enter the co-occurrence "
@@ -69,8 +77,8 @@ class DataCounts:
 
 def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *, weight: str | None = None,
             label: str | None = None, date: str | None = None,
-            exclude: tuple[str, str] | None = None) -> tuple[ibis.Table, Any]:
-    """The input as an Ibis table with the internal names c, i, [w, lbl, d, x] and its backend."""
+            exclude: tuple[str, str] | None = None, event: str | None = None) -> tuple[ibis.Table, Any]:
+    """The input as an Ibis table with the internal names c, i, [w, lbl, d, x, e] and its backend."""
     for name, value in (("customer", customer), ("item", item)):
         if not isinstance(value, str) or not value:
             raise DataError(f"Give the {name} column's name (got {value!r}).")
@@ -81,7 +89,10 @@ def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *,
                         "quantity or spend column, or no weight.")
     if exclude is not None and (not isinstance(exclude, tuple) or len(exclude) != 2):
         raise DataError("exclude must be (column, prefix), e.g. ('InvoiceNo', 'C') for cancellations.")
-    wanted = [customer, item] + [c for c in (weight, label, date) if c] + ([exclude[0]] if exclude else [])
+    if event is not None and event in (customer, item):
+        raise DataError(f"The event column '{event}' is also the customer or item column; pick the column "
+                        "that says view, add-to-cart or purchase, or no event column.")
+    wanted = [customer, item] + [c for c in (weight, label, date, event) if c] + ([exclude[0]] if exclude else [])
     t, backend = as_ibis(transactions, list(dict.fromkeys(wanted)))
     for name, role in ((customer, "customer"), (item, "item")):
         if t[name].type().is_null():
@@ -99,7 +110,22 @@ def inputs(transactions: pd.DataFrame | ibis.Table, customer: str, item: str, *,
         cols["ts"] = t[date]  # the time as given: duplicates are lines equal to the second
     if exclude:
         cols["x"] = t[exclude[0]].cast("string").startswith(str(exclude[1]))
+    if event:
+        cols["e"] = steps.event_kind(t[event])
     return t.select(**cols), backend
+
+
+def check_event_weights(weights: Mapping[str, float] | None) -> dict[str, float] | None:
+    """event_weights as given, checked: keys cart and view, values in (0, 1] (a purchase is 1)."""
+    if weights is None:
+        return None
+    unknown = [k for k in weights if k not in ("cart", "view")]
+    if unknown:
+        raise DataError(f"event_weights takes 'cart' and 'view' (a purchase always weighs 1); not {', '.join(map(repr, unknown))}.")
+    bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or not 0 < float(v) <= 1}
+    if bad:
+        raise DataError(f"Event weights must be between 0 and 1 (a purchase weighs 1): {bad}.")
+    return {k: float(v) for k, v in weights.items()}
 
 
 def require_lines(counts: DataCounts) -> None:
@@ -108,6 +134,10 @@ def require_lines(counts: DataCounts) -> None:
         reasons = " ".join(counts.lines()[1:]) or "The table has no lines."
         raise DataError(f"No line can be used for recommendations. {reasons} Check the customer, item and "
                         "weight columns (the weight must be a positive quantity or spend).")
+    if counts.rows_used == counts.browse_lines and counts.browse_lines:
+        raise DataError(f"None of the {counts.rows_used:,} usable lines is a purchase: every event reads as a view "
+                        "or an add-to-cart. Co-occurrence needs purchases; check the event column (a purchase "
+                        "reads as purchase, order, transaction, buy or sale).")
 
 
 def customer_list(customers: Sequence[Any] | pd.Series | None, t: ibis.Table) -> ibis.Table | None:
@@ -158,4 +188,5 @@ def data_counts(t: ibis.Table, fitted: steps.Fitted, scratch: steps.Scratch, max
         customer_item_pairs=get(cap, "customer_item_pairs"), heavy_customers=get(cap, "heavy_customers"),
         pairs_left_out_by_cap=get(cap, "pairs_left_out_by_cap"), max_items=max_items,
         item_pairs=fitted.item_pairs, sample_every=fitted.sample_every,
-        cooccurrence_customers=fitted.cooccurrence_customers)
+        cooccurrence_customers=fitted.cooccurrence_customers, unknown_event=get(row, "unknown_event"),
+        browse_lines=get(row, "browse_lines"))

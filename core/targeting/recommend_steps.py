@@ -1,7 +1,8 @@
 """The Ibis steps behind core.targeting.recommend: clean lines, customer-item pairs, co-occurrence, scores.
 
 Every step takes and returns an Ibis expression with short internal column names (c = customer,
-i = item, w = weight, lbl = label, d = day, ts = the date as given, x = the exclude flag), so it runs
+i = item, w = weight, lbl = label, d = day, ts = the date as given, x = the exclude flag, e = the
+line's event: purchase, cart or view), so it runs
 where the data lives (DuckDB here; a distributed engine later). Steps used more than once are kept as
 temporary tables (`Scratch`), so shared parts are computed once. Customers and items get dense integer
 ids (`cid`, `iid`, in value order) before the self-join, which keeps the join and the counts on integers.
@@ -34,6 +35,32 @@ DEFAULT_MAX_ITEMS = 300
 DEFAULT_MAX_PAIRS = 40_000_000
 LIFT_MIN_SHARE = 0.01
 
+# Lines of other events than purchases (an event column: view, add-to-cart) are signals of interest:
+# they seed a customer's scores with this strength (a purchase's is 1, or log(1 + quantity) with a
+# weight), never enter the co-occurrence (whose reasons say "bought with X by 34% of X's buyers"),
+# and are never excluded from the recommendations (a product viewed but not bought is a good offer).
+EventKind = Literal["purchase", "cart", "view"]
+EVENT_WEIGHTS: dict[str, float] = {"cart": 0.5, "view": 0.2}
+_EVENT_WORDS: tuple[tuple[EventKind, str], ...] = (  # in this order: the first match names the event
+    ("purchase", r"purchase|transaction|order|buy|bought|sale|checkout|paid|payment"),
+    ("cart", r"cart|basket|bag|wish"),
+    ("view", r"view|click|visit|impression|detail|browse|seen"),
+)
+
+
+def event_kind(col: Any) -> Any:
+    """The event of a line from its text (case-insensitive): purchase, cart or view; NULL when none fits."""
+    text = col.cast("string").lower()
+    return ibis.cases(*[(text.re_search(pattern), kind) for kind, pattern in _EVENT_WORDS], else_=ibis.null("string"))
+
+
+def classify_event(value: Any) -> EventKind | None:
+    """event_kind for one value, in Python (the page shows how each event value is read)."""
+    import re
+
+    text = str(value).lower()
+    return next((kind for kind, pattern in _EVENT_WORDS if re.search(pattern, text)), None)
+
 
 def default_min_count(measure: Measure, customers: int) -> int:
     """The fewest shared buyers for an item pair to count: 3 for cosine; for lift 1% of customers (at
@@ -59,8 +86,11 @@ def as_day(col: Any, name: str) -> Any:
 def usable(t: ibis.Table) -> Any:
     """The condition a line must meet to be used: customer and item present, weight positive, not excluded."""
     cond = t.c.notnull() & t.i.notnull()
-    if "w" in t.columns:
-        cond &= t.w.notnull() & (t.w > 0)
+    if "e" in t.columns:
+        cond &= t.e.notnull()
+    if "w" in t.columns:  # a purchase needs a positive weight; a view or add-to-cart line has none
+        positive = t.w.notnull() & (t.w > 0)
+        cond &= (t.e != "purchase") | positive if "e" in t.columns else positive
     if "x" in t.columns:
         cond &= ~t.x.fill_null(False)
     if "d" in t.columns:
@@ -73,16 +103,23 @@ def hygiene_counts(t: ibis.Table) -> ibis.Table:
     missing = t.c.isnull() | t.i.isnull()
     aggs: dict[str, Any] = {"rows": t.count(), "missing_customer_or_item": missing.sum()}
     rest = ~missing
+    if "e" in t.columns:
+        aggs["unknown_event"] = (rest & t.e.isnull()).sum()
+        rest &= t.e.notnull()
     if "d" in t.columns:
         aggs["missing_date"] = (rest & t.d.isnull()).sum()
         rest &= t.d.notnull()
     if "w" in t.columns:
-        aggs["returns"] = (rest & (t.w < 0)).sum()
-        aggs["zero_or_missing_weight"] = (rest & (t.w.isnull() | (t.w == 0))).sum()
-        rest &= t.w.notnull() & (t.w > 0)
+        bought = rest & (t.e == "purchase") if "e" in t.columns else rest
+        aggs["returns"] = (bought & (t.w < 0)).sum()
+        aggs["zero_or_missing_weight"] = (bought & (t.w.isnull() | (t.w == 0))).sum()
+        rest &= ((t.e != "purchase") | (t.w.notnull() & (t.w > 0))) if "e" in t.columns else \
+            (t.w.notnull() & (t.w > 0))
     if "x" in t.columns:
         aggs["excluded"] = (rest & t.x.fill_null(False)).sum()
     aggs["rows_used"] = usable(t).sum()
+    if "e" in t.columns:
+        aggs["browse_lines"] = (usable(t) & (t.e != "purchase")).sum()
     return t.aggregate(**aggs)
 
 
@@ -98,6 +135,23 @@ def clean(t: ibis.Table, *, drop_duplicates: bool = False) -> ibis.Table:
     """The usable lines (see `usable`), optionally without exact duplicates."""
     used = t.filter(usable(t))
     return used.distinct() if drop_duplicates else used
+
+
+def purchases(lines: ibis.Table) -> ibis.Table:
+    """The purchase lines (all lines when there is no event column)."""
+    return lines.filter(lines.e == "purchase") if "e" in lines.columns else lines
+
+
+def browse_items(lines: ibis.Table, weights: dict[str, float] | None = None) -> ibis.Table | None:
+    """(c, i, s, cart): each customer's viewed or carted items with the strength of their strongest
+    event (EVENT_WEIGHTS unless `weights`) and whether it was in the cart; None without an event column."""
+    if "e" not in lines.columns:
+        return None
+    w = {**EVENT_WEIGHTS, **(weights or {})}
+    seen = lines.filter(lines.e != "purchase")
+    seen = seen.mutate(s=ibis.cases(*[(seen.e == kind, float(value)) for kind, value in w.items()], else_=0.0))
+    grouped = seen.group_by(["c", "i"]).aggregate(s=seen.s.max(), cart=(seen.e == "cart").any())
+    return grouped.filter(grouped.s > 0)
 
 
 def customer_items(lines: ibis.Table) -> ibis.Table:
@@ -165,22 +219,30 @@ class Fitted:
     item_pairs: int
     sample_every: int
     cooccurrence_customers: int
+    browse: ibis.Table | None = None  # (cid, iid, lines, s, cart) of viewed or carted, unbought items
 
 
 def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int | None, neighbours: int,
-        max_items: int, max_pairs: int | None = DEFAULT_MAX_PAIRS) -> Fitted:
+        max_items: int, max_pairs: int | None = DEFAULT_MAX_PAIRS, browse: ibis.Table | None = None) -> Fitted:
     """Customer-item pairs with integer ids, co-occurrence and each item's nearest items, stored.
 
     min_count None: `default_min_count` for the measure and the customers in the co-occurrence. When
     the self-join would count more than `max_pairs` item pairs, the co-occurrence uses every m-th
     customer (customer order; m = the smallest that fits the budget); counts, shares, lift and cosine
-    are then those of the sample, and every customer still gets recommendations."""
+    are then those of the sample, and every customer still gets recommendations.
+
+    `lines` are purchases; `browse` (browse_items: c, i, s) adds customers who only viewed or carted
+    (d = 0 bought items) and their seeds, on items someone bought (others have no similarity)."""
     raw = scratch.keep(customer_items(lines))
     items = scratch.keep(raw.group_by("i").aggregate(buyers=raw.count()).mutate(
         iid=ibis.row_number().over(order_by="i"),
         pop_rank=ibis.row_number().over(order_by=[ibis.desc("buyers"), "i"])))
-    customers = scratch.keep(raw.group_by("c").aggregate(d=raw.count()).mutate(
-        cid=ibis.row_number().over(order_by="c")))
+    bought = raw.group_by("c").aggregate(d=raw.count())
+    if browse is not None:
+        browse = scratch.keep(browse)
+        extra = browse.select("c").distinct().anti_join(bought, "c").mutate(d=ibis.literal(0, "int64"))
+        bought = bought.union(extra)
+    customers = scratch.keep(bought.mutate(cid=ibis.row_number().over(order_by="c")))
     j = raw.join(items, raw.i == items.i).join(customers, raw.c == customers.c)
     pairs = scratch.keep(j.select(cid=customers.cid, iid=items.iid, lines=raw.lines, s=raw.s))
     kept = ibis.least(customers.d, max_items)
@@ -188,10 +250,10 @@ def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int
     item_pairs = int(total.iloc[0]["n"]) if not total.empty and not pd.isna(total.iloc[0]["n"]) else 0
     every = max(1, math.ceil(item_pairs / max_pairs)) if max_pairs else 1
     ids = capped(pairs, customers, max_items)
-    sampled = customers
+    sampled = customers.filter(customers.d > 0)  # the buyers: lift's n counts them only
     if every > 1:
         ids = ids.filter(ids.cid % every == 0)
-        sampled = customers.filter(customers.cid % every == 0)
+        sampled = sampled.filter(sampled.cid % every == 0)
     ids = scratch.keep(ids)
     n_sampled = int(scratch.execute(sampled.count()))
     if min_count is None:
@@ -200,8 +262,14 @@ def fit(lines: ibis.Table, scratch: Scratch, *, measure: Measure, min_count: int
     both = scratch.keep(pair_counts(ids, buyers, min_count=min_count))
     sim = scratch.keep(similarity(cooccurrence(both, buyers, sampled), measure=measure,
                                   neighbours=neighbours))
+    seeds = None
+    if browse is not None:
+        jb = browse.join(items, browse.i == items.i).join(customers, browse.c == customers.c)
+        jb = jb.select(cid=customers.cid, iid=items.iid, lines=ibis.literal(0, "int64"), s=browse.s, cart=browse.cart)
+        owned = pairs.select(oc="cid", oi="iid")  # an item viewed and bought counts once, as bought
+        seeds = scratch.keep(jb.anti_join(owned, [jb.cid == owned.oc, jb.iid == owned.oi]).select(jb.columns))
     return Fitted(pairs=pairs, items=items, customers=customers, sim=sim, min_count=min_count,
-                  item_pairs=item_pairs, sample_every=every, cooccurrence_customers=n_sampled)
+                  item_pairs=item_pairs, sample_every=every, cooccurrence_customers=n_sampled, browse=seeds)
 
 
 def capped(pairs: ibis.Table, customers: ibis.Table, max_items: int) -> ibis.Table:
@@ -262,13 +330,17 @@ def similarity(co: ibis.Table, *, measure: Measure, neighbours: int) -> ibis.Tab
 
 
 def scores(pairs: ibis.Table, own: ibis.Table, sim: ibis.Table, *, k: int, aggregate: Aggregate,
-           exclude_bought: bool) -> ibis.Table:
+           exclude_bought: bool, direct: ibis.Table | None = None) -> ibis.Table:
     """(cid, b, r, score, best): top-k items from co-occurrence for the customers in `pairs` (cid, iid, s).
 
     score = sum (or max) over the items the customer bought of strength x similarity, best = the largest
     single contribution; `own` = the pairs whose items are not recommended (exclude_bought); r = 0 for
-    the best (ties: item order). The bought items are removed after the sum, on the smaller table."""
+    the best (ties: item order). The bought items are removed after the sum, on the smaller table.
+    `direct` (cid, iid, s): viewed or carted items, which score for themselves too (strength x 1, as an
+    item is fully similar to itself): a product left in the cart is an offer to make."""
     contrib = pairs.join(sim, pairs.iid == sim.a).select("cid", "b", v=pairs.s * sim.sim)
+    if direct is not None:
+        contrib = contrib.union(direct.select("cid", b="iid", v="s"))
     agg = contrib.v.sum() if aggregate == "sum" else contrib.v.max()
     grouped = contrib.group_by(["cid", "b"]).aggregate(score=agg, best=contrib.v.max())
     if exclude_bought:
@@ -280,18 +352,25 @@ def scores(pairs: ibis.Table, own: ibis.Table, sim: ibis.Table, *, k: int, aggre
     return top.filter(top.r < k)
 
 
-def reasons(top: ibis.Table, pairs: ibis.Table, sim: ibis.Table) -> ibis.Table:
-    """(cid, b, rank, score, via, share) for `top` (from `scores`): via = the bought item with the largest
-    contribution (ties: item order), share = its buyers' share who also bought b. Recomputes the
-    contributions of the k recommended items only (k x items bought rows, not items x neighbours)."""
+def reasons(top: ibis.Table, pairs: ibis.Table, sim: ibis.Table, direct: ibis.Table | None = None) -> ibis.Table:
+    """(cid, b, rank, score, via, share, seen) for `top` (from `scores`): via = the item with the largest
+    contribution (ties: item order), share = its buyers' share who also bought b; when the largest is
+    the item itself (viewed or carted: `direct`), seen = 'cart' or 'view' and share is NULL. Recomputes
+    the contributions of the k recommended items only (k x items bought rows, not items x neighbours)."""
     j = top.join(pairs, top.cid == pairs.cid).select("cid", "b", "best", "iid", "s")
     j = j.join(sim, [j.iid == sim.a, j.b == sim.b]).select(
-        "cid", "b", "best", via=j.iid, share=sim.share, v=j.s * sim.sim)
+        "cid", "b", "best", via=j.iid, share=sim.share, v=j.s * sim.sim, seen=ibis.null("string"))
+    if direct is not None:
+        d = direct.select(dc="cid", di="iid", ds="s", dcart="cart")
+        own = top.join(d, [top.cid == d.dc, top.b == d.di])
+        j = j.union(own.select("cid", "b", "best", via=own.di, share=ibis.null("float64"), v=own.ds,
+                               seen=ibis.ifelse(own.dcart, "cart", "view")))
     j = j.filter(j.v == j.best)
     first = ibis.row_number().over(group_by=["cid", "b"], order_by="via")
-    best = j.mutate(q=first).filter(lambda t: t.q == 0).select(bc="cid", bb="b", via="via", share="share")
+    best = j.mutate(q=first).filter(lambda t: t.q == 0).select(bc="cid", bb="b", via="via", share="share",
+                                                               seen="seen")
     out = top.join(best, [top.cid == best.bc, top.b == best.bb])
-    return out.select("cid", "b", rank=out.r + 1, score="score", via="via", share="share")
+    return out.select("cid", "b", rank=out.r + 1, score="score", via="via", share="share", seen="seen")
 
 
 def popular_fill(customers: ibis.Table, own: ibis.Table, items: ibis.Table, top: ibis.Table | None, *,
@@ -348,17 +427,23 @@ def recommendations(fitted: Fitted, texts: ibis.Table, scratch: Scratch, *, k: i
     pairs = fitted.pairs
     if customers is not None:
         pairs = scratch.keep(pairs.semi_join(who, pairs.cid == who.cid).select(pairs.columns))
-    ranked = scratch.keep(scores(pairs, pairs, fitted.sim, k=k, aggregate=aggregate,
-                                 exclude_bought=exclude_bought))
-    top = scratch.keep(reasons(ranked, pairs, fitted.sim))
+    seeds, browse = pairs, None  # what the scores start from: bought items, and viewed or carted ones
+    if fitted.browse is not None:
+        browse = fitted.browse
+        if customers is not None:
+            browse = scratch.keep(browse.semi_join(who, browse.cid == who.cid).select(browse.columns))
+        seeds = scratch.keep(pairs.select("cid", "iid", "s").union(browse.select("cid", "iid", "s")))
+    ranked = scratch.keep(scores(seeds, pairs, fitted.sim, k=k, aggregate=aggregate,
+                                 exclude_bought=exclude_bought, direct=browse))
+    top = scratch.keep(reasons(ranked, seeds, fitted.sim, direct=browse))
     fill = popular_fill(who, pairs, fitted.items, top, k=k, exclude_bought=exclude_bought)
     via = texts.select(viid="iid", via_text="text")
     co = top.join(via, top.via == via.viid).select("cid", "b", "rank", "score", "via_text", "share",
-                                                   buyers=ibis.null("int64"))
+                                                   buyers=ibis.null("int64"), seen="seen")
     pop = fill.select("cid", "b", "rank", score=ibis.literal(0.0), via_text=ibis.null("string"),
-                      share=ibis.null("float64"), buyers=fill.buyers.cast("int64"))
+                      share=ibis.null("float64"), buyers=fill.buyers.cast("int64"), seen=ibis.null("string"))
     both = co.union(pop)
     names = texts.select(tid="iid", i="i")
     out = both.join(names, both.b == names.tid).join(who, both.cid == who.cid)
     return out.select(c=who.c, i=names.i, rank=both.rank, score=both.score, via_text=both.via_text,
-                      share=both.share, buyers=both.buyers)
+                      share=both.share, buyers=both.buyers, seen=both.seen)
