@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test sample-data bench clean
+.PHONY: run test test-spark sample-data bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ run: $(STAMP) sample_data/customers.csv
 test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+SPARK_STAMP := $(VENV)/.installed-spark
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	$(PY) -m pip install --quiet -r requirements-spark.txt
+	touch $(SPARK_STAMP)
+
+# The Spark suite (tests/spark: the Spark workspace and DuckDB-vs-Spark parity); needs Java 17.
+test-spark: $(SPARK_STAMP)
+	MW_SPARK_TESTS=1 $(PY) -m pytest tests/spark
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -42,6 +42,7 @@ from core.roles import Role, check_role, require
 
 if TYPE_CHECKING:
     from core.models.store import ModelStore
+    from core.data.spark import SparkWorkspace
 
 _LOG = logging.getLogger(__name__)
 META = "__mw_meta_tables"
@@ -165,6 +166,19 @@ class Workspace:
     def as_user(self, user: str, role: Role) -> Workspace:
         """The same workspace, used by another user and role (the database stays open once)."""
         return Workspace(self.path, user=user, role=role)
+
+    @staticmethod
+    def spark(remote: str | None = None, *, database: str = "workbench", user: str = "local",
+              role: Role = "admin") -> SparkWorkspace:
+        """A workspace whose tables live in a Spark database (core.data.spark): `remote` None starts a
+        local session (local[2]); "sc://host:15002" connects through Spark Connect."""
+        from core.data.spark import SparkWorkspace
+
+        return SparkWorkspace.connect(remote, database=database, user=user, role=role)
+
+    @property
+    def engine(self) -> str:
+        return "duckdb"
 
     def _public(self, message: str) -> str:
         """The message as this user may see it: no server paths or process ids unless an admin."""

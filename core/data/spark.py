@@ -1,0 +1,372 @@
+"""A workspace whose tables live in a Spark database: the second engine (issue 14).
+
+    ws = SparkWorkspace.connect()                        # local[2] Spark, UTC, a temporary warehouse
+    ws = SparkWorkspace.connect("sc://host:15002")       # a cluster through Spark Connect
+    analyze(ws.table("email_campaign"), "variant", "converted")   # the same core call as on DuckDB
+
+(`Workspace.spark(...)` in core.data.workspace is the same call.) The API is the DuckDB workspace's where
+Spark has the feature: tables, exists, table (an Ibis table on the PySpark backend, so every core
+function that aggregates through Ibis runs on the cluster), read, columns, version, info, profile,
+sql (one read-only SELECT, with a time limit), save_frame, drop (admins), record/audit. Roles are
+checked as on DuckDB (core.auth). Spark is imported only here and only when a Spark workspace is made:
+DuckDB stays the embedded default and does not pay for it.
+
+Design decisions:
+- One Spark session per process (`spark_session`), shared by every Spark workspace of that process;
+  the local session runs `local[2]` (this machine's cores), in UTC (the engines must agree on dates),
+  with the UI off and a temporary warehouse folder (re-runs would otherwise fail with
+  LOCATION_ALREADY_EXISTS).
+- `version(table)` is a cache key from the table's own metadata: a hash of its data files (Spark
+  writes new part files on every write, so any rewrite changes it) and, where files are not listed
+  (views), of its schema and row count. It changes when the data changes, also when another program
+  wrote the table, which a counter kept by the workbench would miss.
+- `sql` accepts exactly one SELECT (sqlglot's Spark dialect parses it; DDL, DML, commands, several
+  statements and table functions that read files are refused) and cancels it after `timeout_s`
+  (a Spark job group, cancelled from a timer).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from core.roles import Role, check_role, require
+from core.data.identifiers import INTERNAL_PREFIX, sanitize_table_name
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_DATABASE = "workbench"
+LOCAL_MASTER = "local[2]"
+AUDIT = f"{INTERNAL_PREFIX}audit"
+MODES = ("create", "replace", "append")
+SQL_TIMEOUT_S = 30.0
+# Ibis registers pandas inputs as temporary views named like this: never user tables
+_IBIS_TEMPORARY = ("ibis_pandas_memtable_", "ibis_pyarrow_memtable_", "_ibis_")
+
+_SESSION_LOCK = threading.Lock()
+_SESSIONS: dict[str, Any] = {}
+
+
+def _pyspark() -> Any:
+    try:
+        import pyspark
+    except ImportError:
+        raise DataError("The Spark engine needs pyspark: install requirements-spark.txt "
+                        "(`make test-spark` does) and Java 17 (`apt-get install -y openjdk-17-jre-headless`).") from None
+    return pyspark
+
+
+def spark_session(remote: str | None = None) -> SparkSession:
+    """This process's Spark session: local (`local[2]`, UTC, UI off, a temporary warehouse) or, with
+    `remote` ("sc://host:15002"), a Spark Connect session to a cluster. Made once per target."""
+    _pyspark()
+    from pyspark.sql import SparkSession
+
+    key = remote or LOCAL_MASTER
+    with _SESSION_LOCK:
+        session = _SESSIONS.get(key)
+        if session is not None:
+            return session
+        if remote:
+            try:
+                session = SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            except Exception as e:  # noqa: BLE001 - Connect errors come from grpc, py4j and pyspark alike
+                raise DataError(f"Could not connect to Spark at {remote}: {e}. Check the address (sc://host:15002) "
+                                "and that the Spark Connect server is running.") from None
+        else:
+            warehouse = tempfile.mkdtemp(prefix="mw-spark-warehouse-")
+            try:
+                session = (SparkSession.builder.master(LOCAL_MASTER).appName("marketing-workbench")
+                           .config("spark.sql.session.timeZone", "UTC")
+                           .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+                           .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+                           .config("spark.ui.enabled", "false")
+                           .config("spark.ui.showConsoleProgress", "false")
+                           .config("spark.sql.shuffle.partitions", "4")
+                           .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                           .config("spark.sql.warehouse.dir", warehouse)
+                           .config("spark.driver.memory", os.environ.get("MW_SPARK_DRIVER_MEMORY", "2g"))
+                           .getOrCreate())
+            except Exception as e:  # noqa: BLE001 - a missing Java surfaces as several exception types
+                raise DataError(f"Could not start a local Spark session: {e}. Spark needs Java 17 "
+                                "(`apt-get install -y openjdk-17-jre-headless`).") from None
+            session.sparkContext.setLogLevel("ERROR")
+        _SESSIONS[key] = session
+        return session
+
+
+@dataclass(frozen=True)
+class SparkTableInfo:
+    """Catalog facts about one Spark table (the DuckDB workspace's TableInfo, without a source)."""
+
+    name: str
+    rows: int
+    columns: int
+    version: int
+    source: str | None = None
+    updated_at: _dt.datetime | None = None
+
+
+class SparkWorkspace:
+    """The workspace API on a Spark database (see the module docstring)."""
+
+    def __init__(self, session: SparkSession, *, database: str = DEFAULT_DATABASE, user: str = "local",
+                 role: Role = "admin") -> None:
+        self.session = session
+        self.database = _database_name(database)
+        self.user = str(user)
+        self.role: Role = check_role(role)
+        session.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(self.database)}")
+        self._ibis = ibis.pyspark.connect(session)
+
+    @classmethod
+    def connect(cls, remote: str | None = None, *, database: str | None = None, user: str = "local",
+                role: Role = "admin") -> SparkWorkspace:
+        """A Spark workspace: `remote` None starts (or reuses) the local session; "sc://host:15002"
+        connects through Spark Connect. Defaults come from MW_SPARK_REMOTE and MW_SPARK_DATABASE."""
+        remote = remote if remote is not None else (os.environ.get("MW_SPARK_REMOTE") or None)
+        database = database or os.environ.get("MW_SPARK_DATABASE") or DEFAULT_DATABASE
+        return cls(spark_session(remote), database=database, user=user, role=role)
+
+    def as_user(self, user: str, role: Role) -> SparkWorkspace:
+        """The same Spark database, used by another user and role."""
+        return SparkWorkspace(self.session, database=self.database, user=user, role=role)
+
+    @property
+    def engine(self) -> str:
+        return "spark"
+
+    def require(self, action: str) -> None:
+        """Raise DataError (naming the role needed) unless this user's role may perform `action`."""
+        try:
+            require(self.role, action)
+        except DataError:
+            self.record("refused", detail=f"{action} (role {self.role})")
+            raise
+
+    # ------------------------------------------------------------ catalog
+    def _all_tables(self) -> list[str]:
+        rows = self.session.sql(f"SHOW TABLES IN {_quote(self.database)}").collect()
+        return [r["tableName"] for r in rows if not r["isTemporary"]]
+
+    def tables(self) -> list[str]:
+        """Names of the user's tables, sorted (the workbench's own and Ibis' temporary views left out)."""
+        names = [t for t in self._all_tables() if not t.startswith(INTERNAL_PREFIX)
+                 and not t.startswith(_IBIS_TEMPORARY)]
+        return sorted(names, key=str.lower)
+
+    def exists(self, table: str) -> bool:
+        return any(t.lower() == str(table).lower() for t in self.tables())
+
+    def _resolve(self, table: str) -> str:
+        tables = self.tables()
+        for t in tables:
+            if t.lower() == str(table).lower():
+                return t
+        listed = ", ".join(tables[:20]) if tables else "none yet"
+        raise DataError(f"There is no table '{table}' in the Spark database {self.database}. Tables: {listed}.")
+
+    def _qualified(self, name: str) -> str:
+        return f"{_quote(self.database)}.{_quote(name)}"
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> Spark SQL type of a table."""
+        frame = self.session.table(self._qualified(self._resolve(table)))
+        return {f.name: f.dataType.simpleString().upper() for f in frame.schema.fields}
+
+    def version(self, table: str) -> int:
+        """A cache key from the table's metadata: a hash of its data files (see the module docstring)."""
+        name = self._resolve(table)
+        frame = self.session.table(self._qualified(name))
+        try:
+            files = sorted(frame.inputFiles())
+        except Exception:  # noqa: BLE001 - views and some sources list no files
+            files = []
+        basis = "\n".join(files) if files else f"{frame.schema.json()}|{frame.count()}"
+        return int.from_bytes(hashlib.sha256(basis.encode()).digest()[:7], "big")
+
+    def info(self, table: str) -> SparkTableInfo:
+        """Rows, columns and version of a table."""
+        name = self._resolve(table)
+        frame = self.session.table(self._qualified(name))
+        return SparkTableInfo(name, int(frame.count()), len(frame.columns), self.version(name))
+
+    # ------------------------------------------------------------ reading
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table on the PySpark backend: core's queries run on Spark."""
+        return self._ibis.table(self._resolve(name), database=self.database)
+
+    @property
+    def ibis(self) -> Any:
+        return self._ibis
+
+    def read(self, table: str, limit: int | None = None) -> pd.DataFrame:
+        """The table (or its first `limit` rows) as a pandas DataFrame, brought to the driver."""
+        frame = self.session.table(self._qualified(self._resolve(table)))
+        if limit is not None:
+            frame = frame.limit(max(0, int(limit)))
+        return frame.toPandas()
+
+    def profile(self, table: str) -> pd.DataFrame:
+        """One row per column (the DuckDB workspace's profile, computed on Spark through Ibis)."""
+        from core.data.profile import profile_table
+
+        return profile_table(self.table(table))
+
+    def sql(self, query: str, limit: int | None = None, timeout_s: float | None = None) -> pd.DataFrame:
+        """Run one read-only SELECT on Spark; anything else raises DataError; cancelled after timeout_s."""
+        self.require("sql")
+        check_spark_read_only(query)
+        frame = self.session.sql(query)
+        if limit is not None:
+            frame = frame.limit(max(0, int(limit)))
+        seconds = float(timeout_s if timeout_s is not None else SQL_TIMEOUT_S)
+        result = _with_timeout(self.session, frame, seconds)
+        self.record("query", rows=len(result), detail=query[:500])
+        return result
+
+    # ------------------------------------------------------------ writing
+    def save_frame(self, df: pd.DataFrame, table: str, *, mode: str = "create", source: str = "python") -> str:
+        """Store a pandas DataFrame as a table (create, replace or append)."""
+        self.require("save")
+        if mode not in MODES:
+            raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
+        name = sanitize_table_name(table)
+        existing = next((t for t in self.tables() if t.lower() == name.lower()), None)
+        if mode == "create" and existing:
+            raise DataError(f"A table named '{existing}' already exists. Pick another name, or replace or append.")
+        if mode == "append" and not existing:
+            raise DataError(f"There is no table '{name}' to append to; create it first.")
+        frame = self.session.createDataFrame(df)
+        if mode == "append":
+            have = self.columns(existing or name)
+            if list(have) != list(df.columns):
+                raise DataError(f"The table '{existing}' has the columns {', '.join(have)}; the rows to append "
+                                f"have {', '.join(map(str, df.columns))}. Append rows with the same columns.")
+        writer = frame.write.mode("append" if mode == "append" else "overwrite").format("parquet")
+        writer.saveAsTable(self._qualified(existing or name))
+        self.record({"create": "load", "replace": "replace", "append": "append"}[mode], table=existing or name,
+                    rows=len(df), detail=source)
+        return existing or name
+
+    def drop(self, table: str) -> None:
+        """Delete a table (admins only)."""
+        self.require("drop")
+        name = self._resolve(table)
+        rows = int(self.session.table(self._qualified(name)).count())
+        self.session.sql(f"DROP TABLE {self._qualified(name)}")
+        self.record("drop", table=name, rows=rows)
+
+    # ------------------------------------------------------------ audit
+    def record(self, action: str, *, table: str | None = None, rows: int | None = None,
+               detail: str | None = None) -> None:
+        """One row in the audit table of this Spark database (never fatal: a failure is logged)."""
+        row = pd.DataFrame([{"when": pd.Timestamp.now(tz="UTC").tz_localize(None), "user": self.user,
+                             "role": self.role, "action": action, "table": table,
+                             "rows": None if rows is None else int(rows), "detail": detail}])
+        row = row.astype({"table": "object", "detail": "object", "rows": "Int64"})
+        try:
+            schema = ("`when` TIMESTAMP, `user` STRING, role STRING, action STRING, `table` STRING, rows BIGINT, "
+                      "detail STRING")
+            self.session.createDataFrame(row, schema=schema).write.mode("append").format("parquet") \
+                .saveAsTable(self._qualified(AUDIT))
+        except Exception as e:  # noqa: BLE001 - the action has happened; the gap is logged
+            import logging
+
+            logging.getLogger(__name__).warning("audit row not written (%s %s by %s): %s", action, table, self.user, e)
+
+    def audit(self, limit: int | None = None) -> pd.DataFrame:
+        """The audit log, newest first (admins only)."""
+        self.require("audit")
+        if AUDIT not in self._all_tables():
+            return pd.DataFrame(columns=["when", "user", "role", "action", "table", "rows", "detail"])
+        frame = self.session.table(self._qualified(AUDIT)).orderBy("when", ascending=False)
+        if limit is not None:
+            frame = frame.limit(max(0, int(limit)))
+        return frame.toPandas()
+
+
+# ---------------------------------------------------------------- read-only SQL
+_READS_FILES = ("read_files", "csv.", "parquet.", "json.", "orc.", "text.", "binaryfile.", "avro.", "delta.")
+
+
+def check_spark_read_only(query: str) -> None:
+    """DataError unless `query` is exactly one SELECT (or WITH ... SELECT, UNION ...) that reads tables
+    only: no DDL or DML, no SET, no commands, no table functions or `format.path` sources reading files."""
+    import sqlglot
+    from sqlglot import exp
+
+    text = str(query or "").strip().rstrip(";").strip()
+    if not text:
+        raise DataError("Type a SELECT query.")
+    try:
+        statements = [s for s in sqlglot.parse(text, read="spark") if s is not None]
+    except sqlglot.errors.ParseError as e:
+        raise DataError(f"The query is not valid Spark SQL: {str(e).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise DataError("Run one query at a time (one SELECT, no ';'-separated statements).")
+    stmt = statements[0]
+    if not isinstance(stmt, exp.Query):
+        raise DataError("Only SELECT queries are allowed here: the SQL console reads, it never changes data.")
+    writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+              exp.Set, exp.Use, exp.TruncateTable)
+    for node in stmt.walk():
+        if isinstance(node, writes):
+            raise DataError("Only SELECT queries are allowed here: the SQL console reads, it never changes data.")
+        if isinstance(node, (exp.Table,)) and str(node.args.get("db") or "").lower().strip("`") in \
+                {p.rstrip(".") for p in _READS_FILES}:
+            raise DataError("Reading files from SQL is not allowed here; load the file on the Data page.")
+        if isinstance(node, exp.Anonymous) and str(node.name).lower() in {"read_files", "reflect", "java_method"}:
+            raise DataError(f"The function {node.name} is not allowed in the SQL console.")
+
+
+def _with_timeout(session: Any, frame: Any, seconds: float) -> pd.DataFrame:
+    """frame.toPandas(), cancelled (DataError) when it runs longer than `seconds`."""
+    group = f"mw-sql-{threading.get_ident()}-{id(frame)}"
+    context = session.sparkContext
+    context.setJobGroup(group, "workbench SQL console", interruptOnCancel=True)
+    timer = threading.Timer(seconds, lambda: context.cancelJobGroup(group))
+    timer.start()
+    try:
+        return frame.toPandas()
+    except Exception as e:  # noqa: BLE001 - a cancelled job surfaces as a py4j / Spark exception
+        if not timer.is_alive():
+            raise DataError(f"The query ran longer than {seconds:g} s and was stopped. Add filters or a LIMIT.") \
+                from None
+        raise DataError(f"Spark could not run the query: {str(e).splitlines()[0][:300]}") from None
+    finally:
+        timer.cancel()
+        context.setLocalProperty("spark.jobGroup.id", None)
+
+
+def _database_name(name: str) -> str:
+    text = str(name or "").strip()
+    if not text or not all(c.isalnum() or c == "_" for c in text):
+        raise DataError(f"'{name}' is not a usable Spark database name: use letters, digits and _ only.")
+    return text
+
+
+def _quote(name: str) -> str:
+    """A Spark SQL identifier in backticks (embedded backticks doubled)."""
+    return "`" + str(name).replace("`", "``") + "`"
+
+
+def engine_name() -> str:
+    """The engine the app uses: "duckdb" (default) or "spark" (MW_ENGINE=spark)."""
+    value = (os.environ.get("MW_ENGINE") or "duckdb").strip().lower()
+    if value not in ("duckdb", "spark"):
+        raise DataError(f"MW_ENGINE is '{value}': use duckdb (the default) or spark.")
+    return value
+
+
+__all__ = ["SparkWorkspace", "SparkTableInfo", "spark_session", "check_spark_read_only", "engine_name"]
