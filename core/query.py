@@ -40,3 +40,25 @@ def as_ibis(transactions: pd.DataFrame | ibis.Table, columns: list[str]) -> tupl
 
 def execute(expr: Any, backend: Any) -> Any:
     return backend.execute(expr) if backend is not None else expr.execute()
+
+
+def store_temporary(backend: Any, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` computed once and kept under `name` for this connection (or Spark session), as a table.
+
+    DuckDB: a temporary table. Spark (Ibis' PySpark backend has no temporary tables): a cached
+    temporary view, filled at once (`CACHE TABLE name AS SELECT ...`), so a step used several times
+    is computed once there too. `drop_temporary` removes either."""
+    if getattr(backend, "name", "") == "pyspark":
+        sql = backend.compile(expr)
+        backend.raw_sql(f"CACHE TABLE `{name}` AS {sql}")
+        return backend.table(name)
+    return backend.create_table(name, expr, temp=True)
+
+
+def drop_temporary(backend: Any, name: str) -> None:
+    """Drop what `store_temporary` made (no error when it is gone)."""
+    if getattr(backend, "name", "") == "pyspark":
+        backend.raw_sql(f"UNCACHE TABLE IF EXISTS `{name}`")
+        backend.raw_sql(f"DROP VIEW IF EXISTS `{name}`")
+        return
+    backend.drop_table(name, force=True)

@@ -20,6 +20,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from core.errors import DataError
+from core.query import drop_temporary, store_temporary
 
 Measure = Literal["lift", "cosine"]
 Aggregate = Literal["sum", "max"]
@@ -184,7 +185,7 @@ class Scratch:
 
     def keep(self, expr: ibis.Table) -> ibis.Table:
         name = f"_mw_recommend_{uuid.uuid4().hex[:16]}"
-        stored = self.backend.create_table(name, expr, temp=True)
+        stored = store_temporary(self.backend, name, expr)
         self.names.append(name)
         return stored
 
@@ -194,7 +195,7 @@ class Scratch:
     def close(self) -> None:
         for name in reversed(self.names):
             try:
-                self.backend.drop_table(name, force=True)
+                drop_temporary(self.backend, name)
             except Exception:  # noqa: BLE001 - a temporary table goes with its connection anyway
                 pass
         self.names.clear()
