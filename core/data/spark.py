@@ -33,6 +33,7 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -215,7 +216,11 @@ class SparkWorkspace:
         frame = self.session.table(self._qualified(self._resolve(table)))
         if limit is not None:
             frame = frame.limit(max(0, int(limit)))
-        return frame.toPandas()
+        out = frame.toPandas()
+        for field in frame.schema.fields:  # dates as the DuckDB workspace reads them (datetime64, not objects)
+            if field.dataType.simpleString() == "date":
+                out[field.name] = pd.to_datetime(out[field.name])
+        return out
 
     def profile(self, table: str) -> pd.DataFrame:
         """One row per column (the DuckDB workspace's profile, computed on Spark through Ibis)."""
@@ -258,6 +263,23 @@ class SparkWorkspace:
         self.record({"create": "load", "replace": "replace", "append": "append"}[mode], table=existing or name,
                     rows=len(df), detail=source)
         return existing or name
+
+    def ingest_csv(self, source: str | os.PathLike[str], table: str, *, mode: str = "create",
+                   **csv_options: Any) -> Any:
+        """Load a CSV file, or a folder / lake URI Spark can read, into a table (core.data.spark_ingest):
+        a local file goes through the workbench's own loader (the DuckDB workspace's rows, types and
+        rejects) and a staging Parquet file; a folder or URI is read by Spark in PERMISSIVE mode with
+        its rejects counted. Returns core.data.ingest.IngestReport."""
+        from core.data.spark_ingest import ingest
+
+        self.require("load")
+        if mode not in MODES:
+            raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
+        name = sanitize_table_name(table)
+        report = ingest(self, str(source), name, mode, csv_options)
+        self.record({"create": "load", "replace": "replace", "append": "append"}[mode], table=report.table,
+                    rows=report.rows, detail=f"{Path(str(source)).name}; {report.rejected_rows:,} rejected")
+        return report
 
     def drop(self, table: str) -> None:
         """Delete a table (admins only)."""

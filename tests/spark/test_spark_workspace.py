@@ -106,3 +106,50 @@ def test_workspace_spark_is_the_same_call(spark):
         assert ws.session is spark  # one local session per process
     finally:
         spark.sql("DROP DATABASE IF EXISTS t_same_call CASCADE")
+
+
+def _bad_file(folder: Path) -> Path:
+    lines = ["id,amount,day"] + [f"{i},{i * 1.5},2024-01-{(i % 28) + 1:02d}" for i in range(1, 60)]
+    lines[40] = "40,1.0"  # too few fields
+    lines[45] = "45,2.0,2024-01-01,extra"  # too many
+    path = folder / "orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_local_csv_loads_with_the_duckdb_loaders_rows_types_and_rejects(sws, dws, tmp_path):
+    path = _bad_file(tmp_path)
+    got = sws.ingest_csv(path, "orders")
+    want = dws.ingest_csv(path, "orders")
+    assert (got.rows, got.rejected_rows) == (want.rows, want.rejected_rows) == (57, 2)
+    assert got.rejects["line"].tolist() == want.rejects["line"].tolist() == [41, 46]
+    assert sws.columns("orders") == {"id": "BIGINT", "amount": "DOUBLE", "day": "DATE"}
+    a = sws.read("orders").sort_values("id").reset_index(drop=True)
+    b = dws.read("orders").sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    again = sws.ingest_csv(path, "orders", mode="append")
+    assert again.total_rows == 114
+    with pytest.raises(DataError, match="already exists"):
+        sws.ingest_csv(path, "orders")
+    with pytest.raises(DataError, match="role"):
+        sws.as_user("vera", "viewer").ingest_csv(path, "other")
+
+
+def test_a_folder_is_read_by_spark_with_type_misfits_rejected(sws, spark, tmp_path):
+    folder = tmp_path / "lake" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "part-0.csv").write_text("id,amount\n" + "".join(f"{i},{i}.5\n" for i in range(1, 200)))
+    (folder / "part-1.csv").write_text("id,amount\n" + "".join(f"{i},{i}.25\n" for i in range(200, 400)) +
+                                       "400,not a number\n")
+    report = sws.ingest_csv(str(folder), "lake_orders", sampling_ratio=1.0)
+    # with every line sampled, 'not a number' makes amount a text column: nothing is rejected, and nothing lost
+    assert report.rows == 400 and report.rejected_rows == 0 and sws.columns("lake_orders")["amount"] == "STRING"
+    assert any("Spark does not report lines with too few" in w for w in report.warnings)
+    typed = sws.ingest_csv(str(folder), "lake_typed", types={"amount": "double"})
+    assert (typed.rows, typed.rejected_rows) == (399, 1)  # the misfit line is rejected, and shown
+    assert typed.rejects["raw_line"].tolist() == ["400,not a number"]
+    assert sws.columns("lake_typed") == {"id": "INT", "amount": "DOUBLE"}
+    assert float(sws.sql(f"SELECT sum(amount) AS s FROM {sws.database}.lake_typed")["s"].iloc[0]) == pytest.approx(
+        sum(i + 0.5 for i in range(1, 200)) + sum(i + 0.25 for i in range(200, 400)))
+    with pytest.raises(DataError, match="not a Spark SQL type"):
+        sws.ingest_csv(str(folder), "lake_bad", types={"amount": "dubble"})
