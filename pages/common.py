@@ -94,7 +94,12 @@ def warm_up() -> None:
 
 @st.cache_resource(show_spinner=False)
 def workspace() -> Workspace:
-    """The process-wide workspace for shared cached reads (it hands out its own cursors per call)."""
+    """The process-wide workspace for shared cached reads (it hands out its own cursors per call):
+    DuckDB (the default), or a Spark database with MW_ENGINE=spark (MW_SPARK_REMOTE, MW_SPARK_DATABASE)."""
+    from core.data.spark import engine_name
+
+    if engine_name() == "spark":
+        return Workspace.spark()  # type: ignore[return-value]
     return Workspace()
 
 

@@ -38,8 +38,11 @@ if ws is not None:
     left, right = st.columns([2, 1])
     with left:
         st.subheader("Your workspace")
-        if ws.role == "admin":
-            st.caption(f"Stored in `{ws.path}` (set `MW_WORKSPACE` to use another file).")
+        if getattr(ws, "engine", "duckdb") == "spark":
+            st.caption(f"Engine: **Apache Spark**, database `{ws.database}` (MW_ENGINE=spark): queries run on "
+                       "Spark; results, models and jobs stay on this server.")
+        elif ws.role == "admin":
+            st.caption(f"Engine: DuckDB, stored in `{ws.path}` (set `MW_WORKSPACE` to use another file).")
         if tables:
             rows = [ws.info(t) for t in tables]
             st.dataframe(

@@ -32,6 +32,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from core import config
 from core.roles import Role, check_role, require
 from core.data.identifiers import INTERNAL_PREFIX, sanitize_table_name
 from core.errors import DataError
@@ -127,6 +129,11 @@ class SparkWorkspace:
         self.database = _database_name(database)
         self.user = str(user)
         self.role: Role = check_role(role)
+        # What stays on the app server: jobs, saved models, uploads in transit (MW_WORKSPACE's folder)
+        self.folder = config.workspace_path(None).parent
+        self.tmp_dir = self.folder / ".tmp"
+        # A cache key for the pages (their caches key on the workspace's path); never opened as a file
+        self.path = self.folder / f"spark-{self.database}"
         session.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(self.database)}")
         self._ibis = ibis.pyspark.connect(session)
 
@@ -288,6 +295,103 @@ class SparkWorkspace:
         rows = int(self.session.table(self._qualified(name)).count())
         self.session.sql(f"DROP TABLE {self._qualified(name)}")
         self.record("drop", table=name, rows=rows)
+
+    def query(self, query: str, *, limit: int | None = None, timeout_s: float | None = None,
+              cancel: threading.Event | None = None, on_wait: Any = None) -> Any:
+        """The SQL console's query (core.data.console.QueryResult: rows, whether more existed, time)."""
+        from core.data.console import QueryResult
+
+        started = time.perf_counter()
+        wanted = None if limit is None else max(0, int(limit))
+        frame = self.sql(query, limit=None if wanted is None else wanted + 1,
+                         timeout_s=config.sql_timeout_s() if timeout_s is None else timeout_s)
+        truncated = wanted is not None and len(frame) > wanted
+        return QueryResult(frame.head(wanted) if truncated else frame, truncated, time.perf_counter() - started)
+
+    def export(self, table: str, fmt: str) -> bytes:
+        """The whole table as CSV, Parquet or Excel bytes (brought to the driver; formulas neutralised)."""
+        from core.data.export import FORMATS, frame_to_bytes
+
+        self.require("download")
+        fmt = str(fmt).lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise DataError(f"Unknown format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+        data = frame_to_bytes(self.read(table), fmt)
+        self.record("export", table=self._resolve(table), detail=fmt)
+        return data
+
+    # ------------------------------------------------------------ files on the app server
+    @property
+    def import_dir(self) -> Path:
+        return config.import_dir(config.workspace_path(None))
+
+    @property
+    def models_dir(self) -> Path:
+        return self.folder / "models"
+
+    def model_store(self) -> Any:
+        """Saved models live on the app server (core.models.store), as with DuckDB."""
+        from core.models.store import ModelStore
+
+        return ModelStore(self.models_dir, workspace=self)
+
+    def import_files(self) -> list[str]:
+        from core.data.workspace import UPLOAD_SUFFIXES
+
+        root = self.import_dir
+        if not root.is_dir():
+            return []
+        return [str(p.relative_to(root)) for p in sorted(root.rglob("*"))
+                if p.is_file() and p.name.lower().endswith(UPLOAD_SUFFIXES)]
+
+    def resolve_import(self, relative: str) -> Path:
+        root = self.import_dir.resolve()
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise DataError(f"'{relative}' is not a file in the import folder. Copy the file into that folder.")
+        return target
+
+    def spill_upload(self, source: Any) -> Path:
+        """An uploaded file object copied to a temporary file on the app server (then loaded)."""
+        import shutil
+        import uuid
+
+        from core.data.workspace import check_upload_name
+
+        self.require("load")
+        check_upload_name(getattr(source, "name", None))
+        if hasattr(source, "seek"):
+            source.seek(0)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        out = self.tmp_dir / f"upload-{uuid.uuid4().hex}.csv"
+        with open(out, "wb") as f:
+            shutil.copyfileobj(source, f, 1 << 20)
+        return out
+
+    def inspect_csv(self, source: Any, **csv_options: Any) -> Any:
+        """How a local CSV would be read (the workbench's detection, as on DuckDB)."""
+        import duckdb
+
+        from core.data.csv_detect import plan_csv
+        from core.data.engine import sandbox
+
+        self.require("load")
+        path = Path(source) if isinstance(source, (str, os.PathLike)) else self.spill_upload(source)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(":memory:", config={"allow_community_extensions": False})
+        try:
+            cur = sandbox(con, [self.tmp_dir.resolve(), path.parent.resolve()])[0]
+            plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
+            plan.cleanup()
+            return plan
+        finally:
+            con.close()
+
+    def backup(self, *args: Any, **kwargs: Any) -> Any:
+        raise DataError("Backups of a Spark database are made with the cluster's own tools (the tables are "
+                        "files in its warehouse); the workbench backs up DuckDB workspaces only.")
+
+    restore = backup
 
     # ------------------------------------------------------------ audit
     def record(self, action: str, *, table: str | None = None, rows: int | None = None,
