@@ -239,7 +239,13 @@ class SparkWorkspace:
         """Run one read-only SELECT on Spark; anything else raises DataError; cancelled after timeout_s."""
         self.require("sql")
         check_spark_read_only(query)
-        frame = self.session.sql(query)
+        self.session.catalog.setCurrentDatabase(self.database)  # unqualified names are this workspace's tables
+        try:
+            frame = self.session.sql(query)
+        except Exception as e:  # noqa: BLE001 - Spark's analysis errors (unknown table, column ...) are the user's
+            message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            self.record("query", detail=f"{query[:500]} -- failed: {message}")
+            raise DataError(f"Spark could not run the query: {message}") from None
         if limit is not None:
             frame = frame.limit(max(0, int(limit)))
         seconds = float(timeout_s if timeout_s is not None else SQL_TIMEOUT_S)

@@ -168,10 +168,11 @@ class Workspace:
         return Workspace(self.path, user=user, role=role)
 
     @staticmethod
-    def spark(remote: str | None = None, *, database: str = "workbench", user: str = "local",
+    def spark(remote: str | None = None, *, database: str | None = None, user: str = "local",
               role: Role = "admin") -> SparkWorkspace:
         """A workspace whose tables live in a Spark database (core.data.spark): `remote` None starts a
-        local session (local[2]); "sc://host:15002" connects through Spark Connect."""
+        local session (local[2]), or MW_SPARK_REMOTE's; "sc://host:15002" connects through Spark Connect.
+        database: MW_SPARK_DATABASE, else "workbench"."""
         from core.data.spark import SparkWorkspace
 
         return SparkWorkspace.connect(remote, database=database, user=user, role=role)

@@ -43,4 +43,39 @@ def test_page_opens_on_spark(spark_app, page):
     assert not at.exception, [e.value for e in at.exception][:1]
     assert not at.error, [e.value for e in at.error]
     if page == "home":
-        assert any("Apache Spark" in c.value for c in at.caption)
+        assert any("Apache Spark" in c.value and "t_pages" in c.value for c in at.caption)
+        shown = next(d.value for d in at.dataframe if "table" in d.value.columns)
+        assert {"customers", "transactions", "email_campaign"} <= set(shown["table"])  # the demo, read from Spark
+
+
+def test_journeys_on_spark(spark_app, spark):
+    """SQL console, customer features and K-means segments, a model trained and scored: on Spark."""
+    from apptest_jobs import finish_jobs, open_tab
+
+    from core.data.spark import SparkWorkspace
+
+    ws = SparkWorkspace(spark, database="t_pages")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/data.py").run()
+    open_tab(at, "data", "SQL console")
+    at.text_area(key="sql-text").set_value("SELECT channel, count(*) AS n FROM customers GROUP BY 1 ORDER BY 1").run()
+    at.button(key="sql-run").click().run()
+    assert not at.exception, [e.stack_trace[-6:] for e in at.exception][:1]
+    result = [df.value for df in at.dataframe if "n" in getattr(df.value, "columns", [])]
+    assert result and result[-1]["n"].sum() == 5000, [e.value for e in at.error]
+    at.text_area(key="sql-text").set_value("DROP TABLE customers").run()
+    at.button(key="sql-run").click().run()
+    assert at.error and "customers" in ws.tables()
+
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("transactions").run()
+    at.button(key="build-customers").click().run()
+    at = finish_jobs(at)
+    assert not at.exception, [e.value for e in at.exception][:1]
+    assert len(ws.read("transactions_customers")) == 5000
+
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    at = finish_jobs(at.button(key="model-train").click().run(), timeout=300)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert float(at.metric[0].value) > 0.7
