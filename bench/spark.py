@@ -1,0 +1,115 @@
+"""DuckDB against local Spark on the same core calls: `python bench/spark.py [--rows 1000000 10000000]`.
+
+For each size, generated data is stored in both engines (a DuckDB workspace; a Spark database of
+Parquet tables), then the same core functions run on each through Ibis, timed separately from the
+Spark session's start:
+  experiment  core.experiments.analyze(table, "variant", ["converted", "revenue"]) on one row per user
+  features    core.segments.features.customer_features(transactions, ...) on purchase lines
+              (one customer per 10 lines)
+Each figure is the median of --repeat runs; the ratio is Spark's time over DuckDB's. Needs
+requirements-spark.txt and Java 17 (`make test-spark` installs them); prints the reason and stops
+when they are absent. On one machine DuckDB wins (no shuffle, no JVM, no task scheduling); Spark
+is for tables that do not fit on one machine: see bench/README.md for the estimate at 1B rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def users(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    variant = rng.choice(["control", "variant_a", "variant_b"], n)
+    rate = np.where(variant == "control", 0.10, np.where(variant == "variant_a", 0.11, 0.12))
+    converted = (rng.random(n) < rate).astype("int64")
+    return pd.DataFrame({"user_id": np.arange(n, dtype="int64"), "variant": variant, "converted": converted,
+                         "revenue": np.round(converted * rng.gamma(2.0, 30.0, n), 2)})
+
+
+def lines(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    return pd.DataFrame({"customer_id": rng.integers(0, max(n // 10, 1), n, dtype="int64"),
+                         "order_id": np.arange(n, dtype="int64"), "order_date": days,
+                         "amount": np.round(rng.gamma(2.0, 25.0, n), 2),
+                         "channel": rng.choice(["web", "app", "store"], n)})
+
+
+def timed(fn, repeat: int) -> float:
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        print("skipped: pyspark is not installed (pip install -r requirements-spark.txt; Java 17 needed)")
+        return
+    from core.data.spark import SparkWorkspace, spark_session
+    from core.data.workspace import Workspace, close_all
+    from core.experiments import analyze
+    from core.segments.features import customer_features
+
+    t = time.perf_counter()
+    session = spark_session()
+    print(f"Spark session start (local[2]): {time.perf_counter() - t:.1f} s (not in the figures below)")
+    rows_out = []
+    for n in args.rows:
+        folder = Path(tempfile.mkdtemp(prefix="bench-spark-"))
+        dws = Workspace(folder / "w.duckdb")
+        sws = SparkWorkspace(session, database=f"bench_{n}")
+        u, tx = users(n), lines(n)
+        t = time.perf_counter()
+        dws.save_frame(u, "users")
+        dws.save_frame(tx, "lines")
+        d_load = time.perf_counter() - t
+        t = time.perf_counter()
+        for name, frame in (("users", u), ("lines", tx)):  # through Parquet: what a lake table is
+            path = folder / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            session.read.parquet(str(path)).write.mode("overwrite").format("parquet").saveAsTable(
+                f"`{sws.database}`.`{name}`")
+        s_load = time.perf_counter() - t
+        del u, tx
+        checks = {
+            "experiment": lambda ws: analyze(ws.table("users"), "variant", ["converted", "revenue"]),
+            "features": lambda ws: customer_features(ws.table("lines"), "customer_id", "order_date", "amount",
+                                                     order="order_id", channel="channel"),
+        }
+        for what, fn in checks.items():
+            fn(dws), fn(sws)  # warm: first-query costs (Spark's code generation, DuckDB's catalog)
+            d = timed(lambda: fn(dws), args.repeat)
+            s = timed(lambda: fn(sws), args.repeat)
+            rows_out.append((f"{n:,}", what, d, s))
+            print(f"{n:>12,} rows  {what:<11} DuckDB {d:7.2f} s   Spark {s:7.2f} s   Spark/DuckDB {s / d:5.1f}x",
+                  flush=True)
+        print(f"{n:>12,} rows  store both tables: DuckDB {d_load:.1f} s, Spark {s_load:.1f} s (via Parquet)")
+        session.sql(f"DROP DATABASE IF EXISTS `{sws.database}` CASCADE")
+        close_all()
+    print("\nrows          step         DuckDB s   Spark s   ratio")
+    for n, what, d, s in rows_out:
+        print(f"{n:<13} {what:<12} {d:8.2f} {s:9.2f} {s / d:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()
