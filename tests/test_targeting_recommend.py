@@ -49,6 +49,19 @@ def planted(seed: int = 0, customers: int = 600, groups: int = 5, per_group: int
     return pd.DataFrame(rows, columns=["cust", "sku", "day", "qty"])
 
 
+def by_hand_knn(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(buyer matrix, C = X'X, buyers per item, cosine with min_count 2 and no self-pairs, each customer's
+    strength log(1 + quantity) per item): item-kNN by hand, for the scores' references."""
+    x, both = by_hand_matrix(df)
+    buyers = np.diag(both).astype(float)
+    cos = both / np.sqrt(np.outer(buyers, buyers))
+    cos[both < 2] = 0.0
+    np.fill_diagonal(cos, 0.0)
+    strength = np.log1p(pd.crosstab(df["CustomerID"], df["StockCode"], values=df["Quantity"], aggfunc="sum")
+                        .reindex(index=x.index, columns=x.columns).fillna(0).to_numpy())
+    return x, both, buyers, cos, strength
+
+
 # --- co-occurrence, lift, cosine against a numpy matrix product ---------------------------------------------
 
 def test_item_similarity_matches_matrix_product() -> None:
@@ -99,13 +112,7 @@ def test_lift_keeps_only_positive_association() -> None:
 
 def test_scores_match_by_hand_item_knn() -> None:
     df = random_lines(seed=1)
-    x, both = by_hand_matrix(df)
-    buyers = np.diag(both).astype(float)
-    cos = both / np.sqrt(np.outer(buyers, buyers))
-    cos[both < 2] = 0.0
-    np.fill_diagonal(cos, 0.0)
-    strength = np.log1p(pd.crosstab(df["CustomerID"], df["StockCode"], values=df["Quantity"], aggfunc="sum")
-                        .reindex(index=x.index, columns=x.columns).fillna(0).to_numpy())
+    x, both, buyers, cos, strength = by_hand_knn(df)
     scores = strength @ cos
     got = recommend(df, "CustomerID", "StockCode", k=4, weight="Quantity", min_count=2, neighbours=1000)
     items = list(x.columns)
@@ -491,13 +498,7 @@ def test_view_scores_are_weighted_sums_by_hand() -> None:
     views = df.sample(120, random_state=4).assign(Quantity=np.nan)
     views["StockCode"] = [f"S{j:02d}" for j in rng.integers(0, 15, len(views))]
     frame = pd.concat([df.assign(kind="purchase"), views.assign(kind="view")], ignore_index=True)
-    x, both = by_hand_matrix(df)
-    buyers = np.diag(both).astype(float)
-    cos = both / np.sqrt(np.outer(buyers, buyers))
-    cos[both < 2] = 0.0
-    np.fill_diagonal(cos, 0.0)
-    strength = np.log1p(pd.crosstab(df["CustomerID"], df["StockCode"], values=df["Quantity"], aggfunc="sum")
-                        .reindex(index=x.index, columns=x.columns).fillna(0).to_numpy())
+    x, both, buyers, cos, strength = by_hand_knn(df)
     seen = (pd.crosstab(views["CustomerID"], views["StockCode"]) > 0).reindex(index=x.index, columns=x.columns,
                                                                               fill_value=False).to_numpy()
     browsed = 0.2 * (seen & (strength == 0))  # viewed, not bought

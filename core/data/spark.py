@@ -41,8 +41,9 @@ import ibis
 import pandas as pd
 
 from core import config
-from core.roles import Role, check_role, require
+from core.roles import Role, check_role
 from core.data.identifiers import INTERNAL_PREFIX, sanitize_table_name
+from core.data.server_files import ServerFiles
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class SparkTableInfo:
     updated_at: _dt.datetime | None = None
 
 
-class SparkWorkspace:
+class SparkWorkspace(ServerFiles):
     """The workspace API on a Spark database (see the module docstring)."""
 
     def __init__(self, session: SparkSession, *, database: str = DEFAULT_DATABASE, user: str = "local",
@@ -153,14 +154,6 @@ class SparkWorkspace:
     @property
     def engine(self) -> str:
         return "spark"
-
-    def require(self, action: str) -> None:
-        """Raise DataError (naming the role needed) unless this user's role may perform `action`."""
-        try:
-            require(self.role, action)
-        except DataError:
-            self.record("refused", detail=f"{action} (role {self.role})")
-            raise
 
     # ------------------------------------------------------------ catalog
     def _all_tables(self) -> list[str]:
@@ -239,13 +232,18 @@ class SparkWorkspace:
         """Run one read-only SELECT on Spark; anything else raises DataError; cancelled after timeout_s."""
         self.require("sql")
         check_spark_read_only(query)
-        self.session.catalog.setCurrentDatabase(self.database)  # unqualified names are this workspace's tables
+        catalog = self.session.catalog
+        before = catalog.currentDatabase()
+        catalog.setCurrentDatabase(self.database)  # unqualified names are this workspace's tables ...
         try:
-            frame = self.session.sql(query)
+            frame = self.session.sql(query)  # (the plan is resolved here, so the names are bound)
         except Exception as e:  # noqa: BLE001 - Spark's analysis errors (unknown table, column ...) are the user's
             message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
             self.record("query", detail=f"{query[:500]} -- failed: {message}")
             raise DataError(f"Spark could not run the query: {message}") from None
+        finally:  # ... for this query only: the session is shared by every workspace of the process
+            if catalog.databaseExists(before):
+                catalog.setCurrentDatabase(before)
         if limit is not None:
             frame = frame.limit(max(0, int(limit)))
         seconds = float(timeout_s if timeout_s is not None else SQL_TIMEOUT_S)
@@ -327,36 +325,6 @@ class SparkWorkspace:
         return data
 
     # ------------------------------------------------------------ files on the app server
-    @property
-    def import_dir(self) -> Path:
-        return config.import_dir(config.workspace_path(None))
-
-    @property
-    def models_dir(self) -> Path:
-        return self.folder / "models"
-
-    def model_store(self) -> Any:
-        """Saved models live on the app server (core.models.store), as with DuckDB."""
-        from core.models.store import ModelStore
-
-        return ModelStore(self.models_dir, workspace=self)
-
-    def import_files(self) -> list[str]:
-        from core.data.workspace import UPLOAD_SUFFIXES
-
-        root = self.import_dir
-        if not root.is_dir():
-            return []
-        return [str(p.relative_to(root)) for p in sorted(root.rglob("*"))
-                if p.is_file() and p.name.lower().endswith(UPLOAD_SUFFIXES)]
-
-    def resolve_import(self, relative: str) -> Path:
-        root = self.import_dir.resolve()
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            raise DataError(f"'{relative}' is not a file in the import folder. Copy the file into that folder.")
-        return target
-
     def spill_upload(self, source: Any) -> Path:
         """An uploaded file object copied to a temporary file on the app server (then loaded)."""
         import shutil

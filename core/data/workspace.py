@@ -38,16 +38,15 @@ from core.data.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, s
 from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
 from core.errors import DataError, redact
 from core.wording import plural
-from core.roles import Role, check_role, require
+from core.data.server_files import UPLOAD_SUFFIXES, ServerFiles
+from core.roles import Role, check_role
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
     from core.data.spark import SparkWorkspace
 
 _LOG = logging.getLogger(__name__)
 META = "__mw_meta_tables"
 AUDIT = "__mw_audit"
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".gz")
 EXCEL_MAX_ROWS = 1_048_575  # one row of Excel's 1,048,576 is the header
 EXCEL_MAX_COLUMNS = 16_384
 
@@ -139,7 +138,7 @@ class TableInfo:
     updated_at: datetime | None
 
 
-class Workspace:
+class Workspace(ServerFiles):
     """A folder holding the workspace database (and nothing written outside it).
 
     Workspace(path=None, *, user="local", role="admin"): path is the database file; None means
@@ -184,14 +183,6 @@ class Workspace:
     def _public(self, message: str) -> str:
         """The message as this user may see it: no server paths or process ids unless an admin."""
         return message if self.role == "admin" else redact(message)
-
-    def require(self, action: str) -> None:
-        """Raise DataError (naming the role needed) unless this user's role may perform `action`."""
-        try:
-            require(self.role, action)
-        except DataError:
-            self.record("refused", detail=f"{action} (role {self.role})")
-            raise
 
     # ------------------------------------------------------------ plumbing
     def _initialise(self) -> None:
@@ -711,46 +702,6 @@ class Workspace:
         self.record(_MODE_ACTION[mode], table=name, rows=rows if loaded_rows is None else loaded_rows,
                     detail=f"{label}; {rejected_rows:,} rejected; background job")
         return rows
-
-    # ------------------------------------------------------------ server-side files
-    @property
-    def import_dir(self) -> Path:
-        """The only folder from which files may be loaded by server-side path."""
-        return config.import_dir(self.path)
-
-    @property
-    def models_dir(self) -> Path:
-        """Where saved models and the leaderboard of training runs live (inside the workspace folder)."""
-        return self.folder / "models"
-
-    def model_store(self) -> ModelStore:
-        """The saved models of this workspace, with this user's role checked and audited."""
-        from core.models.store import ModelStore
-
-        return ModelStore(self.models_dir, workspace=self)
-
-    def import_files(self) -> list[str]:
-        """CSV files available in the import folder (relative paths)."""
-        root = self.import_dir
-        if not root.is_dir():
-            return []
-        found = []
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.name.lower().endswith(UPLOAD_SUFFIXES):
-                found.append(str(p.relative_to(root)))
-        return found
-
-    def resolve_import(self, relative: str) -> Path:
-        """A path inside the import folder, refusing anything that escapes it."""
-        root = self.import_dir.resolve()
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root):
-            raise DataError(self._public(
-                f"'{relative}' is outside the import folder {root}. Copy the file into that folder."))
-        if not target.is_file():
-            raise DataError(self._public(f"'{relative}' is not a file in the import folder {root}."))
-        check_upload_name(target.name)
-        return target
 
     # ------------------------------------------------------------ backups
     def backup(self, dest: str | os.PathLike[str], *, key: str | bytes | None = None) -> Path:
