@@ -496,3 +496,17 @@ def test_qini_p_value_rejects_about_five_percent_of_random_rankings():
         y = (rng.random(n) < 0.3 + 0.1 * t).astype(float)
         rejections += qini_p_value(y, rng.normal(size=n), t, permutations=99, random_state=i) < 0.05
     assert 6 <= rejections <= 26, rejections
+
+
+def test_qini_p_value_on_a_sample_of_a_large_hold_out():
+    from core.targeting.uplift_metrics import qini_p_value
+
+    rng = np.random.default_rng(8)
+    n = 20_000
+    t = rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 0.1 + 0.2 * t * (x > 0)).astype(float)
+    assert qini_p_value(y, x, t, max_rows=2_000) < 0.01  # the sample still finds the real ranking
+    assert qini_p_value(y, rng.normal(size=n), t, max_rows=2_000) > 0.05
+    assert qini_p_value(y, x, t, max_rows=2_000, random_state=3) == qini_p_value(y, x, t, max_rows=2_000,
+                                                                                   random_state=3)

@@ -93,23 +93,30 @@ def qini_auc(y: Any, uplift: Any, treatment: Any) -> float:
 
 
 QINI_PERMUTATIONS = 199  # random rankings for the Qini p-value (the smallest p is 1/200 = 0.005)
+QINI_P_ROWS = 50_000  # above this many rows the p-value is computed on a random sample of them (time)
 
 
 def qini_p_value(y: Any, uplift: Any, treatment: Any, *, permutations: int = QINI_PERMUTATIONS,
-                 random_state: int = 0) -> float:
+                 random_state: int = 0, max_rows: int = QINI_P_ROWS) -> float:
     """One-sided permutation p-value of the Qini AUC: the share of random rankings (the same scores,
     shuffled across customers) whose Qini AUC is at least the model's, counting the model's own
     ((1 + hits) / (1 + permutations), Phipson and Smyth 2010). Small: the model ranks better than chance
     would on these hold-out rows; a Qini of 0.03 on 1,200 rows can be pure noise. NaN when the Qini AUC
-    is undefined. Only the model's area changes between rankings, so each costs one sort."""
+    is undefined. Only the model's area changes between rankings, so each costs one sort. Above
+    `max_rows` rows the test runs on a random sample of that many (the same random_state), which keeps
+    it to about a second: 300,000 rows took 12 s."""
     y_a, u_a, t_a = _arrays(y, uplift, treatment)
+    rng = np.random.default_rng(random_state)
+    if len(y_a) > max_rows:
+        keep = np.sort(rng.choice(len(y_a), int(max_rows), replace=False))
+        if 0 < t_a[keep].sum() < len(keep):
+            y_a, u_a, t_a = y_a[keep], u_a[keep], t_a[keep]
     observed = qini_auc(y_a, u_a, t_a)
     if not np.isfinite(observed):
         return float("nan")
     x_p, q_p = _curve_points(y_a, y_a * t_a - y_a * (1 - t_a), t_a)
     random = _area(np.array([0.0, x_p[-1]]), np.array([0.0, q_p[-1]]))
     perfect = _area(x_p, q_p) - random
-    rng = np.random.default_rng(random_state)
     hits = 0
     for _ in range(int(permutations)):
         x_m, q_m = _curve_points(y_a, u_a[rng.permutation(len(u_a))], t_a)
