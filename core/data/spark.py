@@ -53,6 +53,7 @@ DEFAULT_DATABASE = "workbench"
 LOCAL_MASTER = "local[2]"
 AUDIT = f"{INTERNAL_PREFIX}audit"
 MODES = ("create", "replace", "append")
+_MODE_ACTION = {"create": "load", "replace": "replace", "append": "append"}  # as the DuckDB workspace audits
 SQL_TIMEOUT_S = 30.0
 # Ibis registers pandas inputs as temporary views named like this: never user tables
 _IBIS_TEMPORARY = ("ibis_pandas_memtable_", "ibis_pyarrow_memtable_", "_ibis_")
@@ -255,25 +256,32 @@ class SparkWorkspace(ServerFiles):
     def save_frame(self, df: pd.DataFrame, table: str, *, mode: str = "create", source: str = "python") -> str:
         """Store a pandas DataFrame as a table (create, replace or append)."""
         self.require("save")
+        target = self._target(sanitize_table_name(table), mode)
+        self._write(self.session.createDataFrame(df), target, mode)
+        self.record(_MODE_ACTION[mode], table=target, rows=len(df), detail=source)
+        return target
+
+    def _target(self, name: str, mode: str) -> str:
+        """The stored name to write `name` to with `mode` (create: must not exist; append: must)."""
         if mode not in MODES:
             raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
-        name = sanitize_table_name(table)
         existing = next((t for t in self.tables() if t.lower() == name.lower()), None)
         if mode == "create" and existing:
-            raise DataError(f"A table named '{existing}' already exists. Pick another name, or replace or append.")
+            raise DataError(f"A table named '{existing}' already exists. Choose another name, or choose 'replace' "
+                            "to overwrite it or 'append' to add these rows to it.")
         if mode == "append" and not existing:
             raise DataError(f"There is no table '{name}' to append to; create it first.")
-        frame = self.session.createDataFrame(df)
-        if mode == "append":
-            have = self.columns(existing or name)
-            if list(have) != list(df.columns):
-                raise DataError(f"The table '{existing}' has the columns {', '.join(have)}; the rows to append "
-                                f"have {', '.join(map(str, df.columns))}. Append rows with the same columns.")
-        writer = frame.write.mode("append" if mode == "append" else "overwrite").format("parquet")
-        writer.saveAsTable(self._qualified(existing or name))
-        self.record({"create": "load", "replace": "replace", "append": "append"}[mode], table=existing or name,
-                    rows=len(df), detail=source)
         return existing or name
+
+    def _write(self, frame: Any, target: str, mode: str) -> None:
+        """Write a Spark DataFrame as the Parquet table `target` (appended rows need the same columns)."""
+        if mode == "append":
+            have, new = list(self.columns(target)), list(frame.columns)
+            if have != new:
+                raise DataError(f"The table '{target}' has the columns {', '.join(have)}; the rows to append have "
+                                f"{', '.join(map(str, new))}. Append rows with the same columns.")
+        frame.write.mode("append" if mode == "append" else "overwrite").format("parquet") \
+            .saveAsTable(self._qualified(target))
 
     def ingest_csv(self, source: str | os.PathLike[str], table: str, *, mode: str = "create",
                    **csv_options: Any) -> Any:
@@ -284,11 +292,8 @@ class SparkWorkspace(ServerFiles):
         from core.data.spark_ingest import ingest
 
         self.require("load")
-        if mode not in MODES:
-            raise DataError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
-        name = sanitize_table_name(table)
-        report = ingest(self, str(source), name, mode, csv_options)
-        self.record({"create": "load", "replace": "replace", "append": "append"}[mode], table=report.table,
+        report = ingest(self, str(source), self._target(sanitize_table_name(table), mode), mode, csv_options)
+        self.record(_MODE_ACTION[mode], table=report.table,
                     rows=report.rows, detail=f"{Path(str(source)).name}; {report.rejected_rows:,} rejected")
         return report
 

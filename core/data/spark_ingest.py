@@ -105,16 +105,10 @@ def read_with_spark(session: Any, source: str, options: dict[str, Any]) -> tuple
     return good, rejected, rejects, warnings
 
 
-def ingest(ws: Any, source: str, table: str, mode: str, options: dict[str, Any]) -> IngestReport:
-    """Load `source` into the Spark workspace `ws` as `table` (see the module docstring)."""
+def ingest(ws: Any, source: str, target: str, mode: str, options: dict[str, Any]) -> IngestReport:
+    """Load `source` into the Spark workspace `ws` as `target` (its stored name, checked for `mode`
+    by SparkWorkspace._target; see the module docstring)."""
     started = time.perf_counter()
-    existing = next((t for t in ws.tables() if t.lower() == table.lower()), None)
-    if mode == "create" and existing:
-        raise DataError(f"A table named '{existing}' already exists. Choose another name, or choose 'replace' "
-                        "to overwrite it or 'append' to add these rows to it.")
-    if mode == "append" and not existing:
-        raise DataError(f"There is no table '{table}' to append to; create it first.")
-    target = existing or table
     folder = Path(tempfile.mkdtemp(prefix="mw-spark-load-"))
     try:
         if is_local_file(source):
@@ -128,13 +122,7 @@ def ingest(ws: Any, source: str, table: str, mode: str, options: dict[str, Any])
             detected = {"engine": "spark", "header": options.get("header", True),
                         "delimiter": options.get("delimiter") or ","}
         columns = {f.name: f.dataType.simpleString().upper() for f in frame.schema.fields}
-        if mode == "append":
-            have = ws.columns(target)
-            if list(have) != list(columns):
-                raise DataError(f"The table '{target}' has the columns {', '.join(have)}; the file has "
-                                f"{', '.join(columns)}. Append a file with the same columns.")
-        frame.write.mode("append" if mode == "append" else "overwrite").format("parquet") \
-            .saveAsTable(ws._qualified(target))
+        ws._write(frame, target, mode)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     total = int(ws.session.table(ws._qualified(target)).count())
