@@ -10,6 +10,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pages import account, jobs_panel  # noqa: E402
+from pages.chart_preload import preload_charts  # noqa: E402
 
 st.set_page_config(page_title="Marketing Workbench", page_icon=":material/insights:", layout="wide")
 
@@ -26,6 +27,7 @@ if visitor is None:  # login is configured and this session has not signed in
 assert visitor is not None
 account.sidebar(visitor)
 jobs_panel.sidebar(visitor.user)
+preload_charts()  # plotly.js loads while the first page is read (pages/chart_preload.py)
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -290,3 +290,22 @@ def test_bank_marketing_upload_to_model_with_defaults(browser, tmp_path):
         assert value >= 0.79, f"hold-out ROC AUC {value:.3f} with the default settings"
         assert page.locator('[data-testid="stException"]').count() == 0
         page.close()
+
+
+def test_chart_library_loads_while_the_first_page_is_read(browser, app_url):
+    """pages/chart_preload.py: Home (no chart) makes the browser fetch plotly's chunk when idle, so the
+    first chart drawn afterwards finds it loaded."""
+    page = browser.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/static/js/PlotlyChart." in r.url else None)
+    page.goto(app_url)
+    _idle(page)
+    page.wait_for_function("() => performance.getEntriesByType('resource')"
+                           ".some(e => e.name.includes('/static/js/PlotlyChart.'))", timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() == 0  # nothing on Home draws a chart
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Experiments", exact=True).first.click()
+    _idle(page)
+    page.get_by_role("tab", name="Planning").click()
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert len(fetched) == 1, fetched  # the chart used the preloaded module, not a second download
+    page.close()
