@@ -127,6 +127,18 @@ def test_corrections_match_statsmodels():
         assert (r.table["significant"] == (r.table["p_adjusted"] < 0.05)).all()
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_equals_statsmodels_on_ties_ones_and_missing(seed):
+    from core.experiments.stats import holm_adjusted
+
+    rng = np.random.default_rng(seed)
+    p = rng.choice([0.001, 0.01, 0.02, 0.04, 0.3, 0.9, 1.0], size=12) * rng.choice([1.0, 0.5], size=12)
+    p = np.append(p, rng.uniform(size=8))
+    np.testing.assert_allclose(holm_adjusted(p), multipletests(p, method="holm")[1], rtol=0, atol=0)
+    with_nan = np.append(p, np.nan)
+    np.testing.assert_allclose(holm_adjusted(with_nan), multipletests(with_nan, method="holm")[1], equal_nan=True)
+
+
 def test_summarize_sufficient_statistics_and_ibis_input(ws):
     df = raw_test(3)
     s = summarize(df, "variant", "revenue", covariate="pre", denominator="orders").set_index("variant")

@@ -15,7 +15,7 @@ from core.errors import DataError
 from core.formatting import points, significant
 from core.experiments.assignment import AssignmentCheck, Cleaning, Dedupe, check_assignment, dedupe_users
 from core.experiments.data import MAX_VARIANTS, check_levels, metric_cap, metric_profile, sort_names, summarize, variant_counts
-from core.experiments.stats import Arm, BayesMethod, compare, pooled_theta, srm_p_value
+from core.experiments.stats import Arm, BayesMethod, compare, holm_adjusted, pooled_theta, srm_p_value
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "benjamini-hochberg": "fdr_bh",
                "benjamini_hochberg": "fdr_bh", "fdr_bh": "fdr_bh", "none": None}
@@ -171,7 +171,12 @@ def _finish(rows: list[dict], *, alpha: float, correction: str) -> pd.DataFrame:
     if method == "missing":
         raise DataError(f"correction must be one of holm, bonferroni, bh (Benjamini-Hochberg) or none, not {correction!r}.")
     p = table["p_value"].to_numpy(dtype="float64")
-    table["p_adjusted"] = multipletests(p, alpha=alpha, method=method)[1] if method and len(p) > 1 else p
+    if not method or len(p) < 2:
+        table["p_adjusted"] = p
+    elif method == "holm":
+        table["p_adjusted"] = holm_adjusted(p)
+    else:
+        table["p_adjusted"] = multipletests(p, alpha=alpha, method=method)[1]
     table["significant"] = table["p_adjusted"] < alpha
     return table[TABLE_COLUMNS]
 
