@@ -19,9 +19,10 @@ app.py`) as a subprocess on a free port and a fresh workspace (or
 
 Public files come from ../shared/data (MW_PUBLIC_DATA); an absent file is skipped with the reason.
 A step's clock starts at the click (or file selection, or navigation) and stops when the expected
-result text is on the page and Streamlit reports the script idle
-(`[data-testid="stApp"][data-test-script-state="notRunning"]`). Result waits are long (training and
-segmentation may run as background jobs with a progress panel), so a slow step is measured, not failed.
+result text is on the page, Streamlit reports the script idle
+(`[data-testid="stApp"][data-test-script-state="notRunning"]`) and every plotly chart shown is
+drawn. Result waits are long (training and segmentation may run as background jobs with a progress
+panel), so a slow step is measured, not failed.
 "load" stops at the load's success message; "profile" is from there to the Browse tables tab showing
 the new table's preview and column profile (the tabs are lazy: the click on the tab runs it).
 
@@ -127,11 +128,19 @@ class Bench:
     def idle(page: Any, timeout: float = RESULT_TIMEOUT_MS) -> None:
         page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
 
+    @staticmethod
+    def charts_drawn(page: Any, timeout: float = RESULT_TIMEOUT_MS) -> None:
+        """Wait until every plotly chart on the page is drawn: the browser loads plotly.js on a tab's
+        first chart, after the script is idle (1.6-2.3 s here), so "idle" alone hid that wait."""
+        page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+                               ".every(c => c.querySelector('.main-svg'))", timeout=timeout)
+
     def until(self, page: Any, expected: Any, timeout: float = RESULT_TIMEOUT_MS) -> str:
         """Wait for the expected result (or an error shown instead), then for an idle script; '' or the error."""
         expected.or_(page.locator(ERRORS)).first.wait_for(timeout=timeout)
         page.wait_for_timeout(100)  # a rerun that follows the result (st.rerun, a job's last poll) starts
         self.idle(page)
+        self.charts_drawn(page, timeout)
         if expected.count() == 0 or not expected.first.is_visible():
             errors = page.locator(ERRORS)
             return "error: " + (errors.first.inner_text()[:160].replace("\n", " ") if errors.count()
