@@ -193,3 +193,21 @@ def test_kmeans_segments_reports_each_step() -> None:
                         "Drawing the segment map", "Done"]
     shares = [s for s, _ in seen]
     assert shares == sorted(shares) and shares[0] > 0 and shares[-1] == 1.0
+
+
+def test_blockwise_distances_and_bincount_means_equal_the_plain_computations():
+    from core.segments.kmeans import _distances, _segment_means
+
+    rng = np.random.default_rng(3)
+    X, centres, labels = rng.normal(size=(1_003, 4)), rng.normal(size=(3, 4)), rng.integers(0, 3, 1_003)
+    np.testing.assert_allclose(_distances(X, centres, labels, block=100),
+                               np.linalg.norm(X - centres[labels], axis=1), rtol=1e-12)
+    num = pd.DataFrame({"spend": rng.gamma(2.0, 50.0, 1_003), "orders": pd.array(rng.integers(0, 9, 1_003), dtype="Int64")})
+    num.loc[::7, "spend"] = np.nan
+    num.loc[::5, "orders"] = pd.NA
+    segments = [1, 2, 3, 4]  # segment 4 has nobody: NaN, as pandas gives
+    seg = labels + 1
+    expected = num.astype("float64").groupby(pd.Series(seg, index=num.index)).mean().reindex(segments)
+    got = _segment_means(num, seg, segments)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12, equal_nan=True)
+    assert got.loc[4].isna().all()

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score,
+from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score, pairwise_distances,
                              silhouette_score)
 
 from core.errors import DataError
@@ -38,7 +38,8 @@ SELECTION_COLUMNS = ["k", "inertia", "silhouette", "calinski_harabasz", "davies_
 SILHOUETTE_OVERRIDE = 0.1  # a k whose silhouette beats the rank choice by this much wins (clear, simple structure)
 MIN_SEGMENT_ROWS = 5
 SWEEP_SAMPLE = 10_000  # k sweep, stability, rules: enough to find the structure, cheap on 1M customers
-FIT_SAMPLE = 100_000  # medians, clip quantiles and scaling are learnt from at most this many customers
+FIT_SAMPLE = 50_000  # medians, clip quantiles and scaling are learnt from at most this many customers
+# (500 customers beyond each 1% clip point; 100,000 cost 0.08 s more on 1M customers for the same fit)
 SILHOUETTE_SAMPLE = 1_500  # silhouette is quadratic in the sample size
 SMALL_ROWS = 50_000  # fits on at most this many rows run on one native thread (see _one_thread)
 SWEEP_INITS = 4  # k-means++ restarts per k on the sample; 2 when the data is larger than the sample
@@ -227,6 +228,21 @@ def _effects(X: np.ndarray, labels: np.ndarray, names: list[str], segments: list
     return pd.DataFrame(rows, index=pd.Index(segments, name="segment"), columns=names)
 
 
+def _segment_means(num: pd.DataFrame, labels: np.ndarray, segments: list[int]) -> pd.DataFrame:
+    """Per-segment means of each column, skipping missing values (pandas' groupby mean, by bincount:
+    0.04 -> 0.01 s on 1M customers x 10)."""
+    codes = np.searchsorted(np.asarray(segments), labels)
+    out = {}
+    for c in num.columns:
+        v = num[c].to_numpy(dtype="float64", na_value=np.nan)
+        seen = ~np.isnan(v)
+        sums = np.bincount(codes, weights=np.where(seen, v, 0.0), minlength=len(segments))
+        counts = np.bincount(codes, weights=seen.astype("float64"), minlength=len(segments))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[c] = np.where(counts > 0, sums / counts, np.nan)
+    return pd.DataFrame(out, index=pd.Index(segments, name="segment"))
+
+
 def _profiles(raw: pd.DataFrame, labels: np.ndarray, numeric: list[str], categorical: list[str],
               segments: list[int], median_rows: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Profile (size, share, means) and long detail (mean, median, overall, index = 100 x mean / overall).
@@ -240,7 +256,7 @@ def _profiles(raw: pd.DataFrame, labels: np.ndarray, numeric: list[str], categor
     detail_rows = []
     if numeric:
         num = raw[numeric]
-        means = num.groupby(lab).mean().reindex(segments)
+        means = _segment_means(num, labels, segments)
         med_num, med_lab = (num, lab) if median_rows is None else (num.iloc[median_rows], lab.iloc[median_rows])
         medians = med_num.groupby(med_lab).median().reindex(segments)
         overall_mean, overall_median = num.mean(), med_num.median()
@@ -405,13 +421,15 @@ def choose_k(
     rows, shares, fits = [], [], {}
     threads = _one_thread() if len(X) <= SMALL_ROWS else contextlib.nullcontext()
     with threads:
+        # the silhouette rows' distances once for every k (the same scores; 9 k values: 0.08 -> 0.05 s)
+        between = pairwise_distances(X[silhouette_rows])
         for i, kk in enumerate(ks):
             _report(progress, i / len(ks), f"Trying k = {kk} ({i + 1} of {len(ks)})")
             km = KMeans(n_clusters=kk, n_init=inits, random_state=random_state).fit(X)
             fits[kk] = km
             lab = km.labels_
             n_labels = len(np.unique(lab))
-            sil = (silhouette_score(X[silhouette_rows], lab[silhouette_rows])
+            sil = (silhouette_score(between, lab[silhouette_rows], metric="precomputed")
                    if len(np.unique(lab[silhouette_rows])) > 1 else np.nan) if n_labels > 1 else np.nan
             rows.append({
                 "k": kk, "inertia": float(km.inertia_) * (total / len(X)),
@@ -427,6 +445,16 @@ def choose_k(
     k, reason = _recommend(selection.dropna(subset=["silhouette", "calinski_harabasz", "davies_bouldin"]),
                            smallest, total)
     return KChoice(k=k, reason=reason, selection=selection, smallest_share=smallest, model=fits[k])
+
+
+def _distances(X: np.ndarray, centres: np.ndarray, labels: np.ndarray, block: int = 32_768) -> np.ndarray:
+    """Each row's distance to its segment's centre, in blocks that stay in the CPU cache (0.07 s as
+    one expression on 1M x 10, 0.025 s this way)."""
+    out = np.empty(len(X))
+    for start in range(0, len(X), block):
+        gap = X[start:start + block] - centres[labels[start:start + block]]
+        out[start:start + block] = np.einsum("ij,ij->i", gap, gap)
+    return np.sqrt(out, out=out)
 
 
 def fit_segments(
@@ -463,7 +491,7 @@ def fit_segments(
     relabel = np.empty(k, dtype=np.int64)
     relabel[order] = np.arange(1, k + 1)
     labels = relabel[raw_labels]
-    distances = np.sqrt(((X - model.cluster_centers_[raw_labels]) ** 2).sum(axis=1))
+    distances = _distances(X, model.cluster_centers_, raw_labels)
     if counts.min() == 0:
         distinct = len(np.unique(X, axis=0)) if n <= 200_000 else None
         raise DataError(f"Only {counts.astype(bool).sum()} of the {k} segments get customers"
