@@ -211,6 +211,17 @@ def runner_job(kind: str, folder: str, progress=None) -> float:  # type: ignore[
     return time.perf_counter() - t0
 
 
+def forever(kinds: list[str]) -> None:
+    """Run `kinds` together through a JobRunner, round after round, until killed."""
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-load-") as tmp:
+        folder = Path(tmp)
+        (folder / "specs.json").write_text(json.dumps(prepare(folder)))
+        print(f"jobs load: {' + '.join(kinds)} through a JobRunner, round after round", flush=True)
+        while True:
+            seconds = run_job_runner(kinds, folder, None)
+            print(f"jobs load: round {seconds}", flush=True)
+
+
 def secs_text(s: float) -> str:
     return f"> {TIMEOUT_S:.0f} s" if math.isinf(s) else f"{s:.1f} s"
 
@@ -270,9 +281,14 @@ def main() -> None:
     ap.add_argument("--autok-repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds before a run is stopped")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--forever", metavar="MIX", help="keep this mix (e.g. 1t1k) running through a JobRunner until "
+                    "killed, printing each round's seconds: the load of bench/interactive.py --busy jobs")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        return
+    if args.forever:
+        forever(mix_kinds(args.forever))
         return
     if args.autok_only:
         autok(args.autok_repeat)

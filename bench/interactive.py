@@ -1,6 +1,6 @@
 """Interactive speed as a user feels it: the app driven in Chromium, each step timed from click to idle.
 
-    python bench/interactive.py [--only telco,bank,...] [--busy [core|browser]] [--workspace DIR]
+    python bench/interactive.py [--only telco,bank,...] [--busy [core|browser|jobs]] [--workspace DIR]
 
 Starts the app as `make run` does (`python serve.py`: the libraries imported, then `streamlit run
 app.py`) as a subprocess on a free port and a fresh workspace (or
@@ -37,6 +37,10 @@ sign-on against the offline mock OIDC provider of the tests (tests/oidc_provider
 only), each user in a browser context of their own (the sign-in cookie keeps every new session of
 that user signed in). So the jobs are owned by two people and MW_JOBS_PER_USER applies as it would
 (before, the load came from two tabs of one user, whose trainings queued behind each other).
+`jobs` keeps two heavy jobs running for the whole run (issue 11: "every page renders in under 2 s
+while two jobs run"): `bench/concurrency.py --forever 1t1k`, a Telco training and an Online Retail
+K-means sweep submitted together to a JobRunner of their own (one thread each, as the app's are),
+round after round.
 """
 
 from __future__ import annotations
@@ -475,8 +479,9 @@ def second_user(url: str, login: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", help="comma-separated data sets: " + ", ".join(["pages"] + [d.name for d in DATASETS]))
-    ap.add_argument("--busy", nargs="?", const="core", choices=["core", "browser"],
-                    help="a second user's load: core (a process spinning one core) or browser (a session training)")
+    ap.add_argument("--busy", nargs="?", const="core", choices=["core", "browser", "jobs"],
+                    help="a second user's load: core (a process spinning one core), browser (a session training) "
+                         "or jobs (a training and a K-means sweep running at all times, through a JobRunner)")
     ap.add_argument("--workspace", type=Path, help="workspace folder (default: a new temporary one, removed after)")
     ap.add_argument("--second-user", help=argparse.SUPPRESS)
     ap.add_argument("--second-user-login", action="store_true", help=argparse.SUPPRESS)
@@ -523,6 +528,16 @@ def main() -> None:
             needs_demo = wanted("demo") or wanted("pages") or args.busy == "browser"
             if args.busy == "core":
                 extra.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            if args.busy == "jobs":  # two jobs at all times (bench/concurrency.py --forever), started before the pages
+                log_path = workspace / "jobs_load.log"
+                extra.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "concurrency.py"), "--forever",
+                                               "1t1k"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT))
+                deadline = time.monotonic() + 180
+                while "through a JobRunner" not in (log_path.read_text() if log_path.exists() else ""):
+                    if time.monotonic() > deadline or extra[-1].poll() is not None:
+                        raise SystemExit(f"the jobs load did not start (log: {log_path})")
+                    time.sleep(0.5)
+                print("  two jobs running at all times: a Telco training and an Online Retail K-means sweep")
             if needs_demo:
                 print("demo data, first session after the server started:")
                 bench.timed("render Home", "empty workspace", lambda: page.goto(url + "/"), page,
