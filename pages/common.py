@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from core.errors import DataError
+from core.data.driver import DriverFrame, driver_frame
 from core.data.export import FORMATS, MIME, frame_to_bytes
 from core.data.workspace import Workspace
 from core.jobs import JobRunner
@@ -201,9 +202,16 @@ def download_buttons(make_frame: Callable[[], pd.DataFrame] | None, basename: st
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
+def cached_rows(db_path: str, table: str, version: int) -> DriverFrame:
+    """The table's rows as pandas, shared read-only across reruns and sessions until the table changes:
+    the whole table on DuckDB; on Spark a seeded sample when it is larger than MW_SPARK_DRIVER_ROWS
+    (core.data.driver), whose `note` the page shows."""
+    return driver_frame(workspace(), table)
+
+
 def cached_frame(db_path: str, table: str, version: int) -> pd.DataFrame:
-    """A whole table as pandas, shared read-only across reruns and sessions until the table changes."""
-    return workspace().read(table)
+    """The frame of `cached_rows` (the whole table on DuckDB)."""
+    return cached_rows(db_path, table, version).frame
 
 
 @st.cache_resource(show_spinner=False)

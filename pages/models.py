@@ -21,8 +21,9 @@ from core.models.prepare import leakage_warnings
 from core.segments.preprocess import suggest_id_column
 from core.models.training_job import SCORE_IN_PROCESS_ROWS, load_trained, score_job, train_job
 from core.wording import plural
-from pages.common import (can, role_note, cached_frame, download_buttons, job_runner, lazy_tabs, page_start,
-                          remember, result_store, settings_of_last_run, stored, table_picker, warm_up)
+from core.data.driver import driver_rows
+from pages.common import (can, role_note, cached_frame, cached_rows, download_buttons, job_runner, lazy_tabs,
+                          page_start, remember, result_store, settings_of_last_run, stored, table_picker, warm_up)
 from pages.jobs_panel import job_result
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
@@ -268,7 +269,11 @@ def _train_tab() -> None:
     table = table_picker(ws, "Training table", key="model-table")
     if table is not None:
         info = ws.info(table)
-        df = cached_frame(db, table, info.version)
+        driver = cached_rows(db, table, info.version)
+        df = driver.frame
+        note = driver.note(table, "the model is trained on")
+        if note:
+            st.info(note, icon=":material/filter_alt:")
         settings = settings_form(df, table, info.version) if not df.empty else None
         if df.empty:
             st.warning(f"`{table}` has no rows.")
@@ -278,8 +283,9 @@ def _train_tab() -> None:
             if ran_settings is not None:
                 model = run_training(df, table, info.version, ran_settings, clicked)
                 if model is not None:
-                    st.success(f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows.",
-                               icon=":material/check_circle:")
+                    st.success(f"Trained in {model.info['seconds']:.1f} s on {model.info['train_rows']:,} rows"
+                               + (f" (of a sample of {driver.rows:,} of {driver.total_rows:,} rows)." if driver.sampled
+                                  else "."), icon=":material/check_circle:")
                     for w in model.warnings:
                         st.warning(w)
                     st.markdown(f"**{LABELS[model.algorithm]}** predicting **{model.target}** ({model.task}"
@@ -383,6 +389,42 @@ def scoring_result(sdf: pd.DataFrame, table: str, version: int, seg_version: int
     return scored, warnings
 
 
+def spark_scores(table: str, version: int, seg_version: int | None, ran: dict) -> object | None:
+    """Every row of a Spark table scored on the cluster into the table `ran["out"]` (once per settings)."""
+    from core.data.spark_apply import score_on_spark
+
+    key = ("spark-score", db, table, version, seg_version, json.dumps(ran, sort_keys=True))
+    result = result_store().get(key)
+    if result is None:
+        try:
+            model = store.load(ran["model"])
+            with st.spinner(f"Scoring every row of `{table}` on Spark ..."):
+                result = score_on_spark(ws, model, table, ran["out"], id_column=ran["id"], carry=ran["carry"],
+                                        segments=ran["segments"])
+        except DataError as e:
+            st.error(str(e))
+            return None
+        remember(key, result)
+    return result
+
+
+def show_spark_scores(result: object, table: str) -> None:
+    """The by-decile summary, a preview and (when it fits the driver) a download of a Spark score table."""
+    st.success(f"Scored {rows(result.rows)} of `{table}` on Spark into the table `{result.table}`.")
+    c1, c2 = st.columns([1, 2])
+    c1.dataframe(for_people(result.by_decile, {"decile": "integer", "count": "integer"},
+                            {"count": "customers", "min": "lowest score", "mean": "mean score",
+                             "max": "highest score"}), hide_index=True)
+    c2.dataframe(for_people(ws.read(result.table, limit=200), {"decile": "integer"}), hide_index=True)
+    st.caption("Deciles come from Spark's quantile sketch (relative error 0.01%): a customer whose score sits at a "
+               "cut point can be in the neighbouring decile.")
+    if result.rows <= driver_rows():
+        download_buttons(lambda: ws.read(result.table), f"{table}_scores", "score-dl")
+    else:
+        st.caption(f"{rows(result.rows)} are too many to download here: export `{result.table}` from the Data page "
+                   "or query it with SQL.")
+
+
 def _score_tab() -> None:
     saved = store.list()
     if saved.empty:
@@ -417,9 +459,21 @@ def _score_tab() -> None:
                                           "table that shares the id is suggested.")
             settings = {"model": model_id, "id": key_col, "segments": None if seg_table == "(none)" else seg_table,
                         "carry": carry}
+            on_spark = getattr(ws, "engine", "duckdb") == "spark"
+            if on_spark:  # the scores of every row are written by Spark: name the table first
+                settings["out"] = st.text_input("Save the scores as table", value=f"{score_table_name}_scores",
+                                                key=f"score-spark-out-{score_table_name}",
+                                                help="Spark scores every row of the table on the cluster and "
+                                                     "writes them here (replacing a table of that name).")
             clicked = st.button("Score", type="primary", key="score-run")
             ran = settings_of_last_run(clicked, "score-settings", score_table_name, sinfo.version, settings, "Score")
             result = None
+            if ran is not None and on_spark:
+                seg_version = ws.version(ran["segments"]) if ran["segments"] and ws.exists(ran["segments"]) else None
+                spark_result = spark_scores(score_table_name, sinfo.version, seg_version, ran)
+                if spark_result is not None:
+                    show_spark_scores(spark_result, score_table_name)
+                return
             if ran is not None:
                 seg_version = ws.version(ran["segments"]) if ran["segments"] and ws.exists(ran["segments"]) else None
                 key = ("score", db, score_table_name, sinfo.version, seg_version, json.dumps(ran, sort_keys=True))

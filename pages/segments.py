@@ -24,7 +24,7 @@ from core.segments.suggest import feature_suggestions, suggest_id_column
 from core.formatting import for_people
 from core.wording import plural
 from core.data.workspace import Workspace
-from pages.common import (can, role_note, cached_distinct, cached_frame, download_buttons, job_runner, kept_editor,
+from pages.common import (can, role_note, cached_distinct, cached_rows, download_buttons, job_runner, kept_editor,
                           lazy_tabs, page_start, remember, result_store, settings_of_last_run, stored, table_picker)
 from pages.jobs_panel import job_progress, job_result
 
@@ -203,10 +203,13 @@ elif roles.get("customer") and roles.get("date") and roles.get("amount"):
     with st.expander("This table holds transactions? Build one row per customer from it"):
         build_customers_form(ws, table, roles)
 
-df = cached_frame(db, table, info.version)
+driver = cached_rows(db, table, info.version)
+df = driver.frame
 if df.empty:
     st.warning(f"`{table}` has no rows. Load data on the Data page first.")
     st.stop()
+if driver.sampled:
+    st.info(driver.note(table, "segments are found on"), icon=":material/filter_alt:")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -549,6 +552,28 @@ def last_kmeans() -> tuple | None:
     return key if key in result_store() else None
 
 
+def spark_save(res: SegmentResult, id_col: str | None, out_name: str, names: dict[int, str]) -> None:
+    """Save the segments of every customer of a Spark table (assigned on the cluster)."""
+    if id_col is None:
+        st.warning("Pick the customer id column on the K-means tab: the segments of every customer are saved by "
+                   "their id on Spark.")
+        return
+    st.caption(f"Segments were found on a sample of {driver.rows:,} customers; saving assigns all "
+               f"{driver.total_rows:,} customers of `{table}` to the nearest segment, on Spark (RFM scores are not "
+               "included: they were computed on the sample).")
+    if st.button("Save segment table", key="seg-save", icon=":material/save:"):
+        from core.data.spark_apply import assign_segments_on_spark
+
+        try:
+            with st.spinner(f"Assigning every customer of `{table}` on Spark ..."):
+                done = assign_segments_on_spark(ws, res, table, id_col, out_name, names=names)
+        except DataError as e:
+            st.error(str(e))
+            return
+        st.success(f"Saved `{done.table}` ({done.rows:,} customers).")
+        st.dataframe(for_people(done.sizes, {"segment": "integer", "customers": "integer"}), hide_index=True)
+
+
 def save_tab() -> None:
     current = of_this_table(st.session_state.get("seg-current")) or last_kmeans()
     res: SegmentResult | None = result_store().get(current) if current else None  # sklearn is loaded then
@@ -570,6 +595,12 @@ def save_tab() -> None:
         out_name = c1.text_input("Table name", value=f"{table}_segments", key=f"seg-save-name-{table}")
         with_rfm = c2.checkbox("Include RFM scores", value=rfm is not None, disabled=rfm is None,
                                key=f"seg-save-rfm-{digest(current)}")
+        if driver.sampled:  # on Spark: every customer of the table is assigned there, not the sample
+            spark_save(res, id_col if json.loads(current[-1]).get("id") else None, out_name, names)
+            st.subheader("Export segments")
+            st.caption("Save the segment table first (every customer, on Spark), then export it from the Data page; "
+                       "the sample here is not the whole table.")
+            return
         from core.segments.kmeans import segment_assignments  # already loaded: a result exists
 
         assigned = stored(("assignments", current, rfm_current if with_rfm else None, json.dumps(names, sort_keys=True)),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -90,6 +91,9 @@ def spark_session(remote: str | None = None) -> SparkSession:
                                 "and that the Spark Connect server is running.") from None
         else:
             warehouse = tempfile.mkdtemp(prefix="mw-spark-warehouse-")
+            # the local executors' Python workers (mapInPandas) run this interpreter, with its libraries;
+            # pyspark reads it from the environment when the context starts (default: `python3` on PATH)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             try:
                 session = (SparkSession.builder.master(LOCAL_MASTER).appName("marketing-workbench")
                            .config("spark.sql.session.timeZone", "UTC")
@@ -217,11 +221,18 @@ class SparkWorkspace(ServerFiles):
         frame = self.session.table(self._qualified(self._resolve(table)))
         if limit is not None:
             frame = frame.limit(max(0, int(limit)))
-        out = frame.toPandas()
-        for field in frame.schema.fields:  # dates as the DuckDB workspace reads them (datetime64, not objects)
-            if field.dataType.simpleString() == "date":
-                out[field.name] = pd.to_datetime(out[field.name])
-        return out
+        return _to_pandas(frame)
+
+    def sample(self, table: str, rows: int, *, seed: int = 0) -> tuple[pd.DataFrame, int]:
+        """A seeded random sample of at most `rows` rows as pandas (every row when the table has no more),
+        and the table's row count. Bernoulli sampling a little above the share, then cut to `rows`."""
+        frame = self.session.table(self._qualified(self._resolve(table)))
+        total = int(frame.count())
+        rows = max(1, int(rows))
+        if total > rows:
+            fraction = min(1.0, rows / total * 1.02 + 50 / total)  # a few more than needed: never short
+            frame = frame.sample(withReplacement=False, fraction=fraction, seed=int(seed)).limit(rows)
+        return _to_pandas(frame), total
 
     def profile(self, table: str) -> pd.DataFrame:
         """One row per column (the DuckDB workspace's profile, computed on Spark through Ibis)."""
@@ -403,6 +414,15 @@ class SparkWorkspace(ServerFiles):
 
 # ---------------------------------------------------------------- read-only SQL
 _READS_FILES = ("read_files", "csv.", "parquet.", "json.", "orc.", "text.", "binaryfile.", "avro.", "delta.")
+
+
+def _to_pandas(frame: Any) -> pd.DataFrame:
+    """A Spark DataFrame on the driver, dates as the DuckDB workspace reads them (datetime64, not objects)."""
+    out = frame.toPandas()
+    for field in frame.schema.fields:
+        if field.dataType.simpleString() == "date":
+            out[field.name] = pd.to_datetime(out[field.name])
+    return out
 
 
 def check_spark_read_only(query: str) -> None:

@@ -79,3 +79,44 @@ def test_journeys_on_spark(spark_app, spark):
     at = finish_jobs(at.button(key="model-train").click().run(), timeout=300)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert float(at.metric[0].value) > 0.7
+
+
+def test_a_table_over_the_driver_limit_is_sampled_then_scored_and_segmented_on_spark(spark_app, spark, monkeypatch):
+    """MW_SPARK_DRIVER_ROWS=1000 on the demo's 5,000 customers: Models trains on a stated sample and
+    scores every row on Spark into a table; Segments finds segments on the sample and saves all customers."""
+    import streamlit as st
+    from apptest_jobs import finish_jobs, open_tab
+
+    from core.data.spark import SparkWorkspace
+
+    monkeypatch.setenv("MW_SPARK_DRIVER_ROWS", "1000")
+    st.cache_resource.clear()
+    ws = SparkWorkspace(spark, database="t_pages")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model-table").select("customers").run()
+    assert any("5,000 rows in Spark" in i.value and "1,000 rows" in i.value for i in at.info), [i.value for i in at.info]
+    at = finish_jobs(at.button(key="model-train").click().run(), timeout=300)
+    assert not at.error, [e.value for e in at.error]
+    assert any("of a sample of 1,000 of 5,000 rows" in s.value for s in at.success), [s.value for s in at.success]
+    at.button(key="model-save").click().run()
+    open_tab(at, "models", "Score customers")
+    at.selectbox(key="score-table").select("customers").run()
+    at.button(key="score-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Scored 5,000 rows of `customers` on Spark into the table `customers_scores`" in s.value
+               for s in at.success), [s.value for s in at.success]
+    scores = ws.read("customers_scores")
+    assert len(scores) == 5000 and scores["customer_id"].is_unique and scores["decile"].between(1, 10).all()
+
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("customers").run()
+    assert any("segments are found on a random sample of 1,000 rows" in i.value for i in at.info)
+    at = finish_jobs(at.button(key="seg-run").click().run(), timeout=300)
+    assert not at.error, [e.value for e in at.error]
+    open_tab(at, "segments", "Save and export")
+    at.button(key="seg-save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("(5,000 customers)" in s.value for s in at.success), [s.value for s in at.success]
+    saved = ws.read("customers_segments")
+    assert len(saved) == 5000 and set(saved.columns) == {"customer_id", "segment", "segment_name", "distance_to_centre"}
