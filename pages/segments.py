@@ -558,19 +558,30 @@ def spark_save(res: SegmentResult, id_col: str | None, out_name: str, names: dic
         st.warning("Pick the customer id column on the K-means tab: the segments of every customer are saved by "
                    "their id on Spark.")
         return
-    st.caption(f"Segments were found on a sample of {driver.rows:,} customers; saving assigns all "
-               f"{driver.total_rows:,} customers of `{table}` to the nearest segment, on Spark (RFM scores are not "
-               "included: they were computed on the sample).")
+    from core.segments.mllib import mllib_rows
+
+    refit = driver.total_rows > mllib_rows()
+    st.caption(f"Segments were found on a sample of {driver.rows:,} customers; saving "
+               + (f"fits the {res.k} segments again on all {driver.total_rows:,} customers of `{table}` with Spark "
+                  "MLlib (k-means||, the sample's preprocessing and k; segments keep their numbers and names)"
+                  if refit else f"assigns all {driver.total_rows:,} customers of `{table}` to the nearest segment "
+                  "on Spark")
+               + ". RFM scores are not included: they were computed on the sample.")
     if st.button("Save segment table", key="seg-save", icon=":material/save:"):
         from core.data.spark_apply import assign_segments_on_spark
+        from core.segments.mllib import mllib_segments
 
         try:
-            with st.spinner(f"Assigning every customer of `{table}` on Spark ..."):
-                done = assign_segments_on_spark(ws, res, table, id_col, out_name, names=names)
+            with st.spinner(f"{'Fitting' if refit else 'Assigning'} every customer of `{table}` on Spark ..."):
+                done = (mllib_segments(ws, res, table, id_col, out_name, names=names) if refit
+                        else assign_segments_on_spark(ws, res, table, id_col, out_name, names=names))
         except DataError as e:
             st.error(str(e))
             return
         st.success(f"Saved `{done.table}` ({done.rows:,} customers).")
+        if refit:
+            st.caption(f"MLlib converged in {done.iterations} iterations; each segment's centre is within "
+                       f"{done.shift.max():.2f} standard deviations of the sample's.")
         st.dataframe(for_people(done.sizes, {"segment": "integer", "customers": "integer"}), hide_index=True)
 
 

@@ -211,3 +211,13 @@ def test_blockwise_distances_and_bincount_means_equal_the_plain_computations():
     got = _segment_means(num, seg, segments)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12, equal_nan=True)
     assert got.loc[4].isna().all()
+
+
+def test_mllib_clusters_are_paired_with_the_sample_segments_by_least_total_distance():
+    from core.segments.mllib import match_clusters
+
+    rng = np.random.default_rng(0)
+    sample = rng.normal(size=(5, 3)) * 10
+    order = np.array([3, 0, 4, 1, 2])
+    moved = sample[order] + rng.normal(scale=0.01, size=(5, 3))  # MLlib's clusters: the same centres, shuffled
+    np.testing.assert_array_equal(match_clusters(sample, moved), order)

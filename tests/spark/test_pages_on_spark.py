@@ -120,3 +120,27 @@ def test_a_table_over_the_driver_limit_is_sampled_then_scored_and_segmented_on_s
     assert any("(5,000 customers)" in s.value for s in at.success), [s.value for s in at.success]
     saved = ws.read("customers_segments")
     assert len(saved) == 5000 and set(saved.columns) == {"customer_id", "segment", "segment_name", "distance_to_centre"}
+
+
+def test_segments_of_a_table_over_the_mllib_limit_are_fitted_again_with_mllib(spark_app, spark, monkeypatch):
+    import streamlit as st
+    from apptest_jobs import finish_jobs, open_tab
+
+    from core.data.spark import SparkWorkspace
+
+    monkeypatch.setenv("MW_SPARK_DRIVER_ROWS", "1000")
+    monkeypatch.setenv("MW_SPARK_MLLIB_ROWS", "2000")
+    st.cache_resource.clear()
+    ws = SparkWorkspace(spark, database="t_pages")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/segments.py").run()
+    at.selectbox(key="seg-table").select("customers").run()
+    at = finish_jobs(at.button(key="seg-run").click().run(), timeout=300)
+    open_tab(at, "segments", "Save and export")
+    assert any("with Spark MLlib (k-means||" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.text_input(key="seg-save-name-customers").set_value("customers_mllib").run()
+    at.button(key="seg-save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Saved `customers_mllib` (5,000 customers)" in s.value for s in at.success)
+    assert any("MLlib converged in" in c.value for c in at.caption)
+    assert len(ws.read("customers_mllib")) == 5000

@@ -111,3 +111,39 @@ def test_a_result_never_replaces_the_table_it_is_computed_from(sws, customers):
     with pytest.raises(DataError, match="cannot replace"):
         assign_segments_on_spark(sws, object(), "customers", "customer_id", "customers")
     assert sws.read("customers").shape == customers.shape
+
+
+def test_mllib_kmeans_on_every_row_finds_the_segments_of_the_sample(sws):
+    """Planted clusters: MLlib's k-means|| on all rows ends at scikit-learn's optimum on all rows (the same
+    centres after pairing), keeps the sample's segment numbers and names, and assigns like predict."""
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.segments import kmeans_segments
+    from core.segments.mllib import match_clusters, mllib_segments
+
+    X, planted = make_blobs(6_000, 3, centers=[[0, 0, 0], [8, 0, 0], [0, 8, 0], [0, 0, 8]], cluster_std=1.0,
+                           random_state=2)
+    df = pd.DataFrame(X * 10 + 200, columns=["spend", "orders", "visits"]).assign(customer=np.arange(6_000))
+    sws.save_frame(df, "big_customers")
+    result = kmeans_segments(df.sample(1_500, random_state=0), ["spend", "orders", "visits"], 4)
+    got = mllib_segments(sws, result, "big_customers", "customer", "big_customers_segments",
+                         names={2: "Second"})
+    saved = sws.read("big_customers_segments").set_index("customer").loc[df["customer"]]
+    assert got.rows == 6_000 and got.k == 4 and got.iterations >= 1
+    assert list(saved.columns) == ["segment", "segment_name", "distance_to_centre"]
+    assert adjusted_rand_score(planted, saved["segment"]) > 0.99
+    assert (saved["segment"].to_numpy() == result.predict(df)).mean() > 0.995  # the sample's numbering carried over
+    assert set(saved.loc[saved["segment"] == 2, "segment_name"]) == {"Second"}
+    assert (got.shift < 0.1).all()  # centres moved by under 0.1 standard deviation from the sample's
+    # an independent reference: scikit-learn on every row of the same scaled inputs
+    scaled = result._transform(df)
+    full = KMeans(4, n_init=4, random_state=0).fit(scaled)
+    pairing = match_clusters(full.cluster_centers_, got.centres)
+    np.testing.assert_allclose(got.centres, full.cluster_centers_[pairing], atol=1e-3)
+    labels = saved["segment"].to_numpy()
+    np.testing.assert_allclose(saved["distance_to_centre"], np.linalg.norm(scaled - got.centres[labels - 1], axis=1),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.cost, ((scaled - got.centres[labels - 1]) ** 2).sum(), rtol=1e-6)
+    assert got.sizes["customers"].sum() == 6_000

@@ -1,0 +1,142 @@
+"""K-means on every row of a large Spark table with MLlib (k-means||), from a segmentation of a sample.
+
+scikit-learn finds the segments on a sample brought to the driver (core.data.driver): it recommends
+k with the sweep and learns the preprocessing (imputation, log, clipping, scaling). For a table over
+MW_SPARK_MLLIB_ROWS rows (2,000,000 by default) the final fit then runs on the cluster:
+
+1. every row is preprocessed with the sample's fitted pipeline (mapInPandas);
+2. Spark ML's KMeans (k-means|| start, seeded) fits k centres on all rows;
+3. the MLlib clusters are matched to the sample's segments (the pairing of centres with the least
+   total distance, scipy's linear_sum_assignment), so segment numbers and names carry over;
+4. each row is assigned to its nearest MLlib centre with its distance (mapInPandas again) and saved
+   as customer, segment, segment_name, distance_to_centre (core.segments.segment_assignments' columns).
+
+Below the threshold core.data.spark_apply.assign_segments_on_spark assigns every row to the
+sample's centres instead: on a sample of hundreds of thousands the centres barely move.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DataError
+
+MLLIB_ROWS_ENV = "MW_SPARK_MLLIB_ROWS"
+DEFAULT_MLLIB_ROWS = 2_000_000
+MAX_ITER = 30
+
+
+@dataclass(frozen=True)
+class MllibSegments:
+    """The MLlib fit on every row: the saved table, its rows, customers per segment, and how the
+    final centres compare with the sample's (`shift`: each segment's centre moved by this many
+    scaled units, i.e. standard deviations of the features)."""
+
+    table: str
+    rows: int
+    k: int
+    sizes: pd.DataFrame  # segment, segment_name, customers
+    shift: pd.Series  # per segment
+    iterations: int
+    cost: float  # within-segment sum of squared distances, scaled units
+    centres: np.ndarray  # row s - 1 = segment s's centre, in the scaled inputs of the sample's pipeline
+
+
+def mllib_rows() -> int:
+    """Tables with more rows than this get their final K-means fit from MLlib (MW_SPARK_MLLIB_ROWS)."""
+    try:
+        return max(1, int(os.environ.get(MLLIB_ROWS_ENV, DEFAULT_MLLIB_ROWS)))
+    except ValueError:
+        return DEFAULT_MLLIB_ROWS
+
+
+def match_clusters(sample_centres: np.ndarray, mllib_centres: np.ndarray) -> np.ndarray:
+    """For each MLlib cluster, the row of `sample_centres` it is paired with (least total distance)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.linalg.norm(mllib_centres[:, None, :] - sample_centres[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    pairing = np.empty(len(mllib_centres), dtype=np.int64)
+    pairing[rows] = cols
+    return pairing
+
+
+def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: str, *,
+                   names: dict[int, str] | None = None, seed: int = 0, max_iter: int = MAX_ITER,
+                   mode: str = "replace") -> MllibSegments:
+    """Fit `result.k` segments on every row of the Spark table `table` with MLlib, starting from the
+    preprocessing and the k of `result` (a SegmentResult of a sample), and save the assignments as
+    `out_table` (see the module docstring)."""
+    from pyspark.ml.clustering import KMeans
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from core.data.spark_apply import _batch_frame, _frame, _refuse_overwrite, ship_core
+
+    ws.require("save")
+    _refuse_overwrite(out_table, table)
+    source = _frame(ws, table)
+    needed = list(dict.fromkeys([customer] + list(result.features) + list(result.categorical)))
+    absent = [c for c in needed if c not in source.columns]
+    if absent:
+        raise DataError(f"`{table}` lacks column(s) the segments need: {', '.join(absent)}.")
+    source = source.select(*needed)
+    types = {f.name: f.dataType.simpleString() for f in source.schema.fields}
+    id_type = next(f.dataType for f in source.schema.fields if f.name == customer)
+    ship_core(ws.session)
+
+    def inputs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            if len(pdf):
+                X = result._transform(_batch_frame(pdf, types))
+                yield pd.DataFrame({customer: pdf[customer].to_numpy(), "x": list(X)})
+
+    scaled_schema = T.StructType([T.StructField(customer, id_type, True),
+                                  T.StructField("x", T.ArrayType(T.DoubleType(), False), True)])
+    scaled = source.mapInPandas(inputs, scaled_schema).withColumn("features", array_to_vector("x")).persist()
+    try:
+        rows = int(scaled.count())
+        if rows < result.k:
+            raise DataError(f"`{table}` has {rows:,} rows, fewer than the {result.k} segments.")
+        model = KMeans(k=int(result.k), initMode="k-means||", seed=int(seed), maxIter=int(max_iter),
+                       featuresCol="features").fit(scaled.select("features"))
+        centres = np.asarray(model.clusterCenters(), dtype="float64")
+        iterations, cost = int(model.summary.numIter), float(model.summary.trainingCost)
+        sample_centres = np.asarray(result._model.cluster_centers_, dtype="float64")
+        pairing = match_clusters(sample_centres, centres)  # MLlib cluster -> the sample's (sklearn's) cluster
+        segment_of = np.asarray(result._relabel, dtype="int64")[pairing]  # MLlib cluster -> segment 1..k
+        shift = pd.Series(np.linalg.norm(centres - sample_centres[pairing], axis=1), index=segment_of, name="shift")
+        all_names = {int(k): str(v) for k, v in {**result.names, **(names or {})}.items()}
+
+        def assign(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for pdf in batches:
+                if len(pdf):
+                    X = np.vstack(pdf["x"].to_numpy())
+                    gaps = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+                    nearest = gaps.argmin(axis=1)
+                    segments = segment_of[nearest]
+                    yield pd.DataFrame({customer: pdf[customer].to_numpy(), "segment": segments,
+                                        "segment_name": [all_names.get(int(s), f"Segment {s}") for s in segments],
+                                        "distance_to_centre": np.sqrt(gaps[np.arange(len(X)), nearest])})
+
+        out_schema = T.StructType([T.StructField(customer, id_type, True),
+                                   T.StructField("segment", T.LongType(), True),
+                                   T.StructField("segment_name", T.StringType(), True),
+                                   T.StructField("distance_to_centre", T.DoubleType(), True)])
+        target = ws._target(out_table, mode)
+        ws._write(scaled.select(customer, "x").mapInPandas(assign, out_schema), target, mode)
+    finally:
+        scaled.unpersist()
+    sizes = (_frame(ws, target).groupBy("segment", "segment_name").agg(F.count(F.lit(1)).alias("customers"))
+             .orderBy("segment").toPandas())
+    ws.record("segments", table=target, rows=rows,
+              detail=f"MLlib k-means|| on {table}: k = {result.k}, {iterations} iterations")
+    by_segment = centres[np.argsort(segment_of)]
+    return MllibSegments(table=target, rows=rows, k=int(result.k), sizes=sizes, shift=shift.sort_index(),
+                         iterations=iterations, cost=cost, centres=by_segment)
