@@ -22,9 +22,12 @@ run: $(STAMP) sample_data/customers.csv
 	$(PY) serve.py --server.port=8501
 
 # mypy first (core/, settings in mypy.ini): a type error fails the run before any test.
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file in one of them (module
+# fixtures such as a running app stay in one process); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 SPARK_STAMP := $(VENV)/.installed-spark
 
