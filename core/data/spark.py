@@ -248,7 +248,9 @@ class SparkWorkspace(ServerFiles):
         before = catalog.currentDatabase()
         catalog.setCurrentDatabase(self.database)  # unqualified names are this workspace's tables ...
         try:
-            frame = self.session.sql(query)  # (the plan is resolved here, so the names are bound)
+            # classic Spark resolves the plan here, so the names are bound; Spark Connect resolves it on the
+            # server when it runs, after the database is set back: there the names are qualified in the text
+            frame = self.session.sql(_qualify_tables(query, self.database) if is_connect(self.session) else query)
         except Exception as e:  # noqa: BLE001 - Spark's analysis errors (unknown table, column ...) are the user's
             message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
             self.record("query", detail=f"{query[:500]} -- failed: {message}")
@@ -455,9 +457,41 @@ def check_spark_read_only(query: str) -> None:
             raise DataError(f"The function {node.name} is not allowed in the SQL console.")
 
 
+def _qualify_tables(query: str, database: str) -> str:
+    """`query` with every table name that has no database (and is not a WITH name) put in `database`."""
+    import sqlglot
+    from sqlglot import exp
+
+    stmt = sqlglot.parse_one(str(query).strip().rstrip(";"), read="spark")
+    ctes = {str(c.alias_or_name).lower() for c in stmt.find_all(exp.CTE)}
+    for table in stmt.find_all(exp.Table):
+        if not table.args.get("db") and str(table.name).lower() not in ctes:
+            table.set("db", exp.to_identifier(database))
+    return stmt.sql(dialect="spark")
+
+
+def is_connect(session: Any) -> bool:
+    """Whether `session` is a Spark Connect client (no SparkContext: tags instead of job groups)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
 def _with_timeout(session: Any, frame: Any, seconds: float) -> pd.DataFrame:
     """frame.toPandas(), cancelled (DataError) when it runs longer than `seconds`."""
     group = f"mw-sql-{threading.get_ident()}-{id(frame)}"
+    if is_connect(session):  # an operation tag, interrupted from the timer
+        session.addTag(group)
+        timer = threading.Timer(seconds, lambda: session.interruptTag(group))
+        timer.start()
+        try:
+            return frame.toPandas()
+        except Exception as e:  # noqa: BLE001 - an interrupted operation surfaces as a grpc / Spark exception
+            if not timer.is_alive():
+                raise DataError(f"The query ran longer than {seconds:g} s and was stopped. Add filters or a "
+                                "LIMIT.") from None
+            raise DataError(f"Spark could not run the query: {str(e).splitlines()[0][:300]}") from None
+        finally:
+            timer.cancel()
+            session.removeTag(group)
     context = session.sparkContext
     context.setJobGroup(group, "workbench SQL console", interruptOnCancel=True)
     timer = threading.Timer(seconds, lambda: context.cancelJobGroup(group))

@@ -65,8 +65,10 @@ def ship_core(session: Any) -> None:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(CORE.rglob("*.py")):
                 zf.write(path, path.relative_to(CORE.parent).as_posix())
-        if hasattr(session, "addArtifacts") and not hasattr(session, "sparkContext"):
-            session.addArtifacts(str(archive), pyfile=True)  # Spark Connect
+        from core.data.spark import is_connect
+
+        if is_connect(session):
+            session.addArtifacts(str(archive), pyfile=True)
         else:
             session.sparkContext.addPyFile(str(archive))
         _SHIPPED.add(id(session))
