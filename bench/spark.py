@@ -6,6 +6,12 @@ Spark session's start:
   experiment  core.experiments.analyze(table, "variant", ["converted", "revenue"]) on one row per user
   features    core.segments.features.customer_features(transactions, ...) on purchase lines
               (one customer per 10 lines)
+  kmeans      K-means segments of a customer table of the same size (4 spend-like features, 5 planted
+              groups), k = 5: on DuckDB `kmeans_segments` on the whole table read to pandas; on Spark
+              what the Segments page does for a large table, a seeded sample on the driver
+              (core.data.driver, at most 500,000 rows) segmented with scikit-learn, then the final
+              fit on every row with MLlib k-means|| and the assignments saved
+              (core.segments.mllib.mllib_segments); run once (--repeat does not apply)
 Each figure is the median of --repeat runs; the ratio is Spark's time over DuckDB's. Needs
 requirements-spark.txt and Java 17 (`make test-spark` installs them); prints the reason and stops
 when they are absent. On one machine DuckDB wins (no shuffle, no JVM, no task scheduling); Spark
@@ -46,6 +52,14 @@ def lines(n: int, seed: int = 1) -> pd.DataFrame:
                          "channel": rng.choice(["web", "app", "store"], n)})
 
 
+def customers(n: int, seed: int = 2) -> pd.DataFrame:
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n, 4, centers=5, cluster_std=1.5, random_state=seed)
+    return pd.DataFrame(np.exp(X / 4) * 50, columns=["spend", "orders", "visits", "tenure"]).assign(
+        customer_id=np.arange(n, dtype="int64"))
+
+
 def timed(fn, repeat: int) -> float:
     runs = []
     for _ in range(repeat):
@@ -67,8 +81,13 @@ def main() -> None:
         return
     from core.data.spark import SparkWorkspace, spark_session
     from core.data.workspace import Workspace, close_all
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.data.driver import driver_frame
     from core.experiments import analyze
+    from core.segments import kmeans_segments
     from core.segments.features import customer_features
+    from core.segments.mllib import mllib_segments
 
     t = time.perf_counter()
     session = spark_session()
@@ -78,19 +97,20 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="bench-spark-"))
         dws = Workspace(folder / "w.duckdb")
         sws = SparkWorkspace(session, database=f"bench_{n}")
-        u, tx = users(n), lines(n)
+        u, tx, cu = users(n), lines(n), customers(n)
         t = time.perf_counter()
         dws.save_frame(u, "users")
         dws.save_frame(tx, "lines")
+        dws.save_frame(cu, "customers")
         d_load = time.perf_counter() - t
         t = time.perf_counter()
-        for name, frame in (("users", u), ("lines", tx)):  # through Parquet: what a lake table is
+        for name, frame in (("users", u), ("lines", tx), ("customers", cu)):  # through Parquet, as a lake table
             path = folder / f"{name}.parquet"
             frame.to_parquet(path, index=False)
             session.read.parquet(str(path)).write.mode("overwrite").format("parquet").saveAsTable(
                 f"`{sws.database}`.`{name}`")
         s_load = time.perf_counter() - t
-        del u, tx
+        del u, tx, cu
         checks = {
             "experiment": lambda ws: analyze(ws.table("users"), "variant", ["converted", "revenue"]),
             "features": lambda ws: customer_features(ws.table("lines"), "customer_id", "order_date", "amount",
@@ -103,7 +123,22 @@ def main() -> None:
             rows_out.append((f"{n:,}", what, d, s))
             print(f"{n:>12,} rows  {what:<11} DuckDB {d:7.2f} s   Spark {s:7.2f} s   Spark/DuckDB {s / d:5.1f}x",
                   flush=True)
-        print(f"{n:>12,} rows  store both tables: DuckDB {d_load:.1f} s, Spark {s_load:.1f} s (via Parquet)")
+        feats = ["spend", "orders", "visits", "tenure"]
+        t = time.perf_counter()
+        local = kmeans_segments(dws.read("customers"), feats, 5, id_column="customer_id")
+        d = time.perf_counter() - t
+        t = time.perf_counter()
+        sample = driver_frame(sws, "customers")
+        fitted = kmeans_segments(sample.frame, feats, 5, id_column="customer_id")
+        on_spark = mllib_segments(sws, fitted, "customers", "customer_id", "customers_segments")
+        s_ = time.perf_counter() - t
+        saved = sws.read("customers_segments").sort_values("customer_id")["segment"].to_numpy()
+        agree = adjusted_rand_score(local.labels, saved)
+        rows_out.append((f"{n:,}", "kmeans", d, s_))
+        print(f"{n:>12,} rows  kmeans      DuckDB {d:7.2f} s   Spark {s_:7.2f} s   Spark/DuckDB {s_ / d:5.1f}x   "
+              f"(Spark: sample {sample.rows:,} rows, MLlib {on_spark.iterations} iterations; adjusted Rand index "
+              f"against DuckDB's segments {agree:.3f})", flush=True)
+        print(f"{n:>12,} rows  store the tables: DuckDB {d_load:.1f} s, Spark {s_load:.1f} s (via Parquet)")
         session.sql(f"DROP DATABASE IF EXISTS `{sws.database}` CASCADE")
         close_all()
     print("\nrows          step         DuckDB s   Spark s   ratio")

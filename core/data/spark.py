@@ -74,7 +74,9 @@ def _pyspark() -> Any:
 
 def spark_session(remote: str | None = None) -> SparkSession:
     """This process's Spark session: local (`local[2]`, UTC, UI off, a temporary warehouse) or, with
-    `remote` ("sc://host:15002"), a Spark Connect session to a cluster. Made once per target."""
+    `remote` ("sc://host:15002"), a Spark Connect session to a cluster. Made once; asking for another
+    target in the same process is a DataError (pyspark routes every later session, function and ML
+    call through Spark Connect once a Connect session exists)."""
     _pyspark()
     from pyspark.sql import SparkSession
 
@@ -83,6 +85,10 @@ def spark_session(remote: str | None = None) -> SparkSession:
         session = _SESSIONS.get(key)
         if session is not None:
             return session
+        if _SESSIONS:  # pyspark switches the whole process to Spark Connect once it has a Connect session
+            raise DataError(f"This process already uses Spark at {next(iter(_SESSIONS))}; one process uses one "
+                            "Spark (a local session or one Spark Connect server). Start another process for "
+                            f"{key}.")
         if remote:
             try:
                 session = SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC").getOrCreate()

@@ -3,7 +3,9 @@
 Two paths, both returning the DuckDB loader's `IngestReport`:
 - **A local file** (an upload, or a file in the server's import folder) is read by the workbench's own
   loader (core.data.csv_detect and core.data.ingest: detection, every bad row rejected and reported)
-  into a staging Parquet file in a temporary folder, which Spark then reads and saves as the table.
+  into a staging Parquet file in a temporary folder, which Spark then reads and saves as the table
+  (through Spark Connect the file's Arrow batches are sent to the cluster instead: it cannot see
+  this server's disk).
   The rows, types, rejects and warnings are exactly what the DuckDB workspace reports for that file.
 - **A folder or a lake URI** (s3a://, abfss://, hdfs://, a directory of part files) is read by Spark
   itself: header and delimiter as given (default: a header, a comma), types inferred by Spark on a
@@ -65,6 +67,18 @@ def stage_local_csv(path: Path, table: str, mode: str, options: dict[str, Any],
     return report, folder / STAGED_FILE
 
 
+def staged_frame(session: Any, staged: Path) -> Any:
+    """The staging Parquet file as a Spark DataFrame: read by Spark from this machine's disk, or, through
+    Spark Connect (whose cluster cannot see this server's folders), sent as Arrow record batches."""
+    from core.data.spark import is_connect
+
+    if is_connect(session):
+        import pyarrow.parquet as pq
+
+        return session.createDataFrame(pq.read_table(staged))
+    return session.read.parquet(str(staged))
+
+
 def read_with_spark(session: Any, source: str, options: dict[str, Any]) -> tuple[Any, int, pd.DataFrame, list[str]]:
     """(good rows as a Spark DataFrame, rejected lines, up to REJECTS_SHOWN of them, warnings)."""
     from pyspark.sql import functions as F
@@ -113,7 +127,7 @@ def ingest(ws: Any, source: str, target: str, mode: str, options: dict[str, Any]
     try:
         if is_local_file(source):
             report, staged = stage_local_csv(Path(str(source).removeprefix("file://")), target, mode, options, folder)
-            frame = ws.session.read.parquet(str(staged))
+            frame = staged_frame(ws.session, staged)
             rows, rejected, rejects, warnings = report.rows, report.rejected_rows, report.rejects, report.warnings
             detected = {**report.detected, "engine": "spark (read by the workbench's loader)"}
         else:

@@ -28,6 +28,11 @@ def _missing() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("MW_SPARK_CONNECT_CHILD") != "1":  # Spark Connect checks: only in their own process
+        child = [i for i in items if i.get_closest_marker("connect_child")]
+        if child:
+            config.hook.pytest_deselected(items=child)
+            items[:] = [i for i in items if not i.get_closest_marker("connect_child")]
     reason = _missing()
     if reason is None:
         return
