@@ -60,6 +60,35 @@ def customers(n: int, seed: int = 2) -> pd.DataFrame:
         customer_id=np.arange(n, dtype="int64"))
 
 
+def kmeans_step(n: int, dws, sws) -> tuple[str, str, float, float]:  # type: ignore[no-untyped-def]
+    """K-means segments on DuckDB (scikit-learn on the whole table) and on Spark (sample + MLlib)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.data.driver import driver_frame
+    from core.segments import kmeans_segments
+    from core.segments.mllib import mllib_segments
+
+    feats = ["spend", "orders", "visits", "tenure"]
+    t = time.perf_counter()
+    frame = dws.read("customers")
+    local = kmeans_segments(frame, feats, 5, id_column="customer_id")
+    d = time.perf_counter() - t
+    t = time.perf_counter()
+    sample = driver_frame(sws, "customers")
+    fitted = kmeans_segments(sample.frame, feats, 5, id_column="customer_id")
+    on_spark = mllib_segments(sws, fitted, "customers", "customer_id", "customers_segments")
+    s = time.perf_counter() - t
+    check = 200_000  # agreement on the first customers: never all of a large table to the driver
+    saved = (sws.session.table(f"`{sws.database}`.`customers_segments`").filter(f"customer_id < {check}")
+             .toPandas().set_index("customer_id")["segment"])
+    mine = pd.Series(local.labels, index=frame["customer_id"].to_numpy()).loc[saved.index]
+    agree = adjusted_rand_score(mine.to_numpy(), saved.to_numpy())
+    print(f"{n:>12,} rows  kmeans      DuckDB {d:7.2f} s   Spark {s:7.2f} s   Spark/DuckDB {s / d:5.1f}x   "
+          f"(Spark: sample {sample.rows:,} rows, MLlib {on_spark.iterations} iterations; adjusted Rand index "
+          f"against DuckDB's segments on {len(saved):,} customers {agree:.3f})", flush=True)
+    return f"{n:,}", "kmeans", d, s
+
+
 def timed(fn, repeat: int) -> float:
     runs = []
     for _ in range(repeat):
@@ -73,6 +102,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", nargs="+", choices=["experiment", "features", "kmeans"],
+                    default=["experiment", "features", "kmeans"], help="the steps to time")
     args = ap.parse_args()
     try:
         import pyspark  # noqa: F401
@@ -81,13 +112,8 @@ def main() -> None:
         return
     from core.data.spark import SparkWorkspace, spark_session
     from core.data.workspace import Workspace, close_all
-    from sklearn.metrics import adjusted_rand_score
-
-    from core.data.driver import driver_frame
     from core.experiments import analyze
-    from core.segments import kmeans_segments
     from core.segments.features import customer_features
-    from core.segments.mllib import mllib_segments
 
     t = time.perf_counter()
     session = spark_session()
@@ -117,27 +143,16 @@ def main() -> None:
                                                      order="order_id", channel="channel"),
         }
         for what, fn in checks.items():
+            if what not in args.only:
+                continue
             fn(dws), fn(sws)  # warm: first-query costs (Spark's code generation, DuckDB's catalog)
             d = timed(lambda: fn(dws), args.repeat)
             s = timed(lambda: fn(sws), args.repeat)
             rows_out.append((f"{n:,}", what, d, s))
             print(f"{n:>12,} rows  {what:<11} DuckDB {d:7.2f} s   Spark {s:7.2f} s   Spark/DuckDB {s / d:5.1f}x",
                   flush=True)
-        feats = ["spend", "orders", "visits", "tenure"]
-        t = time.perf_counter()
-        local = kmeans_segments(dws.read("customers"), feats, 5, id_column="customer_id")
-        d = time.perf_counter() - t
-        t = time.perf_counter()
-        sample = driver_frame(sws, "customers")
-        fitted = kmeans_segments(sample.frame, feats, 5, id_column="customer_id")
-        on_spark = mllib_segments(sws, fitted, "customers", "customer_id", "customers_segments")
-        s_ = time.perf_counter() - t
-        saved = sws.read("customers_segments").sort_values("customer_id")["segment"].to_numpy()
-        agree = adjusted_rand_score(local.labels, saved)
-        rows_out.append((f"{n:,}", "kmeans", d, s_))
-        print(f"{n:>12,} rows  kmeans      DuckDB {d:7.2f} s   Spark {s_:7.2f} s   Spark/DuckDB {s_ / d:5.1f}x   "
-              f"(Spark: sample {sample.rows:,} rows, MLlib {on_spark.iterations} iterations; adjusted Rand index "
-              f"against DuckDB's segments {agree:.3f})", flush=True)
+        if "kmeans" in args.only:
+            rows_out.append(kmeans_step(n, dws, sws))
         print(f"{n:>12,} rows  store the tables: DuckDB {d_load:.1f} s, Spark {s_load:.1f} s (via Parquet)")
         session.sql(f"DROP DATABASE IF EXISTS `{sws.database}` CASCADE")
         close_all()

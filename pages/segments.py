@@ -579,9 +579,13 @@ def spark_save(res: SegmentResult, id_col: str | None, out_name: str, names: dic
             st.error(str(e))
             return
         st.success(f"Saved `{done.table}` ({done.rows:,} customers).")
-        if refit:
+        if refit and done.used == "mllib":
             st.caption(f"MLlib converged in {done.iterations} iterations; each segment's centre is within "
                        f"{done.shift.max():.2f} standard deviations of the sample's.")
+        elif refit:
+            st.caption(f"MLlib's k-means|| ended in a worse fit than the sample's segments (within-segment sum of "
+                       f"squares {done.mllib_cost:,.0f} against {done.sample_cost:,.0f} on every customer), so "
+                       "every customer was assigned to the sample's segments.")
         st.dataframe(for_people(done.sizes, {"segment": "integer", "customers": "integer"}), hide_index=True)
 
 

@@ -127,33 +127,25 @@ def _stage_parquet(folder: Path) -> Any:
     return commit
 
 
-def load_job(source: str, table: str, mode: str, options: dict[str, Any], *, import_dir: str | None = None,
-             progress: Progress) -> StagedLoad:
-    """Read a CSV into `staged.parquet` in the job's folder (runs in a worker; see the module docstring).
-
-    source: a file name inside the job's folder (an upload linked there by submit_load) or a path
-    inside `import_dir`; options: the page's reading options (as for Workspace.ingest_csv).
-    """
+def stage_csv(path: Path, folder: Path, table: str, mode: str, options: dict[str, Any], *, allowed: list[Path],
+              threads: int, progress: Progress | None = None) -> tuple[IngestReport, int]:
+    """The workbench's loader on the CSV `path` into `folder`/staged.parquet: an in-memory DuckDB in the
+    workspace's sandbox (only `allowed` folders readable, external access off, configuration locked),
+    detection, the typed read and every reject (core.data.ingest.load_plan), with `threads` threads
+    and MW_DUCKDB_MEMORY. Returns the report and the threads DuckDB ran with. Used by load jobs and
+    by the Spark workspace's loads of local files (core.data.spark_ingest)."""
     from core.data.csv_detect import plan_csv
     from core.data.engine import sandbox
     from core.data.ingest import load_plan
 
-    folder = current_job_dir()
-    if folder is None:
-        raise DataError("load_job runs inside a job (core.jobs.JobRunner.submit).")
-    folder = folder.resolve()
-    path = Path(source) if os.path.isabs(source) else folder / source
-    allowed = [folder] + ([Path(import_dir).resolve()] if import_dir else [])
-    if not any(path.resolve().is_relative_to(root) for root in allowed):
-        raise DataError("The file to load is outside the job's folder and the import folder; pick it again.")
     work = folder / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {"allow_community_extensions": False, "temp_directory": str(work / "duckdb")}
     memory = config.duckdb_memory()
     if memory:
         settings["memory_limit"] = memory
-    threads = job_threads()
-    progress(0.0, "Detecting the file format")
+    if progress is not None:
+        progress(0.0, "Detecting the file format")
     import duckdb
 
     try:
@@ -162,20 +154,41 @@ def load_job(source: str, table: str, mode: str, options: dict[str, Any], *, imp
         raise DataError(f"The DuckDB settings are not valid: {str(e).splitlines()[0]}. Ask an admin to check "
                         f"MW_DUCKDB_MEMORY (now {memory!r}; e.g. 4GB).") from None
     try:
-        cursors = sandbox(con, allowed)
-        cur = cursors[0]
+        cur = sandbox(con, allowed)[0]
         plan = plan_csv(cur, path, work, **options)
         try:
             report = load_plan(cur, plan, table, mode, _stage_parquet(folder), progress, tmp_dir=work)
         finally:
             plan.cleanup()
         ran_with = int(cur.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        columns = dict(report.columns)
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
+    return report, ran_with
+
+
+def load_job(source: str, table: str, mode: str, options: dict[str, Any], *, import_dir: str | None = None,
+             progress: Progress) -> StagedLoad:
+    """Read a CSV into `staged.parquet` in the job's folder (runs in a worker; see the module docstring).
+
+    source: a file name inside the job's folder (an upload linked there by submit_load) or a path
+    inside `import_dir`; options: the page's reading options (as for Workspace.ingest_csv).
+    """
+    folder = current_job_dir()
+    if folder is None:
+        raise DataError("load_job runs inside a job (core.jobs.JobRunner.submit).")
+    folder = folder.resolve()
+    path = Path(source) if os.path.isabs(source) else folder / source
+    allowed = [folder] + ([Path(import_dir).resolve()] if import_dir else [])
+    if not any(path.resolve().is_relative_to(root) for root in allowed):
+        raise DataError("The file to load is outside the job's folder and the import folder; pick it again.")
+    try:
+        report, ran_with = stage_csv(path, folder, table, mode, options, allowed=allowed, threads=job_threads(),
+                                     progress=progress)
+    finally:
         if path.parent == folder and path.name != STAGED_FILE:
             path.unlink(missing_ok=True)  # the linked upload: no longer needed
+    columns = dict(report.columns)
     return StagedLoad(report=report, staged=STAGED_FILE, columns=columns, threads=ran_with)
 
 

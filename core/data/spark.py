@@ -349,41 +349,30 @@ class SparkWorkspace(ServerFiles):
         return data
 
     # ------------------------------------------------------------ files on the app server
-    def spill_upload(self, source: Any) -> Path:
-        """An uploaded file object copied to a temporary file on the app server (then loaded)."""
-        import shutil
-        import uuid
-
-        from core.data.workspace import check_upload_name
-
-        self.require("load")
-        check_upload_name(getattr(source, "name", None))
-        if hasattr(source, "seek"):
-            source.seek(0)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        out = self.tmp_dir / f"upload-{uuid.uuid4().hex}.csv"
-        with open(out, "wb") as f:
-            shutil.copyfileobj(source, f, 1 << 20)
-        return out
-
     def inspect_csv(self, source: Any, **csv_options: Any) -> Any:
         """How a local CSV would be read (the workbench's detection, as on DuckDB)."""
-        import duckdb
-
         from core.data.csv_detect import plan_csv
         from core.data.engine import sandbox
 
+        from core.jobs import duckdb_connect
+
         self.require("load")
         path = Path(source) if isinstance(source, (str, os.PathLike)) else self.spill_upload(source)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(":memory:", config={"allow_community_extensions": False})
         try:
-            cur = sandbox(con, [self.tmp_dir.resolve(), path.parent.resolve()])[0]
-            plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
-            plan.cleanup()
-            return plan
-        finally:
-            con.close()
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            con = duckdb_connect(":memory:", threads=max(1, min(2, os.cpu_count() or 1)),
+                                 config={"allow_community_extensions": False})
+            try:
+                cur = sandbox(con, [self.tmp_dir.resolve(), path.parent.resolve()])[0]
+                plan = plan_csv(cur, path, self.tmp_dir, **csv_options)
+                plan.cleanup()
+                return plan
+            finally:
+                con.close()
+        except DataError as e:
+            raise DataError(self._public(str(e))) from None
+        except OSError as e:
+            raise self._disk_error(e, "read the file") from None
 
     def backup(self, *args: Any, **kwargs: Any) -> Any:
         raise DataError("Backups of a Spark database are made with the cluster's own tools (the tables are "

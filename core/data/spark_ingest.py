@@ -16,6 +16,7 @@ Two paths, both returning the DuckDB loader's `IngestReport`:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -44,26 +45,10 @@ def is_local_file(source: str) -> bool:
 def stage_local_csv(path: Path, table: str, mode: str, options: dict[str, Any],
                     folder: Path) -> tuple[IngestReport, Path]:
     """The workbench's loader on a local file, into `folder`/staged.parquet: (report, the Parquet file)."""
-    import duckdb
+    from core.data.load_job import STAGED_FILE, stage_csv
 
-    from core.data.csv_detect import plan_csv
-    from core.data.engine import sandbox
-    from core.data.ingest import load_plan
-    from core.data.load_job import STAGED_FILE, _stage_parquet
-
-    work = folder / "tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:", config={"allow_community_extensions": False, "threads": 2,
-                                             "temp_directory": str(work / "duckdb")})
-    try:
-        cur = sandbox(con, [folder, path.parent.resolve()])[0]
-        plan = plan_csv(cur, path, work, **options)
-        try:
-            report = load_plan(cur, plan, table, mode, _stage_parquet(folder), None, tmp_dir=work)
-        finally:
-            plan.cleanup()
-    finally:
-        con.close()
+    report, _ = stage_csv(path, folder, table, mode, options, allowed=[folder, path.parent.resolve()],
+                          threads=max(1, min(2, os.cpu_count() or 1)))
     return report, folder / STAGED_FILE
 
 

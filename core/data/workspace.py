@@ -36,9 +36,9 @@ from core.data.engine import connect_sandboxed, ibis_backend, transaction
 from core.data.export import FORMATS, frame_to_bytes, neutralise_sql
 from core.data.identifiers import INTERNAL_PREFIX, quote_ident, quote_literal, sanitize_table_name
 from core.data.ingest import MODES, STAGING_PREFIX, IngestReport, Progress, load_plan
-from core.errors import DataError, redact
+from core.errors import DataError
 from core.wording import plural
-from core.data.server_files import UPLOAD_SUFFIXES, ServerFiles
+from core.data.server_files import UPLOAD_SUFFIXES, ServerFiles, check_upload_name  # noqa: F401 (public here too)
 from core.roles import Role, check_role
 
 if TYPE_CHECKING:
@@ -179,10 +179,6 @@ class Workspace(ServerFiles):
     @property
     def engine(self) -> str:
         return "duckdb"
-
-    def _public(self, message: str) -> str:
-        """The message as this user may see it: no server paths or process ids unless an admin."""
-        return message if self.role == "admin" else redact(message)
 
     # ------------------------------------------------------------ plumbing
     def _initialise(self) -> None:
@@ -384,20 +380,6 @@ class Workspace(ServerFiles):
             with contextlib.suppress(OSError):
                 out.unlink(missing_ok=True)
 
-    def _disk_error(self, e: BaseException, doing: str) -> DataError:
-        """A DataError for a failed file operation, with advice, and no path unless an admin."""
-        text = str(e)
-        if getattr(e, "errno", None) == errno.ENOSPC or "No space left" in text or "disk is full" in text.lower():
-            msg = (f"Could not {doing}: the server's disk is full. Nothing in the workspace was changed. "
-                   "Ask an admin to free disk space (or move the workspace, MW_WORKSPACE), then try again.")
-        elif getattr(e, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS) or "Permission denied" in text:
-            msg = (f"Could not {doing}: the server may not write to the workspace folder ({self.folder}). "
-                   "Nothing in the workspace was changed. Ask an admin to fix the folder's permissions.")
-        else:
-            first = text.splitlines()[0] if text else type(e).__name__
-            msg = f"Could not {doing}: {first}. Nothing in the workspace was changed; try again."
-        return DataError(self._public(msg))
-
     # ------------------------------------------------------------ audit
     def record(self, action: str, *, table: str | None = None, rows: int | None = None,
                detail: str | None = None) -> None:
@@ -526,33 +508,6 @@ class Workspace(ServerFiles):
         return table
 
     # ------------------------------------------------------------ CSV
-    def spill_upload(self, source: IO[bytes]) -> Path:
-        """Copy an uploaded file object to a temp file in the workspace folder (DuckDB reads files).
-
-        The file's name (when it has one) must end in a CSV suffix; a full disk or an unwritable
-        folder raises DataError and leaves no partial file behind.
-        """
-        self.require("load")
-        check_upload_name(getattr(source, "name", None))
-        if hasattr(source, "seek"):
-            try:
-                source.seek(0)
-            except (OSError, ValueError):
-                pass
-        return self._write_temp(lambda f: shutil.copyfileobj(source, f, 1 << 20), "upload", "csv")
-
-    def _write_temp(self, write: Callable[[IO[bytes]], object], kind: str, suffix: str) -> Path:
-        out = self.tmp_dir / f"{kind}-{uuid.uuid4().hex}.{suffix}"
-        try:
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            with open(out, "wb") as f:
-                write(f)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                out.unlink(missing_ok=True)
-            raise self._disk_error(e, "store the uploaded file") from None
-        return out
-
     def _inside_sandbox(self, path: Path) -> bool:
         resolved = path.resolve()
         return any(resolved.is_relative_to(root) for root in self._db.allowed)
@@ -771,13 +726,3 @@ def restore_backup(src: str | os.PathLike[str], dest_path: str | os.PathLike[str
 _MODE_ACTION = {"create": "load", "replace": "replace", "append": "append"}
 
 
-def check_upload_name(name: str | None) -> None:
-    """Refuse uploads whose name says they are not CSV text (checked on the server, not only by the browser)."""
-    if not name:
-        return
-    if not str(name).lower().endswith(UPLOAD_SUFFIXES):
-        suffix = Path(str(name)).suffix or "(none)"
-        raise DataError(
-            f"'{Path(str(name)).name}' is not a CSV file (its type is {suffix}). Upload a .csv, .tsv or .txt "
-            "file, or one compressed with gzip (.csv.gz); save spreadsheets as CSV first."
-        )

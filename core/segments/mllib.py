@@ -8,8 +8,10 @@ MW_SPARK_MLLIB_ROWS rows (2,000,000 by default) the final fit then runs on the c
 2. Spark ML's KMeans (k-means|| start, seeded) fits k centres on all rows;
 3. the MLlib clusters are matched to the sample's segments (the pairing of centres with the least
    total distance, scipy's linear_sum_assignment), so segment numbers and names carry over;
-4. each row is assigned to its nearest MLlib centre with its distance (mapInPandas again) and saved
-   as customer, segment, segment_name, distance_to_centre (core.segments.segment_assignments' columns).
+4. k-means ends in a local optimum, so the within-segment sum of squares of every row is computed for
+   MLlib's centres and for the sample's, and the lower one is kept (`used`);
+5. each row is assigned to its nearest centre with its distance (mapInPandas again) and saved as
+   customer, segment, segment_name, distance_to_centre (core.segments.segment_assignments' columns).
 
 Below the threshold core.data.spark_apply.assign_segments_on_spark assigns every row to the
 sample's centres instead: on a sample of hundreds of thousands the centres barely move.
@@ -43,8 +45,11 @@ class MllibSegments:
     sizes: pd.DataFrame  # segment, segment_name, customers
     shift: pd.Series  # per segment
     iterations: int
-    cost: float  # within-segment sum of squared distances, scaled units
+    cost: float  # within-segment sum of squared distances on every row, scaled units (of the centres used)
     centres: np.ndarray  # row s - 1 = segment s's centre, in the scaled inputs of the sample's pipeline
+    used: str = "mllib"  # whose centres assign the rows: "mllib", or "sample" when those fit every row better
+    mllib_cost: float = float("nan")
+    sample_cost: float = float("nan")
 
 
 def mllib_rows() -> int:
@@ -64,6 +69,24 @@ def match_clusters(sample_centres: np.ndarray, mllib_centres: np.ndarray) -> np.
     pairing = np.empty(len(mllib_centres), dtype=np.int64)
     pairing[rows] = cols
     return pairing
+
+
+def total_cost(scaled: Any, centres: np.ndarray) -> float:
+    """Within-segment sum of squared distances of every row (a Spark frame with an array column `x`) to
+    its nearest centre: one pass on the cluster, one number per batch summed."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    def batch_costs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            if len(pdf):
+                X = np.vstack(pdf["x"].to_numpy())
+                gaps = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+                yield pd.DataFrame({"cost": [float(gaps.min(axis=1).sum())]})
+
+    schema = T.StructType([T.StructField("cost", T.DoubleType(), True)])
+    total = scaled.mapInPandas(batch_costs, schema).agg(F.sum("cost").alias("cost")).collect()[0]["cost"]
+    return float(total or 0.0)
 
 
 def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: str, *,
@@ -106,12 +129,18 @@ def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: s
             raise DataError(f"`{table}` has {rows:,} rows, fewer than the {result.k} segments.")
         model = KMeans(k=int(result.k), initMode="k-means||", seed=int(seed), maxIter=int(max_iter),
                        featuresCol="features").fit(scaled.select("features"))
-        centres = np.asarray(model.clusterCenters(), dtype="float64")
-        iterations, cost = int(model.summary.numIter), float(model.summary.trainingCost)
+        mllib_centres = np.asarray(model.clusterCenters(), dtype="float64")
+        iterations, mllib_cost = int(model.summary.numIter), float(model.summary.trainingCost)
         sample_centres = np.asarray(result._model.cluster_centers_, dtype="float64")
-        pairing = match_clusters(sample_centres, centres)  # MLlib cluster -> the sample's (sklearn's) cluster
-        segment_of = np.asarray(result._relabel, dtype="int64")[pairing]  # MLlib cluster -> segment 1..k
-        shift = pd.Series(np.linalg.norm(centres - sample_centres[pairing], axis=1), index=segment_of, name="shift")
+        sample_cost = total_cost(scaled.select("x"), sample_centres)
+        pairing = match_clusters(sample_centres, mllib_centres)  # MLlib cluster -> the sample's (sklearn's) one
+        shift = pd.Series(np.linalg.norm(mllib_centres - sample_centres[pairing], axis=1),
+                          index=np.asarray(result._relabel, dtype="int64")[pairing], name="shift")
+        # k-means ends in a local optimum: keep whichever centres fit every row better (lower cost)
+        used = "mllib" if mllib_cost <= sample_cost else "sample"
+        centres = mllib_centres if used == "mllib" else sample_centres
+        segment_of = np.asarray(result._relabel, dtype="int64")[pairing if used == "mllib" else np.arange(len(centres))]
+        cost = min(mllib_cost, sample_cost)
         all_names = {int(k): str(v) for k, v in {**result.names, **(names or {})}.items()}
 
         def assign(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -139,4 +168,5 @@ def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: s
               detail=f"MLlib k-means|| on {table}: k = {result.k}, {iterations} iterations")
     by_segment = centres[np.argsort(segment_of)]
     return MllibSegments(table=target, rows=rows, k=int(result.k), sizes=sizes, shift=shift.sort_index(),
-                         iterations=iterations, cost=cost, centres=by_segment)
+                         iterations=iterations, cost=cost, centres=by_segment, used=used, mllib_cost=mllib_cost,
+                         sample_cost=sample_cost)

@@ -146,4 +146,7 @@ def test_mllib_kmeans_on_every_row_finds_the_segments_of_the_sample(sws):
     np.testing.assert_allclose(saved["distance_to_centre"], np.linalg.norm(scaled - got.centres[labels - 1], axis=1),
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got.cost, ((scaled - got.centres[labels - 1]) ** 2).sum(), rtol=1e-6)
+    sample_sse = ((scaled - result._model.cluster_centers_[result._model.predict(scaled)]) ** 2).sum()
+    np.testing.assert_allclose(got.sample_cost, sample_sse, rtol=1e-9)  # the sample's centres on every row
+    assert got.cost == min(got.mllib_cost, got.sample_cost) and got.used in ("mllib", "sample")
     assert got.sizes["customers"].sum() == 6_000
