@@ -9,9 +9,9 @@ import streamlit as st
 
 from core.columns import ColumnRoles, guess_roles
 from core.errors import DataError
-from core.models import ALGORITHMS, TrainedModel, detect_task, suggest_features
+from core.models import TrainedModel, detect_task, suggest_features
 from core.models import charts
-from core.models.estimators import LABELS
+from core.models.estimators import LABELS, MENU
 from core.models.evaluate import HIGHER_IS_BETTER
 from core.formatting import for_people, rows
 from core.models.charts import outcome_words
@@ -93,7 +93,7 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
         for leak in leaks_for(df, db, table, version, target, task, tuple(features)):
             st.warning(leak["message"], icon=":material/warning:")
     c1, c2, c3, c4, c5 = st.columns(5)
-    algorithm = c1.selectbox("Algorithm", list(ALGORITHMS)[::-1], format_func=lambda a: LABELS[a], key="model-algorithm")
+    algorithm = c1.selectbox("Algorithm", list(MENU), format_func=lambda a: LABELS[a], key="model-algorithm")
     cv = c2.number_input("Cross-validation folds", 2, 10, 5, key="model-cv")
     test_size = c3.slider("Hold-out share", 0.1, 0.4, 0.2, 0.05, key="model-test-size")
     search = c4.number_input("Hyper-parameter search (settings tried; 0 = off)", 0, 30, 0, key="model-search")

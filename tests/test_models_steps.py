@@ -278,7 +278,7 @@ def test_steps_refuse_what_train_refuses() -> None:
     with pytest.raises(DataError, match="cv must be"):
         steps.cross_validate(data.problem, steps.split(data, cv=3), cv=1)
     with pytest.raises(DataError, match="algorithm must be"):
-        steps.prepare(synthetic_classification(60), "target", algorithm="svm")
+        steps.prepare(synthetic_classification(60), "target", algorithm="neural_net")
 
 
 # ---------------------------------------------------------------------------- 3. info stays a mapping

@@ -1,4 +1,12 @@
-"""The four algorithms as scikit-learn Pipelines (imputation, encoding, scaling where needed)."""
+"""The algorithms as scikit-learn Pipelines (imputation, encoding, scaling where needed).
+
+baseline, linear (logistic / ridge), random_forest, gradient_boosting, and the ones the marketing
+literature names beside them: mlp (a small neural network), svm (RBF kernel below SVM_KERNEL_ROWS
+rows, a linear SVM with calibrated probabilities above), tree (one depth-limited decision tree whose
+rules a manager can read, core.models.rules). Numbers are imputed and scaled for the models that
+need it (linear, mlp, svm); categories are one-hot encoded for those and for the tree (so its rules
+name levels), coded as integers for the forests and boosting.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +21,28 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.impute import SimpleImputer
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from core.errors import DataError
 
-ALGORITHMS = ("baseline", "linear", "random_forest", "gradient_boosting")
+ALGORITHMS = ("baseline", "linear", "random_forest", "gradient_boosting", "mlp", "svm", "tree")
 LABELS = {"baseline": "Baseline (majority class / mean)", "linear": "Regularised linear / logistic regression",
-          "random_forest": "Random forest", "gradient_boosting": "Gradient boosting (histogram)"}
+          "random_forest": "Random forest", "gradient_boosting": "Gradient boosting (histogram)",
+          "mlp": "Neural network (multi-layer perceptron)", "svm": "Support vector machine",
+          "tree": "Decision tree (readable rules)"}
+# the Models page's order: the default (gradient boosting) first, the baseline last
+MENU = ("gradient_boosting", "random_forest", "linear", "mlp", "svm", "tree", "baseline")
+SCALED = ("linear", "mlp", "svm")  # numbers imputed (with a missing indicator) and standardised
+ONE_HOT = ("linear", "mlp", "svm", "tree")  # categories one-hot encoded (the others get integer codes)
+SVM_KERNEL_ROWS = 20_000  # an RBF kernel below this many training rows; a linear SVM above (kernel cost ~n²)
+TREE_DEPTH = 4  # a tree of depth 4 has at most 16 leaves: rules a person can read
 RARE_SHARE = 0.01  # levels rarer than this are grouped into one "infrequent" level
 MAX_LEVELS = 30
 RF_MAX_SAMPLES = 100_000  # each tree sees at most this many rows, so forests stay fast and small
@@ -93,14 +114,15 @@ def build_pipeline(task: str, algorithm: str, numeric: list[str], categorical: l
     if algorithm not in ALGORITHMS:
         raise DataError(f"algorithm must be one of {', '.join(ALGORITHMS)} or 'auto', not {algorithm!r}.")
     classify = task == "classification"
-    if algorithm == "linear":
-        num = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())])
-        cat = _onehot_steps()
+    if algorithm in SCALED:
+        num: Any = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                             ("scale", StandardScaler())])
+        cat: Any = _onehot_steps()
     elif algorithm == "baseline":
         num, cat = "drop", "drop"
     else:
         num = "passthrough"  # trees handle missing values themselves
-        cat = LevelCoder()
+        cat = _onehot_steps() if algorithm == "tree" else LevelCoder()
     parts = []
     if numeric:
         parts.append(("num", num, numeric))
@@ -117,6 +139,15 @@ def build_pipeline(task: str, algorithm: str, numeric: list[str], categorical: l
                       max_samples=min(1.0, RF_MAX_SAMPLES / max(n_rows, 1)), random_state=random_state)
         est = (RandomForestClassifier(class_weight="balanced_subsample" if class_weight else None, **params)
                if classify else RandomForestRegressor(**params))
+    elif algorithm == "mlp":
+        est = _mlp(classify, n_rows, random_state)
+    elif algorithm == "svm":
+        est = _svm(classify, n_rows, class_weight, random_state)
+    elif algorithm == "tree":
+        leaf = max(20, n_rows // 200)  # every rule covers at least 0.5% of the rows (and 20)
+        est = (DecisionTreeClassifier(max_depth=TREE_DEPTH, min_samples_leaf=leaf, class_weight=class_weight,
+                                      random_state=random_state) if classify
+               else DecisionTreeRegressor(max_depth=TREE_DEPTH, min_samples_leaf=leaf, random_state=random_state))
     else:
         cat_mask = [False] * len(numeric) + [True] * len(categorical)
         # scikit-learn's defaults (early stopping only above 10,000 rows), so results match a plain model
@@ -127,8 +158,44 @@ def build_pipeline(task: str, algorithm: str, numeric: list[str], categorical: l
     return Pipeline([("prepare", prep), ("model", est)])
 
 
-def search_space(algorithm: str, task: str) -> dict[str, Any]:
-    """Small randomized-search spaces (parameters of the pipeline's 'model' step)."""
+def mlp_layers(n_rows: int) -> tuple[int, ...]:
+    """Hidden layers for the data size: one layer of 16 units under 2,000 rows, 32 under 20,000, then two
+    layers (64 and 32, 128 and 64 from 200,000 rows): more rows carry more signal for more weights."""
+    if n_rows < 2_000:
+        return (16,)
+    if n_rows < 20_000:
+        return (32,)
+    return (64, 32) if n_rows < 200_000 else (128, 64)
+
+
+def _mlp(classify: bool, n_rows: int, random_state: int) -> Any:
+    """A small neural network with early stopping (10% of the rows held back inside the fit); a
+    regression target is standardised while it learns (the network's weights start near zero)."""
+    params = dict(hidden_layer_sizes=mlp_layers(n_rows), alpha=1e-3, early_stopping=True, validation_fraction=0.1,
+                  n_iter_no_change=10, max_iter=300, random_state=random_state)
+    if classify:
+        return MLPClassifier(**params)
+    return TransformedTargetRegressor(regressor=MLPRegressor(**params), transformer=StandardScaler())
+
+
+def _svm(classify: bool, n_rows: int, class_weight: str | None, random_state: int) -> Any:
+    """RBF-kernel SVM (probabilities by scikit-learn's internal Platt scaling) below SVM_KERNEL_ROWS rows;
+    above, a linear SVM with probabilities calibrated by 3-fold sigmoid calibration. Regression targets
+    are standardised (epsilon, the margin of no loss, is then in standard deviations)."""
+    if classify:
+        if n_rows < SVM_KERNEL_ROWS:
+            return SVC(kernel="rbf", C=1.0, gamma="scale", probability=True, class_weight=class_weight,
+                       random_state=random_state)
+        return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight=class_weight, random_state=random_state),
+                                      method="sigmoid", cv=3)
+    inner = SVR(kernel="rbf", C=1.0, gamma="scale") if n_rows < SVM_KERNEL_ROWS else \
+        LinearSVR(C=1.0, random_state=random_state, max_iter=5000)
+    return TransformedTargetRegressor(regressor=inner, transformer=StandardScaler())
+
+
+def search_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[str, Any]:
+    """Small randomized-search spaces (parameters of the pipeline's 'model' step; `n_rows`, the training
+    rows, says which SVM build_pipeline makes)."""
     if algorithm == "linear":
         return {"model__C": loguniform(1e-3, 1e2)} if task == "classification" else {"model__alpha": loguniform(1e-3, 1e3)}
     if algorithm == "random_forest":
@@ -137,4 +204,12 @@ def search_space(algorithm: str, task: str) -> dict[str, Any]:
     if algorithm == "gradient_boosting":
         return {"model__learning_rate": loguniform(0.02, 0.3), "model__max_leaf_nodes": randint(8, 64),
                 "model__min_samples_leaf": randint(10, 200), "model__l2_regularization": loguniform(1e-3, 10)}
+    if algorithm == "tree":
+        return {"model__max_depth": randint(2, 7), "model__min_samples_leaf": randint(10, 200)}
+    inner = "model__" if task == "classification" else "model__regressor__"
+    if algorithm == "mlp":
+        return {f"{inner}alpha": loguniform(1e-5, 1e-1), f"{inner}learning_rate_init": loguniform(1e-4, 1e-2)}
+    if algorithm == "svm":  # C of the kernel SVM, or of the linear SVM inside CalibratedClassifierCV
+        calibrated = task == "classification" and (n_rows or 0) >= SVM_KERNEL_ROWS
+        return {("model__estimator__C" if calibrated else f"{inner}C"): loguniform(1e-2, 1e2)}
     return {}

@@ -686,7 +686,8 @@ def tune(problem: Problem, parts: Split, candidates: int, *, random_state: int =
     report(progress, 0.0, f"Searching {int(candidates)} hyper-parameter settings")
     scoring = _scoring(problem)
     finder = RandomizedSearchCV(problem.pipeline(len(parts.X_train), random_state=random_state),
-                                search_space(problem.algorithm, problem.task), n_iter=int(candidates), cv=3,
+                                search_space(problem.algorithm, problem.task, len(parts.X_train)),
+                                n_iter=int(candidates), cv=3,
                                 scoring=scoring, random_state=random_state, n_jobs=1, error_score="raise")
     finder.fit(parts.X_cv, parts.y_cv)
     params = {k.removeprefix("model__"): (v.item() if hasattr(v, "item") else v)
