@@ -14,7 +14,7 @@ from pages.common import job_runner
 KIND_LABELS = {"train": "Training", "score": "Scoring", "kmeans": "K-means segments",
                "customers": "Building customer features", "mmm": "Marketing-mix model", "load": "Loading a CSV",
                "clv": "Customer lifetime value", "uplift": "Uplift model", "products": "Next-best products",
-               "uplift-score": "Uplift scoring"}
+               "uplift-score": "Uplift scoring", "compare": "Comparing algorithms", "select": "Selecting features"}
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:",
                "interrupted": ":material/warning:"}

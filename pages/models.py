@@ -25,6 +25,7 @@ from core.data.driver import driver_rows
 from pages.common import (can, role_note, cached_frame, cached_rows, download_buttons, job_runner, lazy_tabs,
                           page_start, remember, result_store, settings_of_last_run, stored, table_picker, warm_up)
 from pages.jobs_panel import job_result
+from pages.models_compare import TRAIN_REQUEST, compare_section, rules_section, selection_section
 
 METRIC_LABELS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "Accuracy", "precision": "Precision",
                  "recall": "Recall", "f1": "F1", "log_loss": "Log loss", "brier": "Brier score",
@@ -278,7 +279,20 @@ def _train_tab() -> None:
         if df.empty:
             st.warning(f"`{table}` has no rows.")
         if settings is not None:
-            clicked = st.button("Train model", type="primary", key="model-train", icon=":material/model_training:")
+            b1, b2, b3, b4 = st.columns([1, 1, 1, 1])
+            clicked = b1.button("Train model", type="primary", key="model-train", icon=":material/model_training:",
+                                width="stretch")
+            clicked = clicked or bool(st.session_state.pop(TRAIN_REQUEST, False))  # "Train this one" (Compare all)
+            compare_clicked = b2.button("Compare all algorithms", key="model-compare", icon=":material/leaderboard:",
+                                        width="stretch", help="Cross-validates every algorithm on the same folds "
+                                        "(a background job) and ranks them; pick one to train and save.")
+            method = b4.radio("Selection method", ["lasso", "rfe"], horizontal=True, key="model-select-method",
+                              format_func=lambda m: {"lasso": "LASSO", "rfe": "RFE"}[m], label_visibility="collapsed")
+            select_clicked = b3.button("Select features", key="model-select", icon=":material/filter_list:",
+                                       width="stretch", help="LASSO (L1 path, one-standard-error rule) or "
+                                       "recursive feature elimination, both cross-validated on the training rows.")
+            compare_section(ws, df, table, info.version, settings, compare_clicked)
+            selection_section(ws, df, table, info.version, settings, method, select_clicked)
             ran_settings = settings_of_last_run(clicked, "model-settings", table, info.version, settings, "Train model")
             if ran_settings is not None:
                 model = run_training(df, table, info.version, ran_settings, clicked)
@@ -302,6 +316,8 @@ def _train_tab() -> None:
                         download_buttons(lambda: model.holdout, f"holdout_{model.target}", "model-holdout-dl")
                     show_lift(model)
                     show_importance(model)
+                    if model.algorithm == "tree":
+                        rules_section(model)
                     st.subheader("Save this model")
                     c1, c2 = st.columns([3, 1])
                     name = c1.text_input("Model name", value=f"{table} {model.target} {model.algorithm}",

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 # the Cancel buttons of every page's job progress (pages.jobs_panel.job_progress)
 CANCEL_KEYS = ("model-cancel", "score-cancel", "mmm-cancel", "seg-cancel", "seg-build-cancel", "load-cancel",
-               "clv-cancel", "upl-cancel", "prd-cancel", "upl-score-cancel")
+               "clv-cancel", "upl-cancel", "prd-cancel", "upl-score-cancel", "model-compare-cancel",
+               "model-select-cancel")
 
 
 def running_job(at: AppTest) -> bool:

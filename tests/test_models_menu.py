@@ -186,3 +186,12 @@ def test_selection_finds_the_planted_drivers_and_drops_noise(method):
 def test_selection_refuses_an_unknown_method():
     with pytest.raises(DataError, match="lasso"):
         select_features(planted(500), "churned", FEATURES, method="magic")
+
+
+def test_rule_words_join_the_splits_on_one_number_into_a_range():
+    from core.models.rules import _merged
+
+    splits = [("spend", "<=", 42.715, True), ("channel_app", ">", 0.5, False), ("spend", ">", 23.0, False),
+              ("recency", "<=", 30.5, True)]
+    words = ["spend <= 42.715 (or missing)", "channel is app", "spend > 23", "recency <= 30.5 (or missing)"]
+    assert _merged(words, splits) == ["23 < spend <= 42.715", "channel is app", "recency <= 30.5 (or missing)"]

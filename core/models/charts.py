@@ -142,3 +142,48 @@ def residual_figure(holdout: pd.DataFrame, target: str) -> go.Figure:
                                  marker=dict(size=4, opacity=0.5)))
     fig.add_hline(y=0, line_dash="dash", line_color=GREY)
     return _layout(fig, f"predicted {target}", "residual (actual - predicted)", title="Residuals (hold-out)")
+
+
+METRIC_WORDS = {"roc_auc": "ROC AUC", "r2": "R²"}
+
+
+def leaderboard_figure(board: pd.DataFrame, metric: str, labels: dict[str, str]) -> go.Figure:
+    """Each algorithm's cross-validated main metric with its fold-to-fold spread (± 1 sd), best first;
+    the best and the ones not clearly behind it in one colour, the clearly worse ones grey."""
+    names = [labels.get(a, a) for a in board["algorithm"]]
+    colours = [GREY if behind else "#4C78A8" for behind in board["clearly_behind"]]
+    # dots with whiskers, not bars: the differences that matter are a few hundredths of the scale
+    fig = go.Figure(go.Scatter(x=board[metric], y=names, mode="markers", marker=dict(color=colours, size=11),
+                               error_x=dict(type="data", array=board[f"{metric}_std"], color=GREY),
+                               hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    word = METRIC_WORDS.get(metric, metric)
+    return _layout(fig, f"{word}, mean ± sd over folds", "", height=max(240, 34 * len(board) + 90),
+                   title=f"Algorithms on the same folds ({word})", yaxis_autorange="reversed")
+
+
+def selection_figure(ranking: pd.DataFrame) -> go.Figure:
+    """LASSO scores (largest |standardised coefficient|) or RFE ranks, kept features coloured."""
+    colours = ["#4C78A8" if kept else GREY for kept in ranking["kept"]]
+    if "score" in ranking:
+        fig = go.Figure(go.Bar(x=ranking["score"], y=ranking["feature"], orientation="h", marker_color=colours,
+                               hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+        x_label, title = "largest |coefficient| (standardised inputs, at the chosen penalty)", "LASSO: features kept"
+    else:
+        fig = go.Figure(go.Bar(x=ranking["rank"], y=ranking["feature"], orientation="h", marker_color=colours,
+                               hovertemplate="%{y}: rank %{x}<extra></extra>"))
+        x_label, title = "elimination rank (1 = kept; higher = dropped earlier)", "Recursive elimination: features kept"
+    return _layout(fig, x_label, "", height=max(240, 26 * len(ranking) + 90), title=title,
+                   yaxis_autorange="reversed")
+
+
+def rules_figure(rules: pd.DataFrame, outcome_label: str, percent: bool) -> go.Figure:
+    """One bar per rule (leaf) of a decision tree: its outcome, with the customers it covers on hover."""
+    shown = rules.sort_values("outcome", ascending=False, kind="stable") if percent or \
+        pd.api.types.is_numeric_dtype(rules["outcome"]) else rules
+    names = [f"rule {n}" for n in shown["number"]] if "number" in shown else [f"rule {i + 1}" for i in range(len(shown))]
+    fig = go.Figure(go.Bar(x=shown["outcome"], y=names, orientation="h", customdata=np.stack(
+        [shown["rule"], shown["customers"]], axis=1),
+        hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers: %{x" + (":.1%" if percent else ":.4g")
+                      + "}<extra></extra>"))
+    return _layout(fig, outcome_label, "", height=max(240, 28 * len(shown) + 90), title="Decision tree rules",
+                   yaxis_autorange="reversed", xaxis_tickformat=".0%" if percent else None)

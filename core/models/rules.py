@@ -81,11 +81,46 @@ def tree_rules(model: Any) -> pd.DataFrame:
 
     walk(0, [], [])
     out = pd.DataFrame(rows)
-    out["rule"] = ["if " + " and ".join(c) if c else "every customer" for c in out["conditions"]]
+    out["rule"] = ["if " + " and ".join(_merged(c, s)) if c else "every customer"
+                   for c, s in zip(out["conditions"], out["splits"])]
     out["share"] = out["customers"] / out["customers"].sum()
     columns = ["leaf", "rule", "conditions", "splits", "customers", "share"] + [c for c in out.columns if c.startswith("p_")]
     out = out[columns + ["outcome"]]
-    return out.sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
+    out.insert(0, "number", range(1, len(out) + 1))  # "rule 3" on the chart is row 3 of the table
+    return out
+
+
+def _merged(conditions: list[str], splits: list[tuple[str, str, float, bool]]) -> list[str]:
+    """The words of a path with the splits on one number joined into a range ("23 < spend <= 42.7"),
+    in the order each column first appears; level conditions and missing-value notes kept."""
+    bounds: dict[str, list[Any]] = {}
+    order: list[str] = []
+    words: list[str] = []
+    for text, (column, op, threshold, missing) in zip(conditions, splits):
+        if " is " in text:  # a level of a category
+            words.append(text)
+            continue
+        if column not in bounds:
+            bounds[column] = [None, None, True]  # low (>), high (<=), missing rows go this way at every split
+            order.append(column)
+            words.append(column)
+        low, high, all_missing = bounds[column]
+        if op == ">":
+            bounds[column][0] = threshold if low is None else max(low, threshold)
+        else:
+            bounds[column][1] = threshold if high is None else min(high, threshold)
+        bounds[column][2] = all_missing and missing
+    out = []
+    for item in words:
+        if item not in bounds:
+            out.append(item)
+            continue
+        low, high, missing = bounds[item]
+        text = (f"{low:,.6g} < {item} <= {high:,.6g}" if low is not None and high is not None else
+                f"{item} > {low:,.6g}" if low is not None else f"{item} <= {high:,.6g}")
+        out.append(text + (" (or missing)" if missing else ""))
+    return out
 
 
 def leaf_of(model: Any, df: pd.DataFrame) -> np.ndarray:

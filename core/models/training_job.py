@@ -51,3 +51,24 @@ def score_job(model: TrainedModel, df: pd.DataFrame, id_column: str | None, segm
     scored = score_table(model, df, id_column, segments, carry=carry)
     progress(1.0, "Done")
     return scored, list(model.warnings)
+
+
+def compare_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress) -> tuple[pd.DataFrame, dict]:
+    """`core.models.compare` with the page's settings (target, features, task, cv, class_weight,
+    algorithms); returns the leaderboard and its attrs (metric, folds, rows, task, warnings)."""
+    from core.models.comparison import compare
+
+    board = compare(df, settings["target"], settings.get("features"), algorithms=settings.get("algorithms"),
+                    cv=int(settings.get("cv", 5)), task=settings.get("task", "auto"),
+                    class_weight=settings.get("class_weight"), progress=progress)
+    return board, dict(board.attrs)
+
+
+def select_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress) -> Any:
+    """`core.models.select_features` with the page's settings (target, features, task, cv, class_weight,
+    method); returns the FeatureSelection."""
+    from core.models.selection import select_features
+
+    return select_features(df, settings["target"], settings.get("features"), method=settings.get("method", "lasso"),
+                           cv=int(settings.get("cv", 5)), task=settings.get("task", "auto"),
+                           class_weight=settings.get("class_weight"), progress=progress)

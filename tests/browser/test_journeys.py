@@ -309,3 +309,29 @@ def test_chart_library_loads_while_the_first_page_is_read(browser, app_url):
     page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
     assert len(fetched) == 1, fetched  # the chart used the preloaded module, not a second download
     page.close()
+
+
+def test_compare_all_algorithms_on_the_demo_customers(browser, app_url):
+    """Issue 15: one click compares every algorithm on the same folds; the pick is trained and saved."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _load_demo(page, app_url)
+    page.goto(app_url + "/models")
+    _idle(page)
+    _pick(page, "Training table", "customers")
+    page.get_by_role("button", name="Compare all algorithms").click()
+    page.get_by_text(re.compile(r"^Best: ")).wait_for(timeout=300_000)
+    _idle(page)
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Algorithms on the same folds").count() >= 1
+    if os.environ.get("MW_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["MW_SCREENSHOTS"], "compare_all.png"), full_page=True)
+    _pick(page, "Train this one", "Decision tree (readable rules)")
+    page.get_by_role("button", name="Train this one").click()
+    page.get_by_text("The tree's rules").wait_for(timeout=300_000)
+    _idle(page)
+    if os.environ.get("MW_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["MW_SCREENSHOTS"], "tree_rules.png"), full_page=True)
+    page.get_by_role("button", name="Save model").click()
+    page.get_by_text("Saved as").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
