@@ -97,11 +97,16 @@ def settings_form(df: pd.DataFrame, table: str, version: int) -> dict | None:
     algorithm = c1.selectbox("Algorithm", list(MENU), format_func=lambda a: LABELS[a], key="model-algorithm")
     cv = c2.number_input("Cross-validation folds", 2, 10, 5, key="model-cv")
     test_size = c3.slider("Hold-out share", 0.1, 0.4, 0.2, 0.05, key="model-test-size")
-    search = c4.number_input("Hyper-parameter search (settings tried; 0 = off)", 0, 30, 0, key="model-search")
+    how = c4.selectbox("Hyper-parameter search", ["off", "randomized", "grid"], key="model-search-method",
+                       help="Randomized: the number of settings below, drawn at random; grid: every setting of a "
+                            "small grid around the defaults (shown with the results).")
+    search = c4.number_input("Settings tried (randomized)", 1, 30, 10, key="model-search",
+                             disabled=how != "randomized")
     weighting = c5.selectbox("Class weighting", ["auto (when a class is under 20%)", "off"], key="model-weighting",
                              disabled=task != "classification")
     return {"target": target, "task": task, "features": features, "algorithm": algorithm, "cv": int(cv),
-            "test_size": float(test_size), "search": int(search),
+            "test_size": float(test_size), "search": int(search) if how == "randomized" else 0,
+            "search_method": "grid" if how == "grid" else "random",
             "class_weight": "auto" if weighting.startswith("auto") else None}
 
 
@@ -135,6 +140,20 @@ def run_training(df: pd.DataFrame, table: str, version: int, settings: dict, cli
         store.record_run(model, table, version)
     st.session_state["model-current"] = key
     return remember(key, model)  # type: ignore[return-value]
+
+
+def show_search(model: TrainedModel) -> None:
+    """The hyper-parameter settings a search tried (and the grid of a grid search), best first."""
+    results = getattr(model, "search_results", None)
+    if results is None or results.empty:
+        return
+    grid = getattr(model, "search_grid", None)
+    title = (f"Grid search: {len(results)} settings of the grid "
+             + "; ".join(f"{k} in {v}" for k, v in grid.items()) if grid else
+             f"Randomized search: {len(results)} settings")
+    with st.expander(title + f" (3-fold on the training rows; best: {model.params})"):
+        st.dataframe(for_people(results, {"rank": "integer"}, {"mean_score": "mean score", "std_score": "sd"}),
+                     hide_index=True)
 
 
 def show_metrics(model: TrainedModel) -> None:
@@ -307,6 +326,7 @@ def _train_tab() -> None:
                                 + (", classes weighted" if model.info.get("class_weight") else "") + ")"
                                 + (f"; tuned: {model.params}" if model.params else ""))
                     show_metrics(model)
+                    show_search(model)
                     if model.task == "classification" and len(model.classes_) == 2:
                         show_classification(model)
                     elif model.task == "regression" and model.holdout is not None:

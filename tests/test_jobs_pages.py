@@ -61,6 +61,7 @@ def test_training_survives_navigation_and_a_new_session(app_env):
 
 def test_cancel_from_the_page(app_env):
     at = _models_with_demo()
+    at.selectbox(key="model-search-method").select("randomized").run()
     at.number_input(key="model-search").set_value(20).run()  # long enough to cancel
     at.button(key="model-train").click().run()
     assert running_job(at)

@@ -195,3 +195,27 @@ def test_rule_words_join_the_splits_on_one_number_into_a_range():
               ("recency", "<=", 30.5, True)]
     words = ["spend <= 42.715 (or missing)", "channel is app", "spend > 23", "recency <= 30.5 (or missing)"]
     assert _merged(words, splits) == ["23 < spend <= 42.715", "channel is app", "recency <= 30.5 (or missing)"]
+
+
+def test_grid_search_tries_every_setting_of_its_grid_and_keeps_the_best():
+    from sklearn.model_selection import GridSearchCV
+
+    from core.models import steps
+    from core.models.estimators import grid_space
+
+    df = planted(1_500)
+    model = train(df, "churned", FEATURES, algorithm="tree", cv=2, search_method="grid")
+    grid = grid_space("tree", "classification")
+    assert model.search_grid == {k.removeprefix("model__"): v for k, v in grid.items()}
+    assert len(model.search_results) == 15 and model.search_results["rank"].iloc[0] == 1
+    # the same search by scikit-learn directly, on the rows train() searches
+    data = steps.prepare(df, "churned", FEATURES, algorithm="tree")
+    parts = steps.split(data, cv=2, random_state=0, rng=np.random.default_rng(0))
+    direct = GridSearchCV(data.problem.pipeline(len(parts.X_train)), grid, cv=3, scoring="roc_auc").fit(
+        parts.X_cv, parts.y_cv)
+    assert model.params == {k.removeprefix("model__"): v for k, v in direct.best_params_.items()}
+    assert model.search_results["mean_score"].iloc[0] == pytest.approx(direct.best_score_, rel=1e-12)
+    randomized = train(df, "churned", FEATURES, algorithm="tree", cv=2, search=4)
+    assert len(randomized.search_results) == 4 and randomized.search_grid is None
+    with pytest.raises(DataError, match="random' or 'grid"):
+        train(df, "churned", FEATURES, algorithm="tree", cv=2, search_method="bayes")

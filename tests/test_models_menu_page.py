@@ -55,3 +55,16 @@ def test_feature_selection_then_use_the_chosen_set(app_env):
     at.radio(key="model-select-method").set_value("rfe").run()
     at = finish_jobs(at.button(key="model-select").click().run(), timeout=600)
     assert not at.error and any("recursive elimination" in s.value for s in at.success)
+
+
+def test_grid_search_from_the_page_shows_the_searched_grid(app_env):
+    at = _models_on_demo_customers()
+    at.selectbox(key="model-algorithm").select("tree").run()
+    at.selectbox(key="model-search-method").select("grid").run()
+    at.number_input(key="model-cv").set_value(2).run()
+    at = finish_jobs(at.button(key="model-train").click().run(), timeout=600)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    grid = [e for e in at.expander if e.label.startswith("Grid search: 15 settings of the grid")]
+    assert grid and "max_depth in [2, 3, 4, 5, 6]" in grid[0].label
+    tried = next(d.value for d in at.dataframe if "mean score" in d.value.columns)
+    assert len(tried) == 15

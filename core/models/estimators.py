@@ -193,6 +193,28 @@ def _svm(classify: bool, n_rows: int, class_weight: str | None, random_state: in
     return TransformedTargetRegressor(regressor=inner, transformer=StandardScaler())
 
 
+def grid_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[str, list[Any]]:
+    """Small grids for a grid search (at most 15 settings; parameters of the pipeline's 'model' step),
+    around the defaults build_pipeline uses."""
+    classify = task == "classification"
+    inner = "model__" if classify else "model__regressor__"
+    if algorithm == "linear":
+        return {"model__C": [0.01, 0.1, 1.0, 10.0]} if classify else {"model__alpha": [0.1, 1.0, 10.0, 100.0]}
+    if algorithm == "random_forest":
+        return {"model__max_depth": [6, 10, 14], "model__min_samples_leaf": [1, 5, 20]}
+    if algorithm == "gradient_boosting":
+        return {"model__learning_rate": [0.05, 0.1, 0.2], "model__max_leaf_nodes": [15, 31, 63]}
+    if algorithm == "tree":
+        return {"model__max_depth": [2, 3, 4, 5, 6], "model__min_samples_leaf": [20, 50, 100]}
+    if algorithm == "mlp":
+        return {f"{inner}alpha": [1e-4, 1e-3, 1e-2], f"{inner}learning_rate_init": [1e-3, 1e-2]}
+    if algorithm == "svm":
+        if classify and (n_rows or 0) >= SVM_KERNEL_ROWS:
+            return {"model__estimator__C": [0.1, 1.0, 10.0]}
+        return {f"{inner}C": [0.1, 1.0, 10.0], f"{inner}gamma": ["scale", 0.01, 0.1]}
+    return {}
+
+
 def search_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[str, Any]:
     """Small randomized-search spaces (parameters of the pipeline's 'model' step; `n_rows`, the training
     rows, says which SVM build_pipeline makes)."""

@@ -32,12 +32,12 @@ import pandas as pd
 import sklearn
 from sklearn.base import clone
 from sklearn.inspection import partial_dependence
-from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from core.errors import DataError
-from core.models.estimators import ALGORITHMS, build_pipeline, encoded_width, search_space
+from core.models.estimators import ALGORITHMS, build_pipeline, encoded_width, grid_space, search_space
 from core.models.evaluate import (binary_metrics, curves, in_natural_order, ks_statistic, lift_table,
                                   multiclass_metrics, regression_metrics)
 from core.models.inspection import permutation_importance
@@ -154,7 +154,20 @@ class Tuning:
     params: dict[str, Any]
     scoring: str | None = None
     best_score: float | None = None
-    candidates: pd.DataFrame | None = None  # RandomizedSearchCV.cv_results_ as a frame
+    candidates: pd.DataFrame | None = None  # the search's cv_results_ as a frame
+    method: str = "random"  # "random" or "grid"
+    grid: dict[str, list[Any]] | None = None  # the grid searched (method "grid"), model-step parameter names
+
+    def results(self) -> pd.DataFrame | None:
+        """The settings tried, best first: one column per parameter, mean_score, std_score, rank."""
+        if self.candidates is None:
+            return None
+        c = self.candidates
+        params = [col for col in c.columns if col.startswith("param_")]
+        out = c[params].rename(columns=lambda col: col.removeprefix("param_").removeprefix("model__"))
+        out = out.assign(mean_score=c["mean_test_score"].to_numpy(), std_score=c["std_test_score"].to_numpy(),
+                         rank=c["rank_test_score"].to_numpy())
+        return out.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -673,27 +686,39 @@ def split(data: Dataset, *, test_size: float = 0.2, cv: int = 5, random_state: i
     return Split(X_train=X_tr, X_test=X_te, y_train=y_tr, y_test=y_te, cv_rows=cv_rows)
 
 
-def tune(problem: Problem, parts: Split, candidates: int, *, random_state: int = 0,
+def tune(problem: Problem, parts: Split, candidates: int, *, random_state: int = 0, method: str = "random",
          progress: Progress | None = None) -> Tuning:
-    """Randomized hyper-parameter search over `candidates` settings (`estimators.search_space`), 3-fold on
-    the cross-validation rows, maximising AUC (yes/no), log loss (several classes) or R² (regression).
+    """Hyper-parameter search, 3-fold on the cross-validation rows, maximising AUC (yes/no), log loss
+    (several classes) or R² (regression): `method` "random" tries `candidates` settings drawn from
+    `estimators.search_space`; "grid" tries every setting of `estimators.grid_space` (`candidates` is
+    then ignored; Tuning.grid holds the grid).
 
     Returns the best parameters of the model step (pass them as `params` to cross_validate and fit);
-    an empty Tuning when `candidates` is 0 or the algorithm is the baseline (nothing to tune).
+    an empty Tuning when no search is asked for or the algorithm is the baseline (nothing to tune).
     """
-    if not candidates or problem.algorithm == "baseline":
+    if method not in ("random", "grid"):
+        raise DataError(f"The search method must be 'random' or 'grid', not {method!r}.")
+    if (method == "random" and not candidates) or problem.algorithm == "baseline":
         return Tuning(params={})
-    report(progress, 0.0, f"Searching {int(candidates)} hyper-parameter settings")
     scoring = _scoring(problem)
-    finder = RandomizedSearchCV(problem.pipeline(len(parts.X_train), random_state=random_state),
-                                search_space(problem.algorithm, problem.task, len(parts.X_train)),
-                                n_iter=int(candidates), cv=3,
-                                scoring=scoring, random_state=random_state, n_jobs=1, error_score="raise")
+    pipe = problem.pipeline(len(parts.X_train), random_state=random_state)
+    grid: dict[str, list[Any]] | None = None
+    if method == "grid":
+        grid = grid_space(problem.algorithm, problem.task, len(parts.X_train))
+        settings = int(np.prod([len(v) for v in grid.values()])) if grid else 0
+        report(progress, 0.0, f"Grid search: {settings} settings")
+        finder: Any = GridSearchCV(pipe, grid, cv=3, scoring=scoring, n_jobs=1, error_score="raise")
+    else:
+        report(progress, 0.0, f"Searching {int(candidates)} hyper-parameter settings")
+        finder = RandomizedSearchCV(pipe, search_space(problem.algorithm, problem.task, len(parts.X_train)),
+                                    n_iter=int(candidates), cv=3, scoring=scoring, random_state=random_state, n_jobs=1,
+                                    error_score="raise")
     finder.fit(parts.X_cv, parts.y_cv)
     params = {k.removeprefix("model__"): (v.item() if hasattr(v, "item") else v)
               for k, v in finder.best_params_.items()}
     return Tuning(params=params, scoring=scoring, best_score=float(finder.best_score_),
-                  candidates=pd.DataFrame(finder.cv_results_))
+                  candidates=pd.DataFrame(finder.cv_results_), method=method,
+                  grid={k.removeprefix("model__"): list(v) for k, v in grid.items()} if grid is not None else None)
 
 
 def cross_validate(problem: Problem, parts: Split, *, cv: int = 5, params: Mapping[str, Any] | None = None,

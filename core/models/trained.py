@@ -57,6 +57,8 @@ class TrainedModel:
     params: dict[str, Any] = field(default_factory=dict)
     info: TrainingInfo = field(default_factory=TrainingInfo)  # a dict with typed properties (steps.TrainingInfo)
     pipeline: Any = None
+    search_results: pd.DataFrame | None = None  # the hyper-parameter settings tried, best first (steps.Tuning.results)
+    search_grid: dict[str, list[Any]] | None = None  # the grid of a grid search
 
     def __post_init__(self) -> None:
         if not isinstance(self.info, TrainingInfo):
@@ -160,12 +162,16 @@ def train(
     progress: Progress | None = None,
     search: int = 0,
     class_weight: str | None = None,
+    search_method: str = "random",
 ) -> TrainedModel:
     """Train one model and evaluate it honestly.
 
     A stratified hold-out (`test_size`) gives the metrics; `cv`-fold cross-validation on the
     training part (at most 50,000 rows) gives their spread; permutation importance is measured on
-    the hold-out. `search` > 0 runs a randomized hyper-parameter search with that many candidates.
+    the hold-out. `search` > 0 runs a randomized hyper-parameter search with that many candidates;
+    search_method="grid" runs a grid search over `estimators.grid_space` instead (every setting of a
+    small grid; `search` is then ignored). The settings tried are in `.search_results`, the grid in
+    `.search_grid`.
     class_weight="auto" weights classes when the smallest is under 20% of rows ("balanced" always, None never;
     the default None keeps probabilities calibrated and results comparable with a plain scikit-learn model).
 
@@ -204,7 +210,7 @@ def train(
     # stall when another process holds a core; the numbers are the same with any thread count
     with steps.thread_cap(len(parts.X_train)):
         threads = steps.native_threads()
-        tuning = steps.tune(problem, parts, search, random_state=random_state,
+        tuning = steps.tune(problem, parts, search, random_state=random_state, method=search_method,
                             progress=steps.within(progress, 0.05, 0.05))
         try:
             cross = steps.cross_validate(problem, parts, cv=cv, params=tuning.params, random_state=random_state,
@@ -235,5 +241,5 @@ def train(
         baseline_metrics=evaluation.baseline_metrics, model_importance=explanation.model_importance,
         lift=evaluation.lift, curves=dict(evaluation.curves), pdp=dict(explanation.pdp), holdout=evaluation.holdout,
         warnings=list(data.warnings) + list(explanation.warnings), leakage=leaks, params=dict(tuning.params),
-        info=info, pipeline=pipe,
+        info=info, pipeline=pipe, search_results=tuning.results(), search_grid=tuning.grid,
     )

@@ -30,7 +30,8 @@ def train_job(df: pd.DataFrame, settings: dict[str, Any], *, progress: Progress)
     model = train(df, settings["target"], settings.get("features"), task=settings.get("task", "auto"),
                   algorithm=settings.get("algorithm", "auto"), cv=int(settings.get("cv", 5)),
                   test_size=float(settings.get("test_size", 0.2)), search=int(settings.get("search", 0)),
-                  class_weight=settings.get("class_weight"), progress=progress)
+                  class_weight=settings.get("class_weight"), search_method=settings.get("search_method", "random"),
+                  progress=progress)
     folder = current_job_dir()
     if folder is None:
         raise DataError("train_job runs inside a job (core.jobs.JobRunner.submit).")
