@@ -320,6 +320,30 @@ def fit(settings: dict, clicked: bool) -> SegmentResult | None:
     return remember(key, result)  # type: ignore[return-value]
 
 
+def tsne_section(res: SegmentResult, names: dict[int, str], settings: dict) -> None:
+    """The t-SNE layout of the map's customers, drawn on a click (seconds of work) and kept."""
+    from core.segments.kmeans import TSNE_SAMPLE, tsne_map
+
+    shown = min(len(res.map), TSNE_SAMPLE) if res.map is not None else 0
+    st.caption(f"t-SNE places {shown:,} of the mapped customers (a seeded sample) so that neighbours stay "
+               "neighbours: separate segments show as islands. Unlike PCA, distances between islands and their "
+               "sizes mean little.")
+    key = ("tsne",) + result_key(settings)
+    points = result_store().get(key)
+    if points is None:
+        if not st.button("Draw the t-SNE map", key="km-tsne", icon=":material/scatter_plot:"):
+            return
+        try:
+            with st.spinner(f"Laying out {shown:,} customers with t-SNE ..."):
+                points = remember(key, tsne_map(res, df).points)
+        except DataError as e:
+            st.error(str(e))
+            return
+    st.plotly_chart(charts.tsne_figure(points, names), key="km-tsne-map")
+    download_buttons(lambda: points.assign(segment_name=points["segment"].map(names)), "segment_tsne_map",
+                     "km-tsne-dl")
+
+
 def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     """Every view of a fitted segmentation; returns the (possibly edited) segment names."""
     m1, m2, m3, m4 = st.columns(4)
@@ -372,8 +396,12 @@ def show_result(res: SegmentResult, settings: dict) -> dict[int, str]:
     c1, c2 = st.columns([3, 2])
     with c1:
         st.subheader("Segment map")
-        st.caption(f"{len(res.map):,} customers (a sample) on the two directions that spread them most (PCA).")
-        st.plotly_chart(charts.map_figure(res.map, names, res.map_variance), key="km-map")
+        pca_tab, tsne_tab = st.tabs(["PCA", "t-SNE"])
+        with pca_tab:
+            st.caption(f"{len(res.map):,} customers (a sample) on the two directions that spread them most (PCA).")
+            st.plotly_chart(charts.map_figure(res.map, names, res.map_variance), key="km-map")
+        with tsne_tab:
+            tsne_section(res, names, settings)
     with c2:
         st.subheader("Stability")
         st.caption("Each bar refits K-means on 80% of customers and compares it with these segments.")

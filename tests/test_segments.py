@@ -667,3 +667,16 @@ def test_segments_page_tables_are_formatted_for_people(app_env) -> None:
     from pages.common import result_store
     res = next(v for k, v in result_store().items() if k[0] == "kmeans")
     assert res.profile_detail["mean"].dtype == "float64" and res.profile["share"].dtype == "float64"
+
+
+def test_segments_page_draws_the_tsne_map_on_a_click_and_keeps_it(app_env) -> None:
+    at = _segments_page()
+    finish_segment_jobs(at.button(key="seg-run").click().run())
+    assert not at.exception, at.exception
+    assert any("t-SNE places 2,000 of the mapped customers" in c.value for c in at.caption)
+    at.button(key="km-tsne").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    drawn = [c for c in at.get("plotly_chart") if "t-SNE 1" in c.proto.spec]
+    assert len(drawn) == 1
+    at.run()  # a rerun shows the kept layout without the button
+    assert not [b for b in at.button if b.key == "km-tsne"]

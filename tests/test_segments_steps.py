@@ -221,3 +221,25 @@ def test_mllib_clusters_are_paired_with_the_sample_segments_by_least_total_dista
     order = np.array([3, 0, 4, 1, 2])
     moved = sample[order] + rng.normal(scale=0.01, size=(5, 3))  # MLlib's clusters: the same centres, shuffled
     np.testing.assert_array_equal(match_clusters(sample, moved), order)
+
+
+def test_the_tsne_map_lays_out_the_pca_maps_customers_seeded():
+    from sklearn.datasets import make_blobs
+
+    from core.segments import kmeans_segments
+    from core.segments.kmeans import tsne_map
+
+    X, _ = make_blobs(1_200, 4, centers=3, cluster_std=0.6, random_state=0)
+    df = pd.DataFrame(X + 10, columns=["a", "b", "c", "d"])
+    res = kmeans_segments(df, ["a", "b", "c", "d"], 3)
+    first = tsne_map(res, df, size=300)
+    again = tsne_map(res, df, size=300)
+    assert len(first.points) == 300 and set(first.points["row"]) <= set(res.map["row"])
+    np.testing.assert_allclose(first.points[["tsne1", "tsne2"]], again.points[["tsne1", "tsne2"]])  # seeded
+    np.testing.assert_array_equal(first.points["segment"], res.labels[first.points["row"]])
+    # well-separated segments stay apart: each point's nearest neighbour is in its own segment
+    from sklearn.neighbors import NearestNeighbors
+
+    xy = first.points[["tsne1", "tsne2"]].to_numpy()
+    nearest = NearestNeighbors(n_neighbors=2).fit(xy).kneighbors(xy, return_distance=False)[:, 1]
+    assert (first.points["segment"].to_numpy()[nearest] == first.points["segment"].to_numpy()).mean() > 0.98

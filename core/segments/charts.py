@@ -121,3 +121,18 @@ def rf_grid_figure(grid: pd.DataFrame) -> go.Figure:
                       xaxis_title="recency score (5 = bought most recently)",
                       yaxis_title="frequency score (5 = buys most often)")
     return fig
+
+
+def tsne_figure(points: pd.DataFrame, names: dict[int, str]) -> go.Figure:
+    """Customers laid out by t-SNE (core.segments.kmeans.tsne_map), coloured by segment; the axes have no
+    units (only who is near whom means something)."""
+    fig = go.Figure()
+    for seg in sorted(points["segment"].unique()):
+        p = points[points["segment"] == seg]
+        fig.add_trace(go.Scattergl(x=p["tsne1"], y=p["tsne2"], mode="markers", name=f"{seg}: {names.get(int(seg), seg)}",
+                                   marker=dict(size=4, opacity=0.6),
+                                   hovertemplate=f"segment {seg}<extra></extra>"))
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), legend=dict(title="segment"),
+                      xaxis=dict(title="t-SNE 1 (no unit: nearness only)", showticklabels=False),
+                      yaxis=dict(title="t-SNE 2 (no unit: nearness only)", showticklabels=False))
+    return fig

@@ -529,6 +529,35 @@ def stability(
     return Stability(runs=tuple(scores), mean=mean, spread=spread)
 
 
+TSNE_SAMPLE = 2_000  # t-SNE costs seconds per thousand points: the map shows at most this many customers
+
+
+def tsne_map(result: SegmentResult, df: pd.DataFrame, *, size: int = TSNE_SAMPLE, perplexity: float = 30.0,
+             random_state: int = 0) -> SegmentMap:
+    """The customers of the PCA map (`result.map`, at most `size` of them, seeded) laid out by t-SNE on
+    the segmentation's scaled inputs: neighbours stay neighbours, so well-separated segments show as
+    islands (distances between islands and their sizes mean little, unlike PCA's axes).
+
+    `df` is the table the segmentation was fitted on (`result.map["row"]` are its row positions).
+    points: tsne1, tsne2, segment, row; variance is NaN (t-SNE explains no variance).
+    """
+    from sklearn.manifold import TSNE
+
+    if result.map is None or result._pipeline is None:
+        raise DataError("This segmentation has no map to lay out; build the segments again.")
+    rows = result.map["row"].to_numpy()
+    if size < len(rows):
+        rows = np.sort(np.random.default_rng(random_state).choice(rows, size=size, replace=False))
+    if len(rows) < 5:
+        raise DataError("t-SNE needs at least 5 customers on the map.")
+    X = result._transform(df.iloc[rows])
+    with _one_thread():  # a page-side computation on a shared server: one core
+        coords = TSNE(n_components=2, perplexity=min(float(perplexity), (len(rows) - 1) / 3.0), init="pca",
+                      learning_rate="auto", random_state=random_state).fit_transform(X)
+    points = pd.DataFrame({"tsne1": coords[:, 0], "tsne2": coords[:, 1], "segment": result.labels[rows], "row": rows})
+    return SegmentMap(points=points, variance=(float("nan"), float("nan")))
+
+
 def segment_map(
     X: np.ndarray,
     labels: np.ndarray,
