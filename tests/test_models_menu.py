@@ -219,3 +219,13 @@ def test_grid_search_tries_every_setting_of_its_grid_and_keeps_the_best():
     assert len(randomized.search_results) == 4 and randomized.search_grid is None
     with pytest.raises(DataError, match="random' or 'grid"):
         train(df, "churned", FEATURES, algorithm="tree", cv=2, search_method="bayes")
+
+
+def test_the_early_stop_of_the_l1_path_keeps_the_full_paths_choice(monkeypatch):
+    import core.models.selection as selection
+
+    df = planted(3_000, seed=4)
+    early = select_features(df, "churned", FEATURES)
+    monkeypatch.setattr(selection, "PATH_PATIENCE", 99)
+    full = select_features(df, "churned", FEATURES)
+    assert early.selected == full.selected and early.penalty == full.penalty
