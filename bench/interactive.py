@@ -12,7 +12,8 @@ app.py`) as a subprocess on a free port and a fresh workspace (or
   pages       each page's first render (Home, Data, Segments, Models, Experiments, Campaigns, Targeting): in
               the first session after the server started (demo data loaded: imports are paid
               here), in a new session, and again at the end with every public table loaded
-  telco, bank, ifood   upload, profile, train with defaults, save and score
+  telco, bank, ifood   upload, profile, train with defaults, save and score, compare all algorithms,
+                       select features (LASSO)
   hillstrom, fastfood  upload, profile, analyse the test (Experiments page)
   online_retail, cdnow upload, profile, build customers (Segments page), recommend k (Find segments)
   olist       upload, profile
@@ -255,6 +256,22 @@ class Bench:
         except Exception as e:  # noqa: BLE001
             self.record("profile", ds.name, None, f"not reached: {type(e).__name__}")
         return table
+
+    def compare_and_select(self, page: Any, data: str, table: str) -> None:
+        """Issue 15 on the Train tab with defaults: Compare all algorithms, then Select features (LASSO)."""
+        self.goto(page, "/models")
+        if self.selected(page, "Training table") != table:
+            self.pick(page, "Training table", table)
+        best = page.get_by_text(re.compile(r"^Best: "))
+
+        def which() -> str:
+            return best.first.inner_text()[:120]
+
+        self.timed("compare all", data, page.get_by_role("button", name="Compare all algorithms").click, page, best,
+                   note=which)
+        kept = page.get_by_text(re.compile(r"^Kept \d+ of \d+ features"))
+        self.timed("select features", data, page.get_by_role("button", name="Select features").click, page, kept,
+                   note=lambda: kept.first.inner_text()[:120])
 
     def train_and_score(self, page: Any, data: str, table: str) -> None:
         self.goto(page, "/models")
@@ -579,6 +596,7 @@ def main() -> None:
                 for step in ds.steps:
                     if step == "train":
                         bench.train_and_score(page, ds.name, table_for[step])
+                        bench.compare_and_select(page, ds.name, table_for[step])
                     elif step == "analyse":
                         bench.analyse(page, ds.name, table_for[step])
                     elif step == "segments":

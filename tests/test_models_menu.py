@@ -86,10 +86,13 @@ def test_large_tables_get_a_calibrated_linear_svm():
 
     from core.models.estimators import SVM_KERNEL_ROWS, build_pipeline
 
+    from sklearn.svm import LinearSVC
+
     small = build_pipeline("classification", "svm", ["a"], [], n_rows=SVM_KERNEL_ROWS - 1)
     large = build_pipeline("classification", "svm", ["a"], [], n_rows=SVM_KERNEL_ROWS)
-    assert isinstance(small.named_steps["model"], SVC)
-    assert isinstance(large.named_steps["model"], CalibratedClassifierCV)
+    assert isinstance(small.named_steps["model"], CalibratedClassifierCV)
+    assert isinstance(small.named_steps["model"].estimator, SVC)
+    assert isinstance(large.named_steps["model"].estimator, LinearSVC)
 
 
 def test_the_tree_rules_reproduce_its_predictions():

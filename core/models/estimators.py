@@ -179,18 +179,19 @@ def _mlp(classify: bool, n_rows: int, random_state: int) -> Any:
 
 
 def _svm(classify: bool, n_rows: int, class_weight: str | None, random_state: int) -> Any:
-    """RBF-kernel SVM (probabilities by scikit-learn's internal Platt scaling) below SVM_KERNEL_ROWS rows;
-    above, a linear SVM with probabilities calibrated by 3-fold sigmoid calibration. Regression targets
-    are standardised (epsilon, the margin of no loss, is then in standard deviations)."""
+    """RBF-kernel SVM below SVM_KERNEL_ROWS rows, a linear SVM above; for classes, probabilities by 3-fold
+    sigmoid calibration of its margins. Regression targets are standardised (epsilon, the margin of no
+    loss, is then in standard deviations)."""
     if classify:
-        if n_rows < SVM_KERNEL_ROWS:
-            return SVC(kernel="rbf", C=1.0, gamma="scale", probability=True, class_weight=class_weight,
-                       random_state=random_state)
-        return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight=class_weight, random_state=random_state),
-                                      method="sigmoid", cv=3)
-    inner = SVR(kernel="rbf", C=1.0, gamma="scale") if n_rows < SVM_KERNEL_ROWS else \
+        # 3-fold sigmoid (Platt) calibration of the margins for both: SVC(probability=True) runs its own
+        # 5-fold calibration and took 2.2x as long on Telco (14.1 s against 6.3 s for 5 folds, AUC 0.798 / 0.808)
+        inner: Any = (SVC(kernel="rbf", C=1.0, gamma="scale", class_weight=class_weight, random_state=random_state)
+                      if n_rows < SVM_KERNEL_ROWS else
+                      LinearSVC(C=1.0, class_weight=class_weight, random_state=random_state))
+        return CalibratedClassifierCV(inner, method="sigmoid", cv=3)
+    regressor = SVR(kernel="rbf", C=1.0, gamma="scale") if n_rows < SVM_KERNEL_ROWS else \
         LinearSVR(C=1.0, random_state=random_state, max_iter=5000)
-    return TransformedTargetRegressor(regressor=inner, transformer=StandardScaler())
+    return TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())
 
 
 def grid_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[str, list[Any]]:
@@ -209,9 +210,10 @@ def grid_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[str
     if algorithm == "mlp":
         return {f"{inner}alpha": [1e-4, 1e-3, 1e-2], f"{inner}learning_rate_init": [1e-3, 1e-2]}
     if algorithm == "svm":
-        if classify and (n_rows or 0) >= SVM_KERNEL_ROWS:
-            return {"model__estimator__C": [0.1, 1.0, 10.0]}
-        return {f"{inner}C": [0.1, 1.0, 10.0], f"{inner}gamma": ["scale", 0.01, 0.1]}
+        svm = "model__estimator__" if classify else inner
+        if (n_rows or 0) >= SVM_KERNEL_ROWS:  # linear: no kernel width
+            return {f"{svm}C": [0.1, 1.0, 10.0]}
+        return {f"{svm}C": [0.1, 1.0, 10.0], f"{svm}gamma": ["scale", 0.01, 0.1]}
     return {}
 
 
@@ -231,7 +233,6 @@ def search_space(algorithm: str, task: str, n_rows: int | None = None) -> dict[s
     inner = "model__" if task == "classification" else "model__regressor__"
     if algorithm == "mlp":
         return {f"{inner}alpha": loguniform(1e-5, 1e-1), f"{inner}learning_rate_init": loguniform(1e-4, 1e-2)}
-    if algorithm == "svm":  # C of the kernel SVM, or of the linear SVM inside CalibratedClassifierCV
-        calibrated = task == "classification" and (n_rows or 0) >= SVM_KERNEL_ROWS
-        return {("model__estimator__C" if calibrated else f"{inner}C"): loguniform(1e-2, 1e2)}
+    if algorithm == "svm":  # C of the SVM (inside CalibratedClassifierCV for classes)
+        return {("model__estimator__C" if task == "classification" else f"{inner}C"): loguniform(1e-2, 1e2)}
     return {}

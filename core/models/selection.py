@@ -96,8 +96,8 @@ def _lasso(Z: np.ndarray, y: np.ndarray, problem: steps.Problem, folds: Any, ran
     if problem.task == "regression":
         path = LassoCV(alphas=40, cv=folds, random_state=random_state, max_iter=5000).fit(Z, y)
         mse = path.mse_path_  # alphas x folds, alphas from the strongest penalty down
-        means, ses = -mse.mean(axis=1), mse.std(axis=1, ddof=1) / np.sqrt(mse.shape[1])
-        chosen = _one_se(means, ses, np.arange(len(path.alphas_)))
+        chosen = _one_se(-mse.mean(axis=1), mse.std(axis=1, ddof=1) / np.sqrt(mse.shape[1]),
+                         np.arange(len(path.alphas_)))
         alpha = float(path.alphas_[chosen])
         coef = np.abs(Lasso(alpha=alpha, max_iter=5000).fit(Z, y).coef_)
         r2 = float(np.mean(cross_val_score(Lasso(alpha=alpha, max_iter=5000), Z, y, cv=folds, scoring="r2")))
