@@ -95,6 +95,7 @@ def compare_section(ws: Any, df: pd.DataFrame, table: str, version: int, setting
 
 def _use_features(key: str, features: list[str]) -> None:
     st.session_state[key] = list(features)
+    st.session_state[TRAIN_REQUEST] = True  # and train on them (the Train tab's next run)
 
 
 def selection_section(ws: Any, df: pd.DataFrame, table: str, version: int, settings: dict, method: str,
@@ -124,7 +125,7 @@ def selection_section(ws: Any, df: pd.DataFrame, table: str, version: int, setti
                  hide_index=True)
     c2.plotly_chart(charts.selection_figure(chosen.ranking), key="model-select-chart")
     download_buttons(lambda: chosen.ranking, f"{table}_{settings['target']}_feature_selection", "model-select-dl")
-    st.button(f"Use these {len(chosen.selected)} features", key="model-select-use", disabled=not chosen.selected,
+    st.button(f"Train on these {len(chosen.selected)} features", key="model-select-use", disabled=not chosen.selected,
               on_click=_use_features, args=(f"model-features-{table}-{settings['target']}", chosen.selected),
               icon=":material/check:")
 

@@ -232,3 +232,10 @@ def test_the_early_stop_of_the_l1_path_keeps_the_full_paths_choice(monkeypatch):
     monkeypatch.setattr(selection, "PATH_PATIENCE", 99)
     full = select_features(df, "churned", FEATURES)
     assert early.selected == full.selected and early.penalty == full.penalty
+
+
+@pytest.mark.parametrize("algorithm", ["mlp", "svm", "tree"])
+def test_the_new_algorithms_train_on_a_small_table(algorithm):
+    df = planted(150, seed=2)
+    model = train(df, "churned", FEATURES, algorithm=algorithm, cv=3)
+    assert 0 <= model.metrics["roc_auc"] <= 1 and model.info["train_rows"] == 120

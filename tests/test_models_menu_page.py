@@ -50,8 +50,10 @@ def test_feature_selection_then_use_the_chosen_set(app_env):
     ranking = next(d.value for d in at.dataframe if "kept" in d.value.columns)
     assert set(ranking["feature"]) == set(before)
     kept = ranking.loc[ranking["kept"].astype(str).isin(["True", "true"]), "feature"].tolist()
-    at.button(key="model-select-use").click().run()
+    at = finish_jobs(at.button(key="model-select-use").click().run(), timeout=600)
     assert sorted(at.multiselect(key=f"model-features-customers-{target}").value) == sorted(kept)
+    assert any("Trained in" in s.value for s in at.success), "trained on the chosen features"
+    assert not at.error, [e.value for e in at.error]
     at.radio(key="model-select-method").set_value("rfe").run()
     at = finish_jobs(at.button(key="model-select").click().run(), timeout=600)
     assert not at.error and any("recursive elimination" in s.value for s in at.success)

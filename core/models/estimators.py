@@ -171,8 +171,10 @@ def mlp_layers(n_rows: int) -> tuple[int, ...]:
 def _mlp(classify: bool, n_rows: int, random_state: int) -> Any:
     """A small neural network with early stopping (10% of the rows held back inside the fit); a
     regression target is standardised while it learns (the network's weights start near zero)."""
-    params = dict(hidden_layer_sizes=mlp_layers(n_rows), alpha=1e-3, early_stopping=True, validation_fraction=0.1,
-                  n_iter_no_change=10, max_iter=300, random_state=random_state)
+    # early stopping holds back 10% of the rows; under 200 rows that is too few to judge (and may lack a
+    # class), so small tables train the full iterations with the L2 penalty alone
+    params = dict(hidden_layer_sizes=mlp_layers(n_rows), alpha=1e-3, early_stopping=n_rows >= 200,
+                  validation_fraction=0.1, n_iter_no_change=10, max_iter=300, random_state=random_state)
     if classify:
         return MLPClassifier(**params)
     return TransformedTargetRegressor(regressor=MLPRegressor(**params), transformer=StandardScaler())

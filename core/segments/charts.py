@@ -61,14 +61,20 @@ def index_heatmap(index: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def map_figure(points: pd.DataFrame, names: dict[int, str], variance: tuple[float, float]) -> go.Figure:
-    """Customers on the first two principal components, coloured by segment."""
+def _by_segment(points: pd.DataFrame, names: dict[int, str], x: str, y: str, hover: str) -> go.Figure:
+    """One marker trace per segment (a legend entry each) of the points' `x` and `y` columns."""
     fig = go.Figure()
     for seg in sorted(points["segment"].unique()):
         p = points[points["segment"] == seg]
-        fig.add_trace(go.Scattergl(x=p["pc1"], y=p["pc2"], mode="markers", name=f"{seg}: {names.get(int(seg), seg)}",
+        fig.add_trace(go.Scattergl(x=p[x], y=p[y], mode="markers", name=f"{seg}: {names.get(int(seg), seg)}",
                                    marker=dict(size=4, opacity=0.6),
-                                   hovertemplate=f"segment {seg}<br>PC1 %{{x:.2f}}<br>PC2 %{{y:.2f}}<extra></extra>"))
+                                   hovertemplate=f"segment {seg}{hover}<extra></extra>"))
+    return fig
+
+
+def map_figure(points: pd.DataFrame, names: dict[int, str], variance: tuple[float, float]) -> go.Figure:
+    """Customers on the first two principal components, coloured by segment."""
+    fig = _by_segment(points, names, "pc1", "pc2", "<br>PC1 %{x:.2f}<br>PC2 %{y:.2f}")
     v1, v2 = variance
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), legend=dict(title="segment"),
                       xaxis_title=f"principal component 1 ({v1:.0%} of variance)" if np.isfinite(v1) else "component 1",
@@ -126,12 +132,7 @@ def rf_grid_figure(grid: pd.DataFrame) -> go.Figure:
 def tsne_figure(points: pd.DataFrame, names: dict[int, str]) -> go.Figure:
     """Customers laid out by t-SNE (core.segments.kmeans.tsne_map), coloured by segment; the axes have no
     units (only who is near whom means something)."""
-    fig = go.Figure()
-    for seg in sorted(points["segment"].unique()):
-        p = points[points["segment"] == seg]
-        fig.add_trace(go.Scattergl(x=p["tsne1"], y=p["tsne2"], mode="markers", name=f"{seg}: {names.get(int(seg), seg)}",
-                                   marker=dict(size=4, opacity=0.6),
-                                   hovertemplate=f"segment {seg}<extra></extra>"))
+    fig = _by_segment(points, names, "tsne1", "tsne2", "")
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), legend=dict(title="segment"),
                       xaxis=dict(title="t-SNE 1 (no unit: nearness only)", showticklabels=False),
                       yaxis=dict(title="t-SNE 2 (no unit: nearness only)", showticklabels=False))
