@@ -471,36 +471,40 @@ def is_connect(session: Any) -> bool:
 
 
 def _with_timeout(session: Any, frame: Any, seconds: float) -> pd.DataFrame:
-    """frame.toPandas(), cancelled (DataError) when it runs longer than `seconds`."""
+    """frame.toPandas(), cancelled (DataError) when it runs longer than `seconds`: through a job group on
+    classic Spark, an operation tag on Spark Connect, cancelled from a timer."""
     group = f"mw-sql-{threading.get_ident()}-{id(frame)}"
-    if is_connect(session):  # an operation tag, interrupted from the timer
-        session.addTag(group)
-        timer = threading.Timer(seconds, lambda: session.interruptTag(group))
-        timer.start()
-        try:
-            return frame.toPandas()
-        except Exception as e:  # noqa: BLE001 - an interrupted operation surfaces as a grpc / Spark exception
-            if not timer.is_alive():
-                raise DataError(f"The query ran longer than {seconds:g} s and was stopped. Add filters or a "
-                                "LIMIT.") from None
-            raise DataError(f"Spark could not run the query: {str(e).splitlines()[0][:300]}") from None
-        finally:
-            timer.cancel()
+    connect = is_connect(session)
+    context: Any = None if connect else session.sparkContext
+
+    def cancel() -> None:
+        if connect:
+            session.interruptTag(group)
+        else:
+            context.cancelJobGroup(group)
+
+    def done() -> None:
+        if connect:
             session.removeTag(group)
-    context = session.sparkContext
-    context.setJobGroup(group, "workbench SQL console", interruptOnCancel=True)
-    timer = threading.Timer(seconds, lambda: context.cancelJobGroup(group))
+        else:
+            context.setLocalProperty("spark.jobGroup.id", None)
+
+    if connect:
+        session.addTag(group)
+    else:
+        context.setJobGroup(group, "workbench SQL console", interruptOnCancel=True)
+    timer = threading.Timer(seconds, cancel)
     timer.start()
     try:
         return frame.toPandas()
-    except Exception as e:  # noqa: BLE001 - a cancelled job surfaces as a py4j / Spark exception
+    except Exception as e:  # noqa: BLE001 - a cancelled job surfaces as a py4j / grpc / Spark exception
         if not timer.is_alive():
             raise DataError(f"The query ran longer than {seconds:g} s and was stopped. Add filters or a LIMIT.") \
                 from None
         raise DataError(f"Spark could not run the query: {str(e).splitlines()[0][:300]}") from None
     finally:
         timer.cancel()
-        context.setLocalProperty("spark.jobGroup.id", None)
+        done()
 
 
 def _database_name(name: str) -> str:

@@ -199,12 +199,11 @@ def score_on_spark(ws: Any, model: Any, table: str, out_table: str, *, id_column
     return SparkScores(table=target, rows=rows, by_decile=by_decile, cut_points=cuts)
 
 
-def assign_segments_on_spark(ws: Any, result: Any, table: str, customer: str, out_table: str, *,
-                             names: dict[int, str] | None = None, mode: str = "replace") -> SparkAssignment:
-    """Assign every row of the Spark table `table` to the nearest segment of `result` (a
-    core.segments SegmentResult, fitted on a sample) and save customer, segment, segment_name and
-    distance_to_centre as `out_table` (the columns of core.segments.segment_assignments)."""
-    from pyspark.sql import functions as F
+def segment_source(ws: Any, result: Any, table: str, customer: str, out_table: str) -> tuple[Any, dict[str, str], Any]:
+    """For saving a segmentation's assignments of every row of `table` as `out_table`: the role and
+    overwrite checks, the Spark frame of the columns needed (customer and features; DataError naming
+    any that are missing), their Spark types, and the output schema (customer, segment, segment_name,
+    distance_to_centre); `core` shipped to the executors."""
     from pyspark.sql import types as T
 
     ws.require("save")
@@ -216,12 +215,23 @@ def assign_segments_on_spark(ws: Any, result: Any, table: str, customer: str, ou
         raise DataError(f"`{table}` lacks column(s) the segments need: {', '.join(absent)}.")
     source = source.select(*needed)
     types = {f.name: f.dataType.simpleString() for f in source.schema.fields}
-    all_names = {int(k): str(v) for k, v in {**result.names, **(names or {})}.items()}
     id_type = next(f.dataType for f in source.schema.fields if f.name == customer)
     schema = T.StructType([T.StructField(customer, id_type, True), T.StructField("segment", T.LongType(), True),
                            T.StructField("segment_name", T.StringType(), True),
                            T.StructField("distance_to_centre", T.DoubleType(), True)])
     ship_core(ws.session)
+    return source, types, schema
+
+
+def assign_segments_on_spark(ws: Any, result: Any, table: str, customer: str, out_table: str, *,
+                             names: dict[int, str] | None = None, mode: str = "replace") -> SparkAssignment:
+    """Assign every row of the Spark table `table` to the nearest segment of `result` (a
+    core.segments SegmentResult, fitted on a sample) and save customer, segment, segment_name and
+    distance_to_centre as `out_table` (the columns of core.segments.segment_assignments)."""
+    from pyspark.sql import functions as F
+
+    source, types, schema = segment_source(ws, result, table, customer, out_table)
+    all_names = {int(k): str(v) for k, v in {**result.names, **(names or {})}.items()}
 
     def assign_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for pdf in batches:

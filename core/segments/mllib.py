@@ -100,19 +100,10 @@ def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: s
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from core.data.spark_apply import _batch_frame, _frame, _refuse_overwrite, ship_core
+    from core.data.spark_apply import _batch_frame, _frame, segment_source
 
-    ws.require("save")
-    _refuse_overwrite(out_table, table)
-    source = _frame(ws, table)
-    needed = list(dict.fromkeys([customer] + list(result.features) + list(result.categorical)))
-    absent = [c for c in needed if c not in source.columns]
-    if absent:
-        raise DataError(f"`{table}` lacks column(s) the segments need: {', '.join(absent)}.")
-    source = source.select(*needed)
-    types = {f.name: f.dataType.simpleString() for f in source.schema.fields}
-    id_type = next(f.dataType for f in source.schema.fields if f.name == customer)
-    ship_core(ws.session)
+    source, types, out_schema = segment_source(ws, result, table, customer, out_table)
+    id_type = out_schema.fields[0].dataType
 
     def inputs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for pdf in batches:
@@ -154,10 +145,6 @@ def mllib_segments(ws: Any, result: Any, table: str, customer: str, out_table: s
                                         "segment_name": [all_names.get(int(s), f"Segment {s}") for s in segments],
                                         "distance_to_centre": np.sqrt(gaps[np.arange(len(X)), nearest])})
 
-        out_schema = T.StructType([T.StructField(customer, id_type, True),
-                                   T.StructField("segment", T.LongType(), True),
-                                   T.StructField("segment_name", T.StringType(), True),
-                                   T.StructField("distance_to_centre", T.DoubleType(), True)])
         target = ws._target(out_table, mode)
         ws._write(scaled.select(customer, "x").mapInPandas(assign, out_schema), target, mode)
     finally:
