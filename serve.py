@@ -9,13 +9,15 @@ finds them loaded. The imports run in the main thread before any session exists:
 import scikit-learn at once, which is what pages.common's background warm-up must avoid.
 
 Only libraries and core/ are imported (never pages/: their Streamlit caches need the running
-server). A module that fails to import is reported and skipped: the page that needs it says why.
+server). With MW_ENGINE=spark the Spark session is started here too (the first Home render waited
+11 s for it). A module that fails to import is reported and skipped: the page that needs it says why.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -40,10 +42,24 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
     return failed
 
 
+def start_engine() -> None:
+    """With MW_ENGINE=spark, start the process's Spark session now (local: 5-15 s of JVM start; or the
+    Spark Connect client, MW_SPARK_REMOTE), so the first page does not wait for it. A failure is logged;
+    the pages then say what is wrong."""
+    try:
+        from core.data.spark import engine_name, spark_session
+
+        if engine_name() == "spark":
+            spark_session(os.environ.get("MW_SPARK_REMOTE") or None)
+    except Exception:  # noqa: BLE001 - the Home page reports the engine's problem to the user
+        logging.getLogger(__name__).warning("starting the Spark session failed", exc_info=True)
+
+
 def main(argv: list[str]) -> None:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     preload()
+    start_engine()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *argv]

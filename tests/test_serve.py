@@ -22,3 +22,12 @@ def test_every_preloaded_module_imports_and_no_page_is_among_them():
 
 def test_make_run_starts_the_launcher():
     assert "serve.py" in (ROOT / "Makefile").read_text()
+
+
+def test_the_launcher_starts_no_spark_for_duckdb_and_survives_a_wrong_engine():
+    code = ("import os, sys, serve; serve.start_engine(); print('pyspark' in sys.modules); "
+            "os.environ['MW_ENGINE'] = 'oracle'; serve.start_engine(); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "MW_ENGINE"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "ok"] and "MW_ENGINE is 'oracle'" in out.stderr

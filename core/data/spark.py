@@ -303,18 +303,38 @@ class SparkWorkspace(ServerFiles):
             .saveAsTable(self._qualified(target))
 
     def ingest_csv(self, source: str | os.PathLike[str], table: str, *, mode: str = "create",
-                   **csv_options: Any) -> Any:
+                   progress: Any = None, source_name: str | None = None, **csv_options: Any) -> Any:
         """Load a CSV file, or a folder / lake URI Spark can read, into a table (core.data.spark_ingest):
         a local file goes through the workbench's own loader (the DuckDB workspace's rows, types and
         rejects) and a staging Parquet file; a folder or URI is read by Spark in PERMISSIVE mode with
-        its rejects counted. Returns core.data.ingest.IngestReport."""
+        its rejects counted. `progress(share, message)` and `source_name` (the file's name as the user
+        knows it) as on DuckDB. Returns core.data.ingest.IngestReport."""
         from core.data.spark_ingest import ingest
 
         self.require("load")
-        report = ingest(self, str(source), self._target(sanitize_table_name(table), mode), mode, csv_options)
-        self.record(_MODE_ACTION[mode], table=report.table,
-                    rows=report.rows, detail=f"{Path(str(source)).name}; {report.rejected_rows:,} rejected")
+        report = ingest(self, str(source), self._target(sanitize_table_name(table), mode), mode, csv_options,
+                        progress=progress)
+        label = Path(str(source_name)).name if source_name else Path(str(source)).name
+        self.record(_MODE_ACTION[mode], table=report.table, rows=report.rows,
+                    detail=f"{label}; {report.rejected_rows:,} rejected")
         return report
+
+    def load_staged(self, staged: str | os.PathLike[str], table: str, mode: str, columns: dict[str, str], *,
+                    source_name: str, loaded_rows: int | None = None, rejected_rows: int = 0) -> int:
+        """Save the Parquet file a load job wrote (core.data.load_job) as the table; its rows after. The
+        same create / replace / append rules as every write; the file is removed."""
+        from core.data.spark_ingest import staged_frame
+
+        self.require("load")
+        target = self._target(sanitize_table_name(table), mode)
+        try:
+            self._write(staged_frame(self.session, Path(staged)), target, mode)
+        finally:
+            Path(staged).unlink(missing_ok=True)
+        total = int(self.session.table(self._qualified(target)).count())
+        self.record(_MODE_ACTION[mode], table=target, rows=loaded_rows,
+                    detail=f"{Path(str(source_name)).name}; {rejected_rows:,} rejected")
+        return total
 
     def drop(self, table: str) -> None:
         """Delete a table (admins only)."""

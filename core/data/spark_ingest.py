@@ -43,12 +43,12 @@ def is_local_file(source: str) -> bool:
 
 
 def stage_local_csv(path: Path, table: str, mode: str, options: dict[str, Any],
-                    folder: Path) -> tuple[IngestReport, Path]:
+                    folder: Path, *, progress: Any = None) -> tuple[IngestReport, Path]:
     """The workbench's loader on a local file, into `folder`/staged.parquet: (report, the Parquet file)."""
     from core.data.load_job import STAGED_FILE, stage_csv
 
     report, _ = stage_csv(path, folder, table, mode, options, allowed=[folder, path.parent.resolve()],
-                          threads=max(1, min(2, os.cpu_count() or 1)))
+                          threads=max(1, min(2, os.cpu_count() or 1)), progress=progress)
     return report, folder / STAGED_FILE
 
 
@@ -104,14 +104,16 @@ def read_with_spark(session: Any, source: str, options: dict[str, Any]) -> tuple
     return good, rejected, rejects, warnings
 
 
-def ingest(ws: Any, source: str, target: str, mode: str, options: dict[str, Any]) -> IngestReport:
+def ingest(ws: Any, source: str, target: str, mode: str, options: dict[str, Any], *,
+           progress: Any = None) -> IngestReport:
     """Load `source` into the Spark workspace `ws` as `target` (its stored name, checked for `mode`
     by SparkWorkspace._target; see the module docstring)."""
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="mw-spark-load-"))
     try:
         if is_local_file(source):
-            report, staged = stage_local_csv(Path(str(source).removeprefix("file://")), target, mode, options, folder)
+            report, staged = stage_local_csv(Path(str(source).removeprefix("file://")), target, mode, options, folder,
+                                             progress=progress)
             frame = staged_frame(ws.session, staged)
             rows, rejected, rejects, warnings = report.rows, report.rejected_rows, report.rejects, report.warnings
             detected = {**report.detected, "engine": "spark (read by the workbench's loader)"}

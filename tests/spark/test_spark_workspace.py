@@ -135,6 +135,26 @@ def test_a_local_csv_loads_with_the_duckdb_loaders_rows_types_and_rejects(sws, d
         sws.as_user("vera", "viewer").ingest_csv(path, "other")
 
 
+def test_the_data_pages_load_calls_and_a_load_jobs_file_reach_spark(sws, tmp_path):
+    """What the Data page passes (progress, source_name) and what a load job leaves (staged Parquet, saved
+    by finish_load through load_staged) work on Spark as on DuckDB."""
+    from core.data.load_job import STAGED_FILE, stage_csv
+
+    path = _bad_file(tmp_path)
+    steps = []
+    report = sws.ingest_csv(path, "orders", progress=lambda share, message: steps.append(message),
+                            source_name="Orders 2026.csv")
+    assert report.rows == 57 and steps and sws.audit().iloc[-1]["detail"].startswith("Orders 2026.csv")
+    folder = tmp_path / "job"
+    folder.mkdir()
+    staged, _ = stage_csv(path, folder, "orders", "append", {}, allowed=[folder, path.parent], threads=1)
+    total = sws.load_staged(folder / STAGED_FILE, "orders", "append", dict(staged.columns), source_name="big.csv",
+                            loaded_rows=staged.rows, rejected_rows=staged.rejected_rows)
+    assert total == 114 and not (folder / STAGED_FILE).exists()
+    with pytest.raises(DataError, match="already exists"):
+        sws.load_staged(folder / STAGED_FILE, "orders", "create", {}, source_name="x.csv")
+
+
 def test_a_folder_is_read_by_spark_with_type_misfits_rejected(sws, spark, tmp_path):
     folder = tmp_path / "lake" / "orders"
     folder.mkdir(parents=True)
@@ -153,3 +173,14 @@ def test_a_folder_is_read_by_spark_with_type_misfits_rejected(sws, spark, tmp_pa
         sum(i + 0.5 for i in range(1, 200)) + sum(i + 0.25 for i in range(200, 400)))
     with pytest.raises(DataError, match="not a Spark SQL type"):
         sws.ingest_csv(str(folder), "lake_bad", types={"amount": "dubble"})
+
+
+def test_the_launcher_starts_the_spark_session_before_the_first_page(spark, monkeypatch):
+    import serve
+
+    from core.data import spark as engine
+
+    monkeypatch.setenv("MW_ENGINE", "spark")
+    monkeypatch.delenv("MW_SPARK_REMOTE", raising=False)
+    serve.start_engine()
+    assert engine._SESSIONS.get(engine.LOCAL_MASTER) is spark  # the one session the pages then use
