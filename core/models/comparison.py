@@ -14,14 +14,10 @@ gap is larger than the fold-to-fold noise). Fit and predict times are seconds pe
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold
-
 from core.errors import DataError
 from core.jobs import Progress
 from core.models import steps
@@ -42,27 +38,16 @@ def main_metric(problem: steps.Problem) -> str:
 def fold_indices(problem: steps.Problem, parts: steps.Split, cv: int, random_state: int
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (fit, score) positions in the cross-validation rows: the folds `steps.cross_validate` makes."""
-    splitter = (StratifiedKFold(cv, shuffle=True, random_state=random_state) if problem.task == "classification"
-                else KFold(cv, shuffle=True, random_state=random_state))
-    return [(a, b) for a, b in splitter.split(parts.X_cv, parts.y_cv)]
+    return steps.fold_splits(problem, parts, cv, random_state)
 
 
 def cross_validate_folds(problem: steps.Problem, parts: steps.Split, folds: Sequence[tuple[np.ndarray, np.ndarray]],
                          *, random_state: int = 0, progress: Progress | None = None) -> pd.DataFrame:
-    """One row per fold: the hold-out-style metrics of `problem.algorithm` fitted on the fold's rows,
-    with fit_seconds and predict_seconds (the predictions and metrics of the left-out part)."""
-    pipe = problem.pipeline(len(parts.X_train), random_state=random_state)
-    X_cv, y_cv = parts.X_cv, parts.y_cv
-    rows: list[dict[str, Any]] = []
-    for i, (a, b) in enumerate(folds):
-        steps.report(progress, i / len(folds), f"{LABELS[problem.algorithm]}: fold {i + 1} of {len(folds)}")
-        started = time.perf_counter()
-        fitted = clone(pipe).fit(X_cv.iloc[a], y_cv[a])
-        fitted_at = time.perf_counter()
-        metrics, _ = steps._evaluate(problem.task, y_cv[b], fitted, X_cv.iloc[b], problem.classes, problem.positive)
-        rows.append({"fold": i + 1, **metrics, "fit_seconds": fitted_at - started,
-                     "predict_seconds": time.perf_counter() - fitted_at})
-    return pd.DataFrame(rows)
+    """One row per fold: `steps.cross_validate` of `problem.algorithm` on exactly these `folds`, its
+    metrics with fit_seconds and predict_seconds."""
+    result = steps.cross_validate(problem, parts, folds=folds, random_state=random_state, progress=progress)
+    assert result.timings is not None
+    return pd.concat([result.metrics, result.timings], axis=1)
 
 
 def leaderboard(per_fold: dict[str, pd.DataFrame], metric: str) -> pd.DataFrame:
@@ -124,7 +109,12 @@ def compare(df: pd.DataFrame, target: str, features: list[str] | None = None, *,
     with steps.thread_cap(len(parts.X_train)):
         for i, algorithm in enumerate(chosen):
             problem = dataclasses.replace(data.problem, algorithm=algorithm)
-            share = steps.within(progress, 0.03 + 0.97 * i / len(chosen), 0.97 / len(chosen))
+            within = steps.within(progress, 0.03 + 0.97 * i / len(chosen), 0.97 / len(chosen))
+
+            def share(fraction: float, message: str, name: str = LABELS[algorithm], inner: Any = within) -> None:
+                if inner is not None:  # "Random forest: cross-validation: fold 2 of 5"
+                    inner(fraction, f"{name}: {message[:1].lower()}{message[1:]}")
+
             per_fold[algorithm] = cross_validate_folds(problem, parts, folds, random_state=random_state,
                                                        progress=share)
     board = leaderboard(per_fold, metric)

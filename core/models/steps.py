@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -178,6 +179,7 @@ class CrossValidation:
     metrics: pd.DataFrame
     folds: tuple[tuple[np.ndarray, np.ndarray], ...]
     rows: int  # training rows used (Split.cv_rows)
+    timings: pd.DataFrame | None = None  # per fold: fit_seconds, predict_seconds (predictions and metrics)
 
     @property
     def mean(self) -> pd.Series:
@@ -721,28 +723,43 @@ def tune(problem: Problem, parts: Split, candidates: int, *, random_state: int =
                   grid={k.removeprefix("model__"): list(v) for k, v in grid.items()} if grid is not None else None)
 
 
+def fold_splits(problem: Problem, parts: Split, cv: int, random_state: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The `cv` (fit, score) position pairs in the cross-validation rows (Split.X_cv): stratified for
+    classes, shuffled with `random_state`. `cross_validate` uses these unless given others."""
+    _check_folds(cv)
+    splitter = (StratifiedKFold(cv, shuffle=True, random_state=random_state) if problem.task == "classification"
+                else KFold(cv, shuffle=True, random_state=random_state))
+    return [(a, b) for a, b in splitter.split(parts.X_cv, parts.y_cv)]
+
+
 def cross_validate(problem: Problem, parts: Split, *, cv: int = 5, params: Mapping[str, Any] | None = None,
-                   random_state: int = 0, progress: Progress | None = None) -> CrossValidation:
+                   random_state: int = 0, progress: Progress | None = None,
+                   folds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> CrossValidation:
     """`cv`-fold cross-validation (stratified for classes) on the cross-validation rows of the training part.
 
     Each fold fits a fresh pipeline with `params` and measures it on the fold left out with the same
     metrics as the hold-out, so the spread over folds shows how much the hold-out metrics could vary.
-    Reports progress per fold.
+    `folds` (positions in Split.X_cv, e.g. `fold_splits`) replaces the `cv` folds made here: comparing
+    algorithms on the very same folds. Reports progress per fold; each fold's fit and predict seconds
+    are in CrossValidation.timings.
     """
-    _check_folds(cv)
-    splitter = (StratifiedKFold(cv, shuffle=True, random_state=random_state) if problem.task == "classification"
-                else KFold(cv, shuffle=True, random_state=random_state))
+    splits = list(folds) if folds is not None else fold_splits(problem, parts, cv, random_state)
     pipe = problem.pipeline(len(parts.X_train), params=params, random_state=random_state)
     X_cv, y_cv = parts.X_cv, parts.y_cv
     rows: list[dict[str, Any]] = []
-    folds: list[tuple[np.ndarray, np.ndarray]] = []
-    for i, (a, b) in enumerate(splitter.split(X_cv, y_cv)):
-        report(progress, i / cv, f"Cross-validation: fold {i + 1} of {cv}")
+    timings: list[dict[str, float]] = []
+    positions: list[tuple[np.ndarray, np.ndarray]] = []
+    for i, (a, b) in enumerate(splits):
+        report(progress, i / len(splits), f"Cross-validation: fold {i + 1} of {len(splits)}")
+        started = time.perf_counter()
         fold_pipe = clone(pipe).fit(X_cv.iloc[a], y_cv[a])
+        fitted_at = time.perf_counter()
         m, _ = _evaluate(problem.task, y_cv[b], fold_pipe, X_cv.iloc[b], problem.classes, problem.positive)
         rows.append({"fold": i + 1, **m})
-        folds.append((parts.cv_rows[a], parts.cv_rows[b]))
-    return CrossValidation(metrics=pd.DataFrame(rows), folds=tuple(folds), rows=len(parts.cv_rows))
+        timings.append({"fit_seconds": fitted_at - started, "predict_seconds": time.perf_counter() - fitted_at})
+        positions.append((parts.cv_rows[a], parts.cv_rows[b]))
+    return CrossValidation(metrics=pd.DataFrame(rows), folds=tuple(positions), rows=len(parts.cv_rows),
+                           timings=pd.DataFrame(timings))
 
 
 def fit(problem: Problem, parts: Split, *, params: Mapping[str, Any] | None = None, random_state: int = 0,
