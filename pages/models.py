@@ -451,7 +451,10 @@ def show_spark_scores(result: object, table: str) -> None:
     c1.dataframe(for_people(result.by_decile, {"decile": "integer", "count": "integer"},
                             {"count": "customers", "min": "lowest score", "mean": "mean score",
                              "max": "highest score"}), hide_index=True)
-    c2.dataframe(for_people(ws.read(result.table, limit=200), {"decile": "integer"}), hide_index=True)
+    # kept with this score run (its table, rows and cut points name it): no Spark query on a rerun
+    preview = stored(("spark-score-preview", db, result.table, result.rows, tuple(result.cut_points)),
+                     lambda: ws.read(result.table, limit=200))
+    c2.dataframe(for_people(preview, {"decile": "integer"}), hide_index=True)
     st.caption("Deciles come from Spark's quantile sketch (relative error 0.01%): a customer whose score sits at a "
                "cut point can be in the neighbouring decile.")
     if result.rows <= driver_rows():

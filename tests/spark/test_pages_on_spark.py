@@ -81,20 +81,28 @@ def test_journeys_on_spark(spark_app, spark):
     assert float(at.metric[0].value) > 0.7
 
 
-def test_a_table_over_the_driver_limit_is_sampled_then_scored_and_segmented_on_spark(spark_app, spark, monkeypatch):
-    """MW_SPARK_DRIVER_ROWS=1000 on the demo's 5,000 customers: Models trains on a stated sample and
-    scores every row on Spark into a table; Segments finds segments on the sample and saves all customers."""
+def _page_with_limits(spark, monkeypatch, page: str, key: str, table: str, **limits: str):
+    """(Spark workspace, AppTest on `page` with `table` picked in the selectbox `key`), with the
+    MW_SPARK_* row limits set and the cached table reads dropped (so they see the limits)."""
     import streamlit as st
-    from apptest_jobs import finish_jobs, open_tab
 
     from core.data.spark import SparkWorkspace
 
-    monkeypatch.setenv("MW_SPARK_DRIVER_ROWS", "1000")
+    for name, value in limits.items():
+        monkeypatch.setenv(name, value)
     st.cache_resource.clear()
-    ws = SparkWorkspace(spark, database="t_pages")
     at = AppTest.from_file(APP, default_timeout=300).run()
-    at.switch_page("pages/models.py").run()
-    at.selectbox(key="model-table").select("customers").run()
+    at.switch_page(f"pages/{page}.py").run()
+    at.selectbox(key=key).select(table).run()
+    return SparkWorkspace(spark, database="t_pages"), at
+
+
+def test_a_table_over_the_driver_limit_is_sampled_then_scored_and_segmented_on_spark(spark_app, spark, monkeypatch):
+    """MW_SPARK_DRIVER_ROWS=1000 on the demo's 5,000 customers: Models trains on a stated sample and
+    scores every row on Spark into a table; Segments finds segments on the sample and saves all customers."""
+    from apptest_jobs import finish_jobs, open_tab
+
+    ws, at = _page_with_limits(spark, monkeypatch, "models", "model-table", "customers", MW_SPARK_DRIVER_ROWS="1000")
     assert any("5,000 rows in Spark" in i.value and "1,000 rows" in i.value for i in at.info), [i.value for i in at.info]
     at = finish_jobs(at.button(key="model-train").click().run(), timeout=300)
     assert not at.error, [e.value for e in at.error]
@@ -123,18 +131,10 @@ def test_a_table_over_the_driver_limit_is_sampled_then_scored_and_segmented_on_s
 
 
 def test_segments_of_a_table_over_the_mllib_limit_are_fitted_again_with_mllib(spark_app, spark, monkeypatch):
-    import streamlit as st
     from apptest_jobs import finish_jobs, open_tab
 
-    from core.data.spark import SparkWorkspace
-
-    monkeypatch.setenv("MW_SPARK_DRIVER_ROWS", "1000")
-    monkeypatch.setenv("MW_SPARK_MLLIB_ROWS", "2000")
-    st.cache_resource.clear()
-    ws = SparkWorkspace(spark, database="t_pages")
-    at = AppTest.from_file(APP, default_timeout=300).run()
-    at.switch_page("pages/segments.py").run()
-    at.selectbox(key="seg-table").select("customers").run()
+    ws, at = _page_with_limits(spark, monkeypatch, "segments", "seg-table", "customers",
+                               MW_SPARK_DRIVER_ROWS="1000", MW_SPARK_MLLIB_ROWS="2000")
     at = finish_jobs(at.button(key="seg-run").click().run(), timeout=300)
     open_tab(at, "segments", "Save and export")
     assert any("with Spark MLlib (k-means||" in c.value for c in at.caption), [c.value for c in at.caption]
